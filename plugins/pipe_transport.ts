@@ -1,0 +1,100 @@
+// pipe_transport: delivers mail for configured recipient domains to a local program during the
+// SMTP transaction, and answers with that program's verdict. This entry runs in Haraka's plugin
+// sandbox and only wires hooks; the work is done by the modules under ./pipe_transport/.
+import { join, resolve } from 'node:path'
+import { deliver } from './pipe_transport/delivery.js'
+import { describeDelivery } from './pipe_transport/delivery-log.js'
+import { envelopeOf } from './pipe_transport/envelope.js'
+import type { HarakaConnection, HarakaPlugin, Next } from './pipe_transport/haraka-types.js'
+import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/process-groups.js'
+import { sharedRoute } from './pipe_transport/route.js'
+import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type Settings } from './pipe_transport/settings.js'
+
+// The sandbox provides Haraka's return codes as globals; helper modules use plain verdicts.
+declare const OK: number
+declare const DENY: number
+declare const DENYSOFT: number
+
+const CONFIG_FILE = 'pipe_transport.ini'
+const VERDICT_CODE = { ok: () => OK, deny: () => DENY, denysoft: () => DENYSOFT } as const
+
+interface PipeTransport extends HarakaPlugin {
+  settings: Settings
+  load_pipe_transport_ini(): void
+}
+
+export function register(this: PipeTransport): void {
+  // Haraka's hook timeout must never answer for us ("450 plugin timeout" while the program may
+  // still deliver). Our own worst case is a slot wait plus a run plus the kill grace.
+  this.timeout = 2 * MAX_TIMEOUT_SECONDS + KILL_GRACE_MS / 1000 + 10
+  this.load_pipe_transport_ini()
+}
+
+export function load_pipe_transport_ini(this: PipeTransport): void {
+  const starting = this.settings === undefined
+  // bin/haraka sets HARAKA to the install dir (`-c DIR`); haraka-config's root_path is not it.
+  const installDir = resolve(process.env['HARAKA'] ?? '.')
+  const file = join(installDir, 'config', CONFIG_FILE)
+  const raw = this.config.get(CONFIG_FILE, (err?: unknown) => {
+    // haraka-config hands an Error when the edited file cannot be parsed; the old one stays cached.
+    if (err) this.logerror(`${file}: cannot be parsed, keeping the last good config: ${String(err)}`)
+    else this.load_pipe_transport_ini()
+  })
+  const read = readSettings(raw as Parameters<typeof readSettings>[0], {
+    installDir,
+    runningAsRoot: process.getuid?.() === 0,
+  })
+  if ('errors' in read) {
+    const messages = read.errors.map((error) => formatConfigError(file, error))
+    for (const message of messages) this.logcrit(message)
+    if (starting) throw new Error(`pipe_transport: ${messages.length} error(s) in ${file}:\n${messages.join('\n')}`)
+    this.logerror(`${file}: not reloaded, the last good config stays in force`)
+    return
+  }
+  this.settings = read.settings
+  const names = read.settings.instances.map((instance) => `[${instance.name}] ${instance.domains.join(' ')}`)
+  this.loginfo(`${starting ? 'loaded' : 'reloaded'} ${file}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
+}
+
+export function hook_queue(this: PipeTransport, next: Next, connection: HarakaConnection): void {
+  const transaction = connection.transaction
+  if (!transaction) return next()
+  const wanted = transaction.notes.get('queue.wants')
+  if (wanted && wanted !== 'pipe_transport') return next()
+
+  const shared = sharedRoute(this.settings.routes, transaction.rcpt_to.map((rcpt) => rcpt.host))
+  if ('mixed' in shared) {
+    const names = shared.mixed.map((instance) => instance?.name ?? '(none)').join(', ')
+    connection.logerror(this, `recipients span several routes (${names}); refusing to deliver part of the transaction`)
+    return next(DENYSOFT, '4.3.0 pipe transport: recipients need different routes, send them separately')
+  }
+  const instance = shared.route
+  if (!instance) return next()
+
+  const envelope = envelopeOf(connection, transaction, transaction.rcpt_to)
+  const stream = transaction.message_stream
+  let answered = false
+  const answer: Next = (code, text) => {
+    if (answered) return
+    answered = true
+    next(code, text)
+  }
+  deliver(instance, envelope, (stdin) => stream.pipe(stdin, { line_endings: '\n' }))
+    .then((report) => {
+      stream.unpipe()
+      const log = describeDelivery(instance, envelope, report)
+      transaction.results.add(this, log.result)
+      connection[`log${log.level}`](this, log.message, log.fields)
+      answer(VERDICT_CODE[report.reply.verdict](), report.reply.text || undefined)
+    })
+    .catch((err: unknown) => {
+      stream.unpipe()
+      connection.logerror(this, `delivery through [${instance.name}] failed inside the plugin: ${String(err)}`)
+      answer(DENYSOFT, '4.3.0 pipe transport internal error')
+    })
+}
+
+/** Haraka is stopping: end every running program; their transactions are not answered 250. */
+export function shutdown(): void {
+  shutdownAll()
+}

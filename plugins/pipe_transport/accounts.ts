@@ -1,0 +1,40 @@
+// Resolves `user` and `group` to numeric ids from /etc/passwd and /etc/group. Node has no
+// getpwnam(); these files are what every local delivery setup has. Numeric ids need no entry.
+import { readFileSync } from 'node:fs'
+
+export interface Account {
+  readonly uid: number
+  /** The primary group, when the passwd file knows the user. */
+  readonly gid: number | undefined
+}
+
+export function lookupUser(name: string, passwdFile = '/etc/passwd'): Account | undefined {
+  const numeric = /^\d+$/.test(name)
+  for (const [user, , uid, gid] of entries(passwdFile)) {
+    if ((numeric ? uid : user) === name && uid !== undefined && gid !== undefined) {
+      return { uid: Number(uid), gid: Number(gid) }
+    }
+  }
+  return numeric ? { uid: Number(name), gid: undefined } : undefined
+}
+
+export function lookupGroup(name: string, groupFile = '/etc/group'): number | undefined {
+  if (/^\d+$/.test(name)) return Number(name)
+  for (const [group, , gid] of entries(groupFile)) {
+    if (group === name && gid !== undefined) return Number(gid)
+  }
+  return undefined
+}
+
+function entries(file: string): string[][] {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch {
+    return []
+  }
+  return text
+    .split('\n')
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => line.split(':'))
+}

@@ -1,0 +1,42 @@
+// What Haraka's log and transaction.results record of a delivery. The objects are made here, in
+// Node's main realm, because Haraka's logger merges only objects whose constructor is its own
+// `Object` into logfmt and json lines; one made in the plugin sandbox would be printed whole.
+import type { DeliveryReport } from './delivery.js'
+import type { Envelope } from './envelope.js'
+import type { Instance } from './settings.js'
+
+export type LogLevel = 'info' | 'warn' | 'error'
+
+export interface DeliveryLog {
+  readonly level: LogLevel
+  readonly message: string
+  readonly fields: Record<string, string | number>
+  /** For transaction.results: exactly one of pass, fail, err. */
+  readonly result: Record<string, string>
+}
+
+export function describeDelivery(instance: Instance, envelope: Envelope, report: DeliveryReport): DeliveryLog {
+  const { outcome, reply } = report
+  const ended =
+    outcome.kind === 'exited' ? `exit ${outcome.status}` : outcome.kind === 'signaled' ? `signal ${outcome.signal}` : outcome.kind
+  const code = reply.verdict === 'ok' ? 250 : reply.verdict === 'denysoft' ? 450 : 550
+  const fields: Record<string, string | number> = {
+    queue_id: envelope.queueId,
+    instance: instance.name,
+    program: instance.program,
+    recipients: envelope.recipients.length,
+    bytes: report.bytes,
+    duration_ms: report.durationMs,
+    ended,
+    reply: `${code} ${reply.text}`.trimEnd(),
+  }
+  if (outcome.kind === 'start-failed') fields['cause'] = outcome.cause
+  if (outcome.kind === 'refused') fields['cause'] = outcome.reason
+
+  // The program's own verdict is a result (pass or fail); anything the plugin had to end is an error.
+  const programSpoke = outcome.kind === 'exited'
+  const level: LogLevel = reply.verdict === 'ok' ? 'info' : programSpoke ? 'warn' : 'error'
+  const result =
+    reply.verdict === 'ok' ? { pass: instance.name } : programSpoke ? { fail: `${instance.name}: ${ended}` } : { err: `${instance.name}: ${ended}` }
+  return { level, message: 'delivery', fields, result }
+}

@@ -1,0 +1,53 @@
+// One delivery from start to reply: expand the arguments, build the environment, wait for a
+// slot, run the program, and map how it ended to the SMTP reply.
+import { expandArguments } from './arguments.js'
+import type { Envelope } from './envelope.js'
+import { programEnvironment } from './environment.js'
+import { replyFor, type Outcome, type Reply } from './exit-reply.js'
+import { runProgram, type Feed } from './run-program.js'
+import type { Instance } from './settings.js'
+import { slotsFor } from './slots.js'
+
+export interface DeliveryReport {
+  readonly reply: Reply
+  readonly outcome: Outcome
+  readonly bytes: number
+  readonly durationMs: number
+}
+
+export async function deliver(instance: Instance, envelope: Envelope, feed: Feed): Promise<DeliveryReport> {
+  const started = Date.now()
+  const report = (outcome: Outcome, bytes = 0): DeliveryReport => ({
+    reply: replyFor(outcome, instance.exitCodes),
+    outcome,
+    bytes,
+    durationMs: Date.now() - started,
+  })
+
+  const expanded = expandArguments(instance.arguments, { envelope, instance: instance.name })
+  if ('refused' in expanded) return report({ kind: 'refused', reason: expanded.refused })
+
+  const slots = slotsFor(instance.name, instance.maxConcurrency)
+  if (!(await slots.acquire(instance.timeoutSeconds * 1000))) {
+    return report({ kind: 'no-slot', seconds: instance.timeoutSeconds })
+  }
+  try {
+    const run = await runProgram(
+      {
+        program: instance.program,
+        argv: expanded.argv,
+        env: programEnvironment(envelope, instance.name, instance.env),
+        directory: instance.directory,
+        uid: instance.uid,
+        gid: instance.gid,
+        outputFile: instance.outputFile,
+        errorFile: instance.errorFile,
+        timeoutSeconds: instance.timeoutSeconds,
+      },
+      feed,
+    )
+    return report(run.outcome, run.bytesWritten)
+  } finally {
+    slots.release()
+  }
+}

@@ -1,0 +1,67 @@
+// The few parts of Haraka 3.3 that pipe_transport touches, written structurally because Haraka
+// ships no type definitions. Only what the plugin uses is described.
+import type { Writable } from 'node:stream'
+
+/** `@haraka/email-address` Address: `.address` is a property; `.host` is lower-cased. */
+export interface HarakaAddress {
+  readonly user: string
+  readonly host: string
+  readonly address: string
+  isNull(): boolean
+}
+
+export interface HarakaMessageStream {
+  pipe(dest: Writable, options: { line_endings: '\n' | '\r\n'; dot_stuffed?: boolean; end?: boolean }): Writable
+  unpipe(dest?: Writable): void
+}
+
+export interface HarakaResults {
+  add(plugin: object, result: Record<string, unknown>): void
+}
+
+export interface HarakaNotes {
+  get(path: string): unknown
+  set(path: string, value: unknown): void
+}
+
+export interface HarakaTransaction {
+  readonly uuid: string
+  readonly mail_from: HarakaAddress
+  readonly rcpt_to: HarakaAddress[]
+  readonly message_stream: HarakaMessageStream
+  readonly data_bytes: number
+  readonly notes: HarakaNotes
+  readonly results: HarakaResults
+}
+
+type LogFn = (plugin: object, message: string, data?: Record<string, unknown>) => void
+
+export interface HarakaConnection {
+  readonly transaction: HarakaTransaction | null | undefined
+  readonly remote: { readonly ip: string }
+  readonly hello: { readonly host?: string | undefined }
+  readonly relaying: boolean
+  loginfo: LogFn
+  logwarn: LogFn
+  logerror: LogFn
+}
+
+/** haraka-config's reader, as handed to a plugin in `this.config`. */
+export interface HarakaConfig {
+  get(name: string, onChange: (err?: unknown) => void): unknown
+}
+
+/** Hook callback: `next()` declines, `next(code, text)` answers. */
+export type Next = (code?: number, text?: string | object) => void
+
+/** The plugin object Haraka builds around the compiled entry (`exports` is `this`). */
+export interface HarakaPlugin {
+  readonly name: string
+  readonly config: HarakaConfig
+  timeout: number
+  register_hook(hook: string, method: string, priority?: number): void
+  loginfo(message: string): void
+  logwarn(message: string): void
+  logerror(message: string): void
+  logcrit(message: string): void
+}

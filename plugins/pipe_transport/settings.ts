@@ -1,0 +1,271 @@
+// Reads pipe_transport.ini (as parsed by haraka-config) into checked, immutable instances.
+// Every problem is collected, not just the first, and each names its section and key, so an
+// operator fixes a file in one pass. A typo is an error, never a silent default.
+import { accessSync, constants, statSync } from 'node:fs'
+import { isAbsolute, resolve } from 'node:path'
+import { lookupGroup, lookupUser } from './accounts.js'
+import { parseArguments, type WordTemplate } from './arguments.js'
+import { TRANSACTION_VARIABLES } from './environment.js'
+import { SEED_OTHERWISE, parseReplyLine, type ExitCodeTable, type Reply } from './exit-reply.js'
+import { RouteTable, isDomainEntry } from './route.js'
+
+/**
+ * A delivery may wait `timeout` for a slot and then run for `timeout`, plus the kill grace. SMTP
+ * clients wait 10 minutes for the reply to the final dot (RFC 5321 4.5.3.2.6), so two timeouts
+ * must fit well inside that.
+ */
+export const MAX_TIMEOUT_SECONDS = 280
+
+export const DEFAULTS = {
+  arguments: '',
+  output_file: '/dev/null',
+  error_file: '/dev/null',
+  directory: '/',
+  timeout: 60,
+  max_concurrency: 10,
+} as const
+
+export interface Instance {
+  readonly name: string
+  readonly program: string
+  readonly arguments: readonly WordTemplate[]
+  readonly domains: readonly string[]
+  readonly outputFile: string
+  readonly errorFile: string
+  readonly directory: string
+  readonly timeoutSeconds: number
+  readonly maxConcurrency: number
+  readonly uid: number | undefined
+  readonly gid: number | undefined
+  readonly env: Readonly<Record<string, string>>
+  readonly exitCodes: ExitCodeTable
+}
+
+export interface Settings {
+  readonly instances: readonly Instance[]
+  readonly routes: RouteTable<Instance>
+}
+
+export interface ConfigError {
+  readonly section: string
+  readonly key?: string
+  readonly message: string
+}
+
+export function formatConfigError(file: string, error: ConfigError): string {
+  return `${file} [${error.section}]${error.key === undefined ? '' : ` ${error.key}`}: ${error.message}`
+}
+
+export interface ReadContext {
+  /** Relative paths resolve against the Haraka install dir. */
+  readonly installDir: string
+  /** `user` and `group` can only be honoured by a root process. */
+  readonly runningAsRoot: boolean
+}
+
+/** haraka-config's result: sections of key/value pairs, `[a.b]` being one flat section. */
+export type RawIni = Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>
+
+/** Keys an instance section may hold; all but `domain` may also be set in `[main]` as defaults. */
+const INSTANCE_KEYS = [
+  'program_name',
+  'arguments',
+  'domain',
+  'output_file',
+  'error_file',
+  'directory',
+  'timeout',
+  'max_concurrency',
+  'user',
+  'group',
+] as const
+type InstanceKey = (typeof INSTANCE_KEYS)[number]
+const MAIN_KEYS: readonly string[] = INSTANCE_KEYS.filter((key) => key !== 'domain')
+/** Sub-sections an instance (or `[main]`, as defaults) may have. */
+const SUBSECTIONS = ['code', 'env'] as const
+
+export function readSettings(raw: RawIni, context: ReadContext): { settings: Settings } | { errors: ConfigError[] } {
+  const errors: ConfigError[] = []
+  const main = raw['main'] ?? {}
+  checkKeys('main', main, MAIN_KEYS, errors)
+
+  const instanceNames: string[] = []
+  for (const section of Object.keys(raw)) {
+    if (section === 'main') continue
+    const [name = '', sub, ...rest] = section.split('.')
+    if (sub === undefined) instanceNames.push(name)
+    else if (rest.length > 0 || !(SUBSECTIONS as readonly string[]).includes(sub)) {
+      errors.push({ section, message: `unknown section; use [NAME] for an instance, [NAME.code] or [NAME.env] beside it` })
+    } else if (name !== 'main' && raw[name] === undefined) {
+      errors.push({ section, message: `there is no instance [${name}] for this section` })
+    }
+  }
+
+  const instances = instanceNames.map((name) => readInstance(name, raw, context, errors))
+  const routeEntries = new Map<string, Instance>()
+  for (const instance of instances) {
+    for (const domain of instance.domains) {
+      const owner = routeEntries.get(domain)
+      if (owner) errors.push({ section: instance.name, key: 'domain', message: `${domain} is already routed by [${owner.name}]` })
+      else routeEntries.set(domain, instance)
+    }
+  }
+  // [main.code] and [main.env] are read once per instance; report each of their problems once.
+  const unique = [...new Map(errors.map((error) => [formatConfigError('', error), error])).values()]
+  if (unique.length > 0) return { errors: unique }
+  return { settings: { instances, routes: new RouteTable(routeEntries) } }
+}
+
+function checkKeys(section: string, values: Readonly<Record<string, unknown>>, known: readonly string[], errors: ConfigError[]): void {
+  for (const key of Object.keys(values)) {
+    if (!known.includes(key)) errors.push({ section, key, message: `unknown key; known keys here: ${known.join(', ')}` })
+  }
+}
+
+function readInstance(name: string, raw: RawIni, context: ReadContext, errors: ConfigError[]): Instance {
+  const own = raw[name] ?? {}
+  const main = raw['main'] ?? {}
+  checkKeys(name, own, INSTANCE_KEYS, errors)
+
+  /** The instance's value for a key, else `[main]`'s, with the section it came from. */
+  const lookup = (key: InstanceKey): { value: unknown; section: string } | undefined => {
+    if (own[key] !== undefined) return { value: own[key], section: name }
+    if (key !== 'domain' && main[key] !== undefined) return { value: main[key], section: 'main' }
+    return undefined
+  }
+  const fail = (key: InstanceKey, message: string): void => {
+    errors.push({ section: lookup(key)?.section ?? name, key, message })
+  }
+  const text = (key: InstanceKey, fallback: string): string => {
+    const found = lookup(key)
+    if (found === undefined) return fallback
+    if (typeof found.value !== 'string' && typeof found.value !== 'number') {
+      fail(key, 'must be a single value')
+      return fallback
+    }
+    return String(found.value).trim()
+  }
+  const integer = (key: InstanceKey, fallback: number, min: number, max: number): number => {
+    const value = text(key, String(fallback))
+    const number = /^\d+$/.test(value) ? Number(value) : Number.NaN
+    if (!(number >= min && number <= max)) {
+      fail(key, `"${value}" must be a whole number from ${min} to ${max}`)
+      return fallback
+    }
+    return number
+  }
+  const path = (key: InstanceKey, fallback: string): string => resolve(context.installDir, text(key, fallback))
+
+  const program = readProgram(text('program_name', ''), context.installDir, (message) => fail('program_name', message))
+  const parsedArguments = parseArguments(text('arguments', DEFAULTS.arguments))
+  if ('error' in parsedArguments) fail('arguments', parsedArguments.error)
+
+  const directory = path('directory', DEFAULTS.directory)
+  if (!isDirectory(directory)) fail('directory', `${directory} is not a directory`)
+
+  return {
+    name,
+    program,
+    arguments: 'words' in parsedArguments ? parsedArguments.words : [],
+    domains: readDomains(lookup('domain')?.value, (message) => fail('domain', message)),
+    outputFile: path('output_file', DEFAULTS.output_file),
+    errorFile: path('error_file', DEFAULTS.error_file),
+    directory,
+    timeoutSeconds: integer('timeout', DEFAULTS.timeout, 1, MAX_TIMEOUT_SECONDS),
+    maxConcurrency: integer('max_concurrency', DEFAULTS.max_concurrency, 1, 10000),
+    ...readIdentity(text('user', ''), text('group', ''), context.runningAsRoot, fail),
+    env: readEnv(name, raw, errors),
+    exitCodes: readExitCodes(name, raw, errors),
+  }
+}
+
+function readProgram(value: string, installDir: string, fail: (message: string) => void): string {
+  if (value === '') {
+    fail('is required: the absolute path of the program to run')
+    return ''
+  }
+  // No PATH search: the operator names exactly the file that runs.
+  const program = isAbsolute(value) ? value : resolve(installDir, value)
+  try {
+    if (!statSync(program).isFile()) fail(`${program} is not a regular file`)
+    else accessSync(program, constants.X_OK)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    fail(code === 'ENOENT' ? `${program} does not exist` : code === 'EACCES' ? `${program} is not executable` : `${program}: ${String(err)}`)
+  }
+  return program
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+function readDomains(value: unknown, fail: (message: string) => void): string[] {
+  // `domain = a.example, b.example` gives a string; `domain[] = a.example` lines give an array.
+  const items = Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)]
+  const domains = items.flatMap((item) => item.split(/[\s,]+/)).filter((entry) => entry !== '').map((entry) => entry.toLowerCase())
+  if (domains.length === 0) fail('is required: the recipient domains this instance delivers')
+  for (const domain of domains) {
+    if (!isDomainEntry(domain)) fail(`"${domain}" is not a domain, "*.domain" or "*"`)
+  }
+  const seen = new Set<string>()
+  for (const domain of domains) {
+    if (seen.has(domain)) fail(`${domain} is listed twice`)
+    seen.add(domain)
+  }
+  return [...seen]
+}
+
+function readIdentity(
+  user: string,
+  group: string,
+  runningAsRoot: boolean,
+  fail: (key: InstanceKey, message: string) => void,
+): { uid: number | undefined; gid: number | undefined } {
+  if (user === '' && group === '') return { uid: undefined, gid: undefined }
+  if (!runningAsRoot) {
+    fail(user === '' ? 'group' : 'user', 'needs Haraka to run as root, which it does not')
+    return { uid: undefined, gid: undefined }
+  }
+  const account = user === '' ? undefined : lookupUser(user)
+  if (user !== '' && account === undefined) fail('user', `no such user "${user}"`)
+  if (account?.uid === 0) fail('user', 'programs never run as root (uid 0)')
+  const gid = group === '' ? account?.gid : lookupGroup(group)
+  if (group !== '' && gid === undefined) fail('group', `no such group "${group}"`)
+  if (gid === 0) fail(group === '' ? 'user' : 'group', 'programs never run with group root (gid 0)')
+  if (account !== undefined && gid === undefined) fail('group', `is required: user "${user}" has no passwd entry to take a group from`)
+  return { uid: account?.uid, gid }
+}
+
+function readEnv(name: string, raw: RawIni, errors: ConfigError[]): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const section of ['main.env', `${name}.env`]) {
+    for (const [key, value] of Object.entries(raw[section] ?? {})) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) errors.push({ section, key, message: 'is not a valid environment variable name' })
+      else if ((TRANSACTION_VARIABLES as readonly string[]).includes(key)) {
+        errors.push({ section, key, message: 'is set by pipe_transport from the transaction and cannot be configured' })
+      } else env[key] = String(value)
+    }
+  }
+  return env
+}
+
+function readExitCodes(name: string, raw: RawIni, errors: ConfigError[]): ExitCodeTable {
+  const entries = new Map<number, Reply>()
+  let otherwise = SEED_OTHERWISE
+  for (const section of ['main.code', `${name}.code`]) {
+    for (const [key, value] of Object.entries(raw[section] ?? {})) {
+      // haraka-config turns `0 = 250` into the number 250.
+      const reply = parseReplyLine(String(value))
+      if ('error' in reply) errors.push({ section, key, message: reply.error })
+      else if (key === 'default') otherwise = reply
+      else if (/^\d+$/.test(key) && Number(key) <= 255) entries.set(Number(key), reply)
+      else errors.push({ section, key, message: 'must be an exit status from 0 to 255, or "default"' })
+    }
+  }
+  return { entries, otherwise }
+}
