@@ -47,7 +47,8 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
   if ('errors' in read) {
     const messages = read.errors.map((error) => formatConfigError(file, error))
     for (const message of messages) this.logcrit(message)
-    if (starting) throw new Error(`pipe_transport: ${messages.length} error(s) in ${file}:\n${messages.join('\n')}`)
+    // Thrown from register(), this stops Haraka: a plugin that cannot route must not accept mail.
+    if (starting) throw new Error(`${messages.length} error(s) in ${file}, listed above; Haraka cannot start`)
     this.logerror(`${file}: not reloaded, the last good config stays in force`)
     return
   }

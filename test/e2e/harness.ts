@@ -1,0 +1,172 @@
+// Starts a real Haraka (from node_modules) in a fresh install dir on a free loopback port, with
+// the compiled plugin copied in the way an operator would install it.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export const REPO = resolve(__dirname, '..', '..')
+const HARAKA_BIN = join(REPO, 'node_modules', 'haraka', 'bin', 'haraka')
+
+/** A value planted in Haraka's environment that a program must never see. */
+export const HARAKA_SECRET = 'PIPE_TRANSPORT_TEST_SECRET'
+
+export interface HarakaOptions {
+  /** Contents of config/pipe_transport.ini. */
+  readonly ini: string
+  /** Lines of config/plugins; default: rcpt_to.in_host_list then pipe_transport. */
+  readonly plugins?: readonly string[]
+  /** Domains rcpt_to.in_host_list accepts. */
+  readonly hostList?: readonly string[]
+  /** Any other config files, by name. */
+  readonly config?: Readonly<Record<string, string>>
+  /** Lines added to smtp.ini's [main]. */
+  readonly smtp?: readonly string[]
+}
+
+export class Haraka {
+  private output = ''
+  private exited: Promise<number | null>
+
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+    private readonly child: ChildProcess,
+  ) {
+    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()))
+    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()))
+    this.exited = new Promise((done) => child.once('exit', (code) => done(code)))
+  }
+
+  /** Starts Haraka and waits until it accepts connections. */
+  static async start(options: HarakaOptions): Promise<Haraka> {
+    const haraka = await Haraka.launch(options)
+    await haraka.waitForPort()
+    return haraka
+  }
+
+  /** Starts Haraka with a config it must refuse; resolves with its exit code and output. */
+  static async startExpectingRefusal(options: HarakaOptions): Promise<{ code: number | null; log: string }> {
+    const haraka = await Haraka.launch(options)
+    const code = await Promise.race([haraka.exit(), sleep(30_000, 'still running' as const)])
+    if (code === 'still running') {
+      await haraka.stop()
+      throw new Error(`Haraka kept running, expected it to refuse the config:\n${haraka.log}`)
+    }
+    rmSync(haraka.dir, { recursive: true, force: true })
+    return { code, log: haraka.log }
+  }
+
+  private static async launch(options: HarakaOptions): Promise<Haraka> {
+    const dir = mkdtempSync(join(tmpdir(), 'pipe-transport-haraka-'))
+    mkdirSync(join(dir, 'config'))
+    mkdirSync(join(dir, 'plugins', 'pipe_transport'), { recursive: true })
+    // Installing = copying the compiled entry and its folder, exactly as README tells operators.
+    cpSync(join(REPO, 'plugins', 'pipe_transport.js'), join(dir, 'plugins', 'pipe_transport.js'))
+    for (const file of readdirSync(join(REPO, 'plugins', 'pipe_transport'))) {
+      if (file.endsWith('.js')) cpSync(join(REPO, 'plugins', 'pipe_transport', file), join(dir, 'plugins', 'pipe_transport', file))
+    }
+    const port = await freePort()
+    const config: Record<string, string> = {
+      'smtp.ini': ['[main]', `listen=127.0.0.1:${port}`, 'nodes=0', ...(options.smtp ?? [])].join('\n'),
+      'connection.ini': readFileSync(join(REPO, 'node_modules', 'haraka', 'config', 'connection.ini'), 'utf8').replace(
+        /^bytes=\d+/m,
+        'bytes=52428800',
+      ),
+      'log.ini': '[main]\nlevel=info\nformat=default\n',
+      me: 'haraka.test',
+      plugins: (options.plugins ?? ['rcpt_to.in_host_list', 'pipe_transport']).join('\n'),
+      host_list: (options.hostList ?? []).join('\n'),
+      'pipe_transport.ini': options.ini,
+      ...options.config,
+    }
+    for (const [name, text] of Object.entries(config)) writeFileSync(join(dir, 'config', name), `${text}\n`)
+
+    const env: NodeJS.ProcessEnv = { ...process.env, [HARAKA_SECRET]: 'must-not-leak' }
+    delete env['HARAKA']
+    const child = spawn(process.execPath, [HARAKA_BIN, '-c', dir], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    return new Haraka(dir, port, child)
+  }
+
+  /** Everything Haraka has logged so far. */
+  get log(): string {
+    return this.output
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null
+  }
+
+  /** Resolves with the exit code once Haraka has exited. */
+  exit(): Promise<number | null> {
+    return this.exited
+  }
+
+  /** Waits until the log matches, e.g. a line written after a delivery or a reload. */
+  async waitForLog(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const match = pattern.exec(this.output)
+      if (match) return match
+      if (Date.now() > deadline) throw new Error(`log never matched ${pattern}:\n${this.output.slice(-4000)}`)
+      await sleep(50)
+    }
+  }
+
+  private async waitForPort(): Promise<void> {
+    const deadline = Date.now() + 30_000
+    while (Date.now() < deadline) {
+      if (!this.running) throw new Error(`Haraka exited before listening:\n${this.output}`)
+      if (await canConnect(this.port)) return
+      await sleep(50)
+    }
+    throw new Error(`Haraka did not listen on ${this.port}:\n${this.output}`)
+  }
+
+  /** SIGINT (Haraka's graceful stop), then SIGKILL if it hangs; removes the install dir. */
+  async stop(): Promise<void> {
+    if (this.running) {
+      this.child.kill('SIGINT')
+      const killer = setTimeout(() => this.child.kill('SIGKILL'), 10_000)
+      await this.exited
+      clearTimeout(killer)
+    }
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer()
+    server.once('error', fail)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))))
+    })
+  })
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      done(true)
+    })
+    socket.once('error', () => done(false))
+  })
+}
+
+/** Writes an executable script (a real program the plugin will run) and returns its path. */
+export function writeProgram(dir: string, name: string, body: string): string {
+  const path = join(dir, name)
+  writeFileSync(path, body)
+  chmodSync(path, 0o755)
+  return path
+}

@@ -1,0 +1,54 @@
+// Sends mail with nodemailer's SMTP client and reports the server's replies as code and text.
+import SMTPConnection from 'nodemailer/lib/smtp-connection'
+
+export interface SmtpReply {
+  readonly code: number
+  /** The reply text after the code, e.g. `2.0.0 delivered (QUEUE-ID)`. */
+  readonly text: string
+}
+
+export interface SendResult {
+  /** Reply to the final dot; undefined when no recipient was accepted. */
+  readonly reply: SmtpReply | undefined
+  /** Replies to refused RCPT commands, by recipient. */
+  readonly refused: ReadonlyMap<string, SmtpReply>
+}
+
+export interface Mail {
+  /** '' sends the null sender `<>`. */
+  readonly from: string
+  readonly to: readonly string[]
+  readonly message: string | Buffer
+}
+
+export function parseReply(response: string): SmtpReply {
+  const match = /^(\d{3})[ -]?([\s\S]*)$/.exec(response.trim())
+  if (!match) throw new Error(`not an SMTP reply: ${response}`)
+  return { code: Number(match[1]), text: (match[2] ?? '').trim() }
+}
+
+export async function sendMail(port: number, mail: Mail): Promise<SendResult> {
+  const connection = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true, name: 'client.test', socketTimeout: 900_000 })
+  await new Promise<void>((done, fail) => {
+    connection.once('error', fail)
+    connection.connect(() => done())
+  })
+  try {
+    return await new Promise<SendResult>((done, fail) => {
+      connection.send({ from: mail.from, to: [...mail.to] }, mail.message, (err, info) => {
+        const rejectedErrors = (err ? err.rejectedErrors : info?.rejectedErrors) ?? []
+        const refused = new Map(rejectedErrors.map((e) => [e.recipient ?? '', parseReply(e.response ?? '')]))
+        if (err && err.code === 'EENVELOPE' && refused.size > 0 && err.command !== 'DATA') {
+          done({ reply: undefined, refused })
+        } else if (err) {
+          if (err.response === undefined) fail(err)
+          else done({ reply: parseReply(err.response), refused })
+        } else if (info) {
+          done({ reply: parseReply(info.response), refused })
+        } else fail(new Error('no result from send()'))
+      })
+    })
+  } finally {
+    connection.quit()
+  }
+}

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type RawIni, type Settings } from '../../plugins/pipe_transport/settings.js'
+
+const context = { installDir: '/srv/haraka', runningAsRoot: false }
+
+function settings(raw: RawIni, ctx = context): Settings {
+  const read = readSettings(raw, ctx)
+  if ('errors' in read) throw new Error(read.errors.map((e) => formatConfigError('f.ini', e)).join('\n'))
+  return read.settings
+}
+
+function errors(raw: RawIni, ctx = context): string[] {
+  const read = readSettings(raw, ctx)
+  return 'errors' in read ? read.errors.map((e) => formatConfigError('f.ini', e)) : []
+}
+
+describe('settings', () => {
+  it('applies defaults and resolves relative paths against the install dir', () => {
+    const [one] = settings({ main: {}, one: { program_name: '/bin/cat', domain: 'A.test b.test,c.test', output_file: 'log/out' } }).instances
+    assert.equal(one?.program, '/bin/cat')
+    assert.deepEqual(one?.domains, ['a.test', 'b.test', 'c.test'])
+    assert.equal(one?.outputFile, '/srv/haraka/log/out')
+    assert.equal(one?.errorFile, '/dev/null')
+    assert.equal(one?.directory, '/')
+    assert.equal(one?.timeoutSeconds, 60)
+    assert.equal(one?.maxConcurrency, 10)
+    assert.deepEqual(one?.arguments, [])
+  })
+
+  it('inherits [main], [main.code] and [main.env], with the instance winning', () => {
+    const { instances } = settings({
+      main: { program_name: '/bin/cat', timeout: 30 },
+      'main.code': { 0: '250 main ok', 1: '450 main later' },
+      'main.env': { A: 'main', B: 'main' },
+      one: { domain: 'one.test', timeout: 5 },
+      'one.code': { 1: '550 one no' },
+      'one.env': { B: 1 },
+      two: { domain: 'two.test' },
+    })
+    const [one, two] = instances
+    assert.equal(one?.timeoutSeconds, 5)
+    assert.equal(two?.timeoutSeconds, 30)
+    assert.equal(two?.program, '/bin/cat')
+    assert.deepEqual(one?.exitCodes.entries.get(1), { verdict: 'deny', text: 'one no' })
+    assert.deepEqual(one?.exitCodes.entries.get(0), { verdict: 'ok', text: 'main ok' })
+    assert.deepEqual(two?.exitCodes.entries.get(1), { verdict: 'denysoft', text: 'main later' })
+    assert.deepEqual(one?.env, { A: 'main', B: '1' })
+  })
+
+  it('routes each domain to its instance', () => {
+    const { routes } = settings({ main: {}, one: { program_name: '/bin/cat', domain: ['one.test', 'uno.test'] } })
+    assert.equal(routes.lookup('UNO.test')?.name, 'one')
+    assert.equal(routes.lookup('two.test'), undefined)
+  })
+
+  it('bounds timeout and max_concurrency', () => {
+    const base = { main: {}, one: { program_name: '/bin/cat', domain: 'one.test' } }
+    assert.deepEqual(errors({ ...base, one: { ...base.one, timeout: MAX_TIMEOUT_SECONDS + 1 } }), [
+      `f.ini [one] timeout: "${MAX_TIMEOUT_SECONDS + 1}" must be a whole number from 1 to ${MAX_TIMEOUT_SECONDS}`,
+    ])
+    assert.deepEqual(errors({ ...base, main: { timeout: 1.5 } }), [`f.ini [main] timeout: "1.5" must be a whole number from 1 to ${MAX_TIMEOUT_SECONDS}`])
+    assert.deepEqual(errors({ ...base, one: { ...base.one, max_concurrency: 0 } }), ['f.ini [one] max_concurrency: "0" must be a whole number from 1 to 10000'])
+  })
+
+  it('refuses user and group unless Haraka runs as root, and root itself', () => {
+    const base = { main: {}, one: { program_name: '/bin/cat', domain: 'one.test', user: 'nobody' } }
+    assert.deepEqual(errors(base), ['f.ini [one] user: needs Haraka to run as root, which it does not'])
+    const root = { ...context, runningAsRoot: true }
+    assert.deepEqual(errors({ ...base, one: { ...base.one, user: 'root' } }, root), [
+      'f.ini [one] user: programs never run as root (uid 0)',
+      'f.ini [one] user: programs never run with group root (gid 0)',
+    ])
+    assert.deepEqual(errors({ ...base, one: { ...base.one, user: 'no-such-user-here' } }, root), ['f.ini [one] user: no such user "no-such-user-here"'])
+    const [one] = settings(base, root).instances
+    assert.equal(one?.uid, 65534)
+  })
+
+  it('keeps transaction variables out of [NAME.env]', () => {
+    assert.deepEqual(errors({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.env': { SENDER: 'x', 'BAD-NAME': 'y' } }), [
+      'f.ini [one.env] SENDER: is set by pipe_transport from the transaction and cannot be configured',
+      'f.ini [one.env] BAD-NAME: is not a valid environment variable name',
+    ])
+  })
+
+  it('reports a [main] problem once, however many instances inherit it', () => {
+    assert.deepEqual(errors({ main: { program_name: '/bin/cat' }, 'main.code': { x: '250 ok' }, a: { domain: 'a.test' }, b: { domain: 'b.test' } }), [
+      'f.ini [main.code] x: must be an exit status from 0 to 255, or "default"',
+    ])
+  })
+
+  it('refuses an unknown subsection and one whose instance is missing', () => {
+    assert.deepEqual(errors({ main: {}, 'ghost.code': { 0: '250 ok' }, 'a.b.c': {} }), [
+      'f.ini [ghost.code]: there is no instance [ghost] for this section',
+      'f.ini [a.b.c]: unknown section; use [NAME] for an instance, [NAME.code] or [NAME.env] beside it',
+    ])
+  })
+})
