@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import { deliver } from './pipe_transport/delivery.js'
 import { describeDelivery } from './pipe_transport/delivery-log.js'
 import { envelopeOf } from './pipe_transport/envelope.js'
-import type { HarakaConnection, HarakaPlugin, Next } from './pipe_transport/haraka-types.js'
+import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/haraka-types.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/process-groups.js'
 import { sharedRoute } from './pipe_transport/route.js'
 import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type Settings } from './pipe_transport/settings.js'
@@ -28,6 +28,8 @@ export function register(this: PipeTransport): void {
   // still deliver). Our own worst case is a slot wait plus a run plus the kill grace.
   this.timeout = 2 * MAX_TIMEOUT_SECONDS + KILL_GRACE_MS / 1000 + 10
   this.load_pipe_transport_ini()
+  // Before any plugin that accepts recipients (rcpt_to.in_host_list answers OK and ends the chain).
+  this.register_hook('rcpt', 'refuse_unsafe_rcpt', -100)
 }
 
 export function load_pipe_transport_ini(this: PipeTransport): void {
@@ -55,6 +57,21 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
   this.settings = read.settings
   const names = read.settings.instances.map((instance) => `[${instance.name}] ${instance.domains.join(' ')}`)
   this.loginfo(`${starting ? 'loaded' : 'reloaded'} ${file}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
+}
+
+/**
+ * An address that starts with "-" could turn into an option of the program. Such a sender or
+ * recipient is refused at RCPT for routed recipients, before any data is taken.
+ */
+export function refuse_unsafe_rcpt(this: PipeTransport, next: Next, connection: HarakaConnection, params: [HarakaAddress]): void {
+  const recipient = params[0]
+  if (!this.settings.routes.lookup(recipient.host)) return next()
+  const sender = connection.transaction?.mail_from
+  if (recipient.address.startsWith('-')) return next(DENY, '5.1.3 pipe transport refuses a recipient that starts with "-"')
+  if (sender && !sender.isNull() && sender.address.startsWith('-')) {
+    return next(DENY, '5.1.7 pipe transport refuses a sender that starts with "-"')
+  }
+  next()
 }
 
 export function hook_queue(this: PipeTransport, next: Next, connection: HarakaConnection): void {

@@ -50,8 +50,13 @@ export class Haraka {
   /** Starts Haraka with a config it must refuse; resolves with its exit code and output. */
   static async startExpectingRefusal(options: HarakaOptions): Promise<{ code: number | null; log: string }> {
     const haraka = await Haraka.launch(options)
-    const code = await Promise.race([haraka.exit(), sleep(30_000, 'still running' as const)])
-    if (code === 'still running') {
+    const patience = new AbortController()
+    const code = await Promise.race([
+      haraka.exit(),
+      sleep(30_000, 'still running' as const, { signal: patience.signal }).catch(() => 'stopped waiting' as const),
+    ])
+    patience.abort()
+    if (code === 'still running' || code === 'stopped waiting') {
       await haraka.stop()
       throw new Error(`Haraka kept running, expected it to refuse the config:\n${haraka.log}`)
     }
@@ -131,6 +136,8 @@ export class Haraka {
 
   /** SIGINT (Haraka's graceful stop), then SIGKILL if it hangs; removes the install dir. */
   async stop(): Promise<void> {
+    // PIPE_TRANSPORT_TEST_LOG=1 npm test shows what Haraka logged, for debugging a failure.
+    if (process.env['PIPE_TRANSPORT_TEST_LOG']) process.stderr.write(this.output)
     if (this.running) {
       this.child.kill('SIGINT')
       const killer = setTimeout(() => this.child.kill('SIGKILL'), 10_000)
