@@ -79,6 +79,15 @@ domain = OK.test
 
 [stray.cod]
 0 = 250 ok
+
+[bounds]
+program_name = /bin/cat
+domain = bounds.test
+timeout = 281
+max_concurrency = 0
+arguments = -f \${sendr} "open
+user = root
+directory = /no/such/dir
 `)
     assert.deepEqual(errors.sort(), sorted([
       '[absent] program_name: /no/such/program does not exist',
@@ -90,6 +99,13 @@ domain = OK.test
       '[nodomain] domain: is required: the recipient domains this instance delivers',
       '[stray.cod]: unknown section; use [NAME] for an instance, [NAME.code] or [NAME.env] beside it',
       '[taken] domain: ok.test is already routed by [baddomain]',
+      '[bounds] timeout: "281" must be a whole number from 1 to 280',
+      '[bounds] max_concurrency: "0" must be a whole number from 1 to 10000',
+      '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${domain} ${queue_id} ${client_address} ${client_helo} ${instance}',
+      '[bounds] directory: /no/such/dir is not a directory',
+      ...(process.getuid?.() === 0
+        ? ['[bounds] user: programs never run as root (uid 0)', '[bounds] user: programs never run with group root (gid 0)']
+        : ['[bounds] user: needs Haraka to run as root, which it does not']),
     ]))
   })
 })

@@ -346,4 +346,8 @@ output_file = ${work.path('id.out')}
     const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['0@slow.test'], message: MESSAGE })
     assert.equal(reply?.code, 250)
   })
+
+  it('answered every transaction exactly once, and never through Haraka\'s own timeout', () => {
+    assert.doesNotMatch(haraka.log, /ran callback multiple times|plugin timeout|Caught exception/)
+  })
 })
