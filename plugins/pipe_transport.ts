@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path'
 import { deliver } from './pipe_transport/delivery.js'
 import { describeDelivery } from './pipe_transport/delivery-log.js'
 import { envelopeOf } from './pipe_transport/envelope.js'
+import { shapedFeed } from './pipe_transport/message-shape.js'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/haraka-types.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/process-groups.js'
 import { sharedRoute } from './pipe_transport/route.js'
@@ -97,7 +98,7 @@ export function hook_queue(this: PipeTransport, next: Next, connection: HarakaCo
     answered = true
     next(code, text)
   }
-  deliver(instance, envelope, (stdin) => stream.pipe(stdin, { line_endings: '\n' }))
+  deliver(instance, envelope, shapedFeed(stream, instance.shape, envelope))
     .then((report) => {
       stream.unpipe()
       const log = describeDelivery(instance, envelope, report)

@@ -43,6 +43,7 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
         outputFile: instance.outputFile,
         errorFile: instance.errorFile,
         timeoutSeconds: instance.timeoutSeconds,
+        captureStderrLine: instance.statusFromStderr,
       },
       feed,
     )

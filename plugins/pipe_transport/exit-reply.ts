@@ -12,7 +12,8 @@ export interface Reply {
 
 /** How a delivery attempt ended, as seen by the plugin. */
 export type Outcome =
-  | { readonly kind: 'exited'; readonly status: number }
+  /** `stderrLine`: the program's first stderr line, when `status_from_stderr` asked for it. */
+  | { readonly kind: 'exited'; readonly status: number; readonly stderrLine?: string | undefined }
   | { readonly kind: 'signaled'; readonly signal: string }
   | { readonly kind: 'timed-out'; readonly seconds: number }
   | { readonly kind: 'start-failed'; readonly cause: string }
@@ -31,6 +32,37 @@ const VERDICT_BY_CLASS: Readonly<Record<string, Verdict>> = { '2': 'ok', '4': 'd
 
 /** The seed module's answer for an unmapped non-zero status. */
 export const SEED_OTHERWISE: Reply = { verdict: 'deny', text: '5.5.0 pipe transport gave exit status %d' }
+
+const reply = (verdict: Verdict, text: string): Reply => ({ verdict, text })
+
+/**
+ * The conventions real delivery programs speak (`code_preset`). sysexits.h is what dovecot-lda,
+ * procmail and maildrop use; qmail-command and qmail-queue programs use 100 (hard) and 111 (soft).
+ */
+export const PRESETS = {
+  seed: { entries: new Map(), otherwise: SEED_OTHERWISE },
+  sysexits: {
+    entries: new Map([
+      [75, reply('denysoft', '4.3.0 temporary failure (EX_TEMPFAIL, exit status %d)')],
+      [71, reply('denysoft', '4.3.0 system error (EX_OSERR, exit status %d)')],
+      [74, reply('denysoft', '4.3.0 input/output error (EX_IOERR, exit status %d)')],
+      [78, reply('denysoft', '4.3.5 configuration error (EX_CONFIG, exit status %d)')],
+      [67, reply('deny', '5.1.1 no such user (EX_NOUSER, exit status %d)')],
+      [68, reply('deny', '5.1.2 no such host (EX_NOHOST, exit status %d)')],
+      [65, reply('deny', '5.6.0 data format error (EX_DATAERR, exit status %d)')],
+      [77, reply('deny', '5.7.0 permission denied (EX_NOPERM, exit status %d)')],
+    ]),
+    otherwise: reply('deny', '5.3.0 delivery failed (exit status %d)'),
+  },
+  qmail: {
+    entries: new Map([
+      [99, reply('ok', '')],
+      ...[100, 64, 65, 70, 76, 77, 78, 112].map((status) => [status, reply('deny', '5.3.0 permanent failure (exit status %d)')] as const),
+    ]),
+    otherwise: reply('denysoft', '4.3.0 temporary failure (exit status %d)'),
+  },
+} as const satisfies Record<string, ExitCodeTable>
+export type PresetName = keyof typeof PRESETS
 
 /**
  * Reads a configured reply line such as `550 5.1.1 no such user`. Returns an error message when the
@@ -56,6 +88,8 @@ export function parseReplyLine(line: string): Reply | { readonly error: string }
 export function replyFor(outcome: Outcome, table: ExitCodeTable): Reply {
   switch (outcome.kind) {
     case 'exited': {
+      const spoken = outcome.status === 0 ? undefined : replyFromStderr(outcome.stderrLine)
+      if (spoken) return spoken
       const mapped = table.entries.get(outcome.status)
       if (mapped) return withStatus(mapped, outcome.status)
       if (outcome.status === 0) return { verdict: 'ok', text: '' }
@@ -75,6 +109,21 @@ export function replyFor(outcome: Outcome, table: ExitCodeTable): Reply {
     case 'refused':
       return { verdict: 'deny', text: '5.1.3 pipe transport refuses an address that would start a program argument with "-"' }
   }
+}
+
+/** The most of a program's stderr line that may reach the client. */
+export const STDERR_REPLY_MAX = 200
+
+/**
+ * Postfix pipe(8)'s convention: a failing program whose first stderr line starts with an
+ * enhanced status code (RFC 3463) chooses the reply itself. The line comes from a program, so it
+ * is reduced to printable ASCII and a bounded length before a stranger sees it.
+ */
+function replyFromStderr(line: string | undefined): Reply | undefined {
+  const klass = line === undefined ? undefined : /^([45])\.\d{1,3}\.\d{1,3}(?![\d.])/.exec(line)?.[1]
+  if (line === undefined || klass === undefined) return undefined
+  const text = line.replace(/[^\x20-\x7e]/g, '?').slice(0, STDERR_REPLY_MAX).trimEnd()
+  return { verdict: klass === '4' ? 'denysoft' : 'deny', text }
 }
 
 function withStatus(reply: Reply, status: number): Reply {

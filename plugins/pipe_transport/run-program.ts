@@ -2,10 +2,13 @@
 // stderr appended straight to files (so its output never passes through Haraka's memory), and a
 // deadline. Resolves exactly once with how the run ended; it never rejects.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { open, type FileHandle } from 'node:fs/promises'
-import type { Writable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Outcome } from './exit-reply.js'
 import { terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
+import { FirstLine } from './first-line.js'
 
 export interface ProgramSpec {
   readonly program: string
@@ -17,6 +20,8 @@ export interface ProgramSpec {
   readonly outputFile: string
   readonly errorFile: string
   readonly timeoutSeconds: number
+  /** Keep the first stderr line for the reply (status_from_stderr); stderr still reaches errorFile. */
+  readonly captureStderrLine: boolean
 }
 
 export interface RunResult {
@@ -28,17 +33,24 @@ export interface RunResult {
 /** Writes the message into the program's stdin and ends it. */
 export type Feed = (stdin: Writable) => void
 
+/**
+ * After the program exits, how long its stdio may stay open. A child it left behind can hold
+ * them open; the program's verdict must not wait for that child.
+ */
+const STDIO_LINGER_MS = 1000
+
 export async function runProgram(spec: ProgramSpec, feed: Feed): Promise<RunResult> {
   let output: FileHandle | undefined
   let error: FileHandle | undefined
   try {
     output = await openForAppend(spec.outputFile, 'output_file')
     error = await openForAppend(spec.errorFile, 'error_file')
-    return await spawnAndWatch(spec, feed, output.fd, error.fd)
+    return await spawnAndWatch(spec, feed, output, error)
   } catch (err) {
     return { outcome: { kind: 'start-failed', cause: messageOf(err) }, bytesWritten: 0 }
   } finally {
-    // The child holds its own copies of the descriptors from the moment spawn() returns.
+    // The child holds its own copies of the descriptors from the moment spawn() returns, and a
+    // captured stderr has been copied into the file by the time spawnAndWatch resolves.
     await output?.close().catch(() => undefined)
     await error?.close().catch(() => undefined)
   }
@@ -52,60 +64,81 @@ async function openForAppend(path: string, key: string): Promise<FileHandle> {
   }
 }
 
-function spawnAndWatch(spec: ProgramSpec, feed: Feed, stdoutFd: number, stderrFd: number): Promise<RunResult> {
+function spawnAndWatch(spec: ProgramSpec, feed: Feed, output: FileHandle, error: FileHandle): Promise<RunResult> {
   // spawn() throws synchronously for some bad input (a NUL byte in an argument, an invalid uid);
   // the caller turns that into a start failure.
   const child = spawn(spec.program, spec.argv, {
-    stdio: ['pipe', stdoutFd, stderrFd],
+    stdio: ['pipe', output.fd, spec.captureStderrLine ? 'pipe' : error.fd],
     env: spec.env,
     cwd: spec.directory,
     detached: true,
     ...(spec.uid === undefined ? {} : { uid: spec.uid }),
     ...(spec.gid === undefined ? {} : { gid: spec.gid }),
   })
-  return new Promise((resolve) => watch(child, spec, feed, resolve))
+  return watch(child, spec, feed, error)
 }
 
-function watch(child: ChildProcess, spec: ProgramSpec, feed: Feed, resolve: (result: RunResult) => void): void {
-  const stdin = child.stdin
-  const pid = child.pid
-  let ending: Outcome | undefined // set when the plugin, not the program, decided how this ends
-  let timer: NodeJS.Timeout | undefined
-
-  const finish = (outcome: Outcome): void => {
-    clearTimeout(timer)
-    if (pid !== undefined) untrackRunning(pid)
-    resolve({ outcome, bytesWritten: stdin && 'bytesWritten' in stdin ? Number(stdin.bytesWritten) : 0 })
-  }
+async function watch(child: ChildProcess, spec: ProgramSpec, feed: Feed, error: FileHandle): Promise<RunResult> {
+  const { stdin, stderr, pid } = child
+  const bytesWritten = (): number => Number(stdin && 'bytesWritten' in stdin ? stdin.bytesWritten : 0)
 
   // With no pid the program never started (ENOENT, EACCES, ENOEXEC ...): 'error' follows, and
   // nothing must be written to a stdin that has no reader.
-  child.once('error', (err) => {
-    if (pid === undefined) finish({ kind: 'start-failed', cause: `cannot start ${spec.program}: ${err.message}` })
-  })
-  if (pid === undefined || !stdin) return
+  if (pid === undefined || !stdin) {
+    const [err] = (await once(child, 'error')) as [Error]
+    return { outcome: { kind: 'start-failed', cause: `cannot start ${spec.program}: ${err.message}` }, bytesWritten: 0 }
+  }
 
   // A program may exit without reading all of its input; its exit status decides, so the EPIPE
   // (or ECONNRESET, or a write after destroy) that the rest of the message meets is not an error.
   stdin.on('error', () => undefined)
+  const captured = stderr ? copyStderr(stderr, error) : undefined
 
+  let ending: Outcome | undefined // set when the plugin, not the program, decided how this ends
   const endBy = (outcome: Outcome): void => {
     if (ending) return
     ending = outcome
     terminateGroup(pid)
   }
-  timer = setTimeout(() => endBy({ kind: 'timed-out', seconds: spec.timeoutSeconds }), spec.timeoutSeconds * 1000)
+  const timer = setTimeout(() => endBy({ kind: 'timed-out', seconds: spec.timeoutSeconds }), spec.timeoutSeconds * 1000)
   trackRunning(pid, () => endBy({ kind: 'shutdown' }))
 
-  // 'close' rather than 'exit': it comes after the exit status and after our end of stdin is
-  // closed, so the byte count is final.
-  child.once('close', (status, signal) => {
-    if (ending) finish(ending)
-    else if (status !== null) finish({ kind: 'exited', status })
-    else finish({ kind: 'signaled', signal: signal ?? 'unknown' })
-  })
-
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+  // 'close' follows once our ends of its stdio are closed too; that makes the byte count and the
+  // copied stderr complete. Listen now: it can come in the same tick as 'exit'.
+  const closed = once(child, 'close').then(() => true)
   feed(stdin)
+  const [status, signal] = await exited
+  clearTimeout(timer)
+  untrackRunning(pid)
+
+  // Wait for 'close' only briefly after the exit.
+  if (!(await Promise.race([closed, sleep(STDIO_LINGER_MS, false)]))) {
+    stdin.destroy()
+    stderr?.destroy()
+  }
+  await captured?.copied
+
+  if (ending) return { outcome: ending, bytesWritten: bytesWritten() }
+  if (status !== null) return { outcome: { kind: 'exited', status, stderrLine: captured?.firstLine.line }, bytesWritten: bytesWritten() }
+  return { outcome: { kind: 'signaled', signal: signal ?? 'unknown' }, bytesWritten: bytesWritten() }
+}
+
+/** Copies a piped stderr into the error file (with backpressure) while keeping its first line. */
+function copyStderr(stderr: Readable, error: FileHandle): { firstLine: FirstLine; copied: Promise<void> } {
+  const firstLine = new FirstLine()
+  const file = error.createWriteStream({ autoClose: false })
+  stderr.pipe(firstLine).pipe(file)
+  const copied = new Promise<void>((done) => {
+    file.once('finish', () => done())
+    file.once('error', () => done())
+    stderr.once('error', () => done())
+    // Destroyed after the linger rather than ended: nothing more will come through.
+    stderr.once('close', () => {
+      if (!stderr.readableEnded) done()
+    })
+  })
+  return { firstLine, copied }
 }
 
 function messageOf(err: unknown): string {

@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from 'node:path'
 import { lookupGroup, lookupUser } from './accounts.js'
 import { parseArguments, type WordTemplate } from './arguments.js'
 import { TRANSACTION_VARIABLES } from './environment.js'
-import { SEED_OTHERWISE, parseReplyLine, type ExitCodeTable, type Reply } from './exit-reply.js'
+import { PRESETS, parseReplyLine, type ExitCodeTable, type PresetName, type Reply } from './exit-reply.js'
 import { RouteTable, isDomainEntry } from './route.js'
 
 /**
@@ -23,7 +23,20 @@ export const DEFAULTS = {
   directory: '/',
   timeout: 60,
   max_concurrency: 10,
+  code_preset: 'seed',
+  line_endings: 'lf',
 } as const
+
+/** How the message is shaped for one program; never changes the transaction itself. */
+export interface MessageShape {
+  readonly lineEnding: '\n' | '\r\n'
+  /** Prepend `Return-Path: <sender>`. */
+  readonly returnPath: boolean
+  /** Prepend `Delivered-To: <recipient>` (one recipient per run). */
+  readonly deliveredTo: boolean
+  /** Start with an mbox `From sender date` line and escape body lines starting `From `. */
+  readonly fromLine: boolean
+}
 
 export interface Instance {
   readonly name: string
@@ -39,6 +52,11 @@ export interface Instance {
   readonly gid: number | undefined
   readonly env: Readonly<Record<string, string>>
   readonly exitCodes: ExitCodeTable
+  /** Let a failing program's first stderr line, if it starts with an enhanced code, be the reply. */
+  readonly statusFromStderr: boolean
+  readonly shape: MessageShape
+  /** Most recipients per transaction (and so per program run); undefined for no limit. */
+  readonly recipientLimit: number | undefined
 }
 
 export interface Settings {
@@ -78,6 +96,13 @@ const INSTANCE_KEYS = [
   'max_concurrency',
   'user',
   'group',
+  'code_preset',
+  'status_from_stderr',
+  'line_endings',
+  'return_path',
+  'delivered_to',
+  'from_line',
+  'recipient_limit',
 ] as const
 type InstanceKey = (typeof INSTANCE_KEYS)[number]
 const MAIN_KEYS: readonly string[] = INSTANCE_KEYS.filter((key) => key !== 'domain')
@@ -155,6 +180,19 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     return number
   }
   const path = (key: InstanceKey, fallback: string): string => resolve(context.installDir, text(key, fallback))
+  const choice = <Choice extends string>(key: InstanceKey, choices: readonly Choice[], fallback: Choice): Choice => {
+    const value = text(key, fallback).toLowerCase()
+    if ((choices as readonly string[]).includes(value)) return value as Choice
+    fail(key, `"${value}" must be one of: ${choices.join(', ')}`)
+    return fallback
+  }
+  // Parsed here rather than by haraka-config's booleans list, which turns any typo into false.
+  const flag = (key: InstanceKey): boolean => {
+    const value = text(key, 'false').toLowerCase()
+    if (['true', 'yes', 'on', '1'].includes(value)) return true
+    if (!['false', 'no', 'off', '0'].includes(value)) fail(key, `"${value}" must be true or false`)
+    return false
+  }
 
   const program = readProgram(text('program_name', ''), context.installDir, (message) => fail('program_name', message))
   const parsedArguments = parseArguments(text('arguments', DEFAULTS.arguments))
@@ -162,6 +200,18 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
 
   const directory = path('directory', DEFAULTS.directory)
   if (!isDirectory(directory)) fail('directory', `${directory} is not a directory`)
+
+  const recipientLimit = lookup('recipient_limit') === undefined ? undefined : integer('recipient_limit', 1, 1, 100000)
+  const shape: MessageShape = {
+    lineEnding: choice('line_endings', ['lf', 'crlf'], DEFAULTS.line_endings) === 'crlf' ? '\r\n' : '\n',
+    returnPath: flag('return_path'),
+    deliveredTo: flag('delivered_to'),
+    fromLine: flag('from_line'),
+  }
+  if (shape.deliveredTo && recipientLimit !== 1) {
+    fail('delivered_to', 'needs recipient_limit = 1: a message can name only one Delivered-To recipient')
+  }
+  const preset = choice('code_preset', Object.keys(PRESETS) as PresetName[], DEFAULTS.code_preset)
 
   return {
     name,
@@ -175,7 +225,10 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     maxConcurrency: integer('max_concurrency', DEFAULTS.max_concurrency, 1, 10000),
     ...readIdentity(text('user', ''), text('group', ''), context.runningAsRoot, fail),
     env: readEnv(name, raw, errors),
-    exitCodes: readExitCodes(name, raw, errors),
+    exitCodes: readExitCodes(name, raw, PRESETS[preset], errors),
+    statusFromStderr: flag('status_from_stderr'),
+    shape,
+    recipientLimit,
   }
 }
 
@@ -254,9 +307,10 @@ function readEnv(name: string, raw: RawIni, errors: ConfigError[]): Record<strin
   return env
 }
 
-function readExitCodes(name: string, raw: RawIni, errors: ConfigError[]): ExitCodeTable {
-  const entries = new Map<number, Reply>()
-  let otherwise = SEED_OTHERWISE
+/** The preset, overridden entry by entry by [main.code], then by [NAME.code]. */
+function readExitCodes(name: string, raw: RawIni, preset: ExitCodeTable, errors: ConfigError[]): ExitCodeTable {
+  const entries = new Map<number, Reply>(preset.entries)
+  let otherwise = preset.otherwise
   for (const section of ['main.code', `${name}.code`]) {
     for (const [key, value] of Object.entries(raw[section] ?? {})) {
       // haraka-config turns `0 = 250` into the number 250.

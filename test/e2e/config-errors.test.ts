@@ -92,9 +92,9 @@ directory = /no/such/dir
     assert.deepEqual(errors.sort(), sorted([
       '[absent] program_name: /no/such/program does not exist',
       '[baddomain] domain: "-bad-.test" is not a domain, "*.domain" or "*"',
-      '[main] timeot: unknown key; known keys here: program_name, arguments, output_file, error_file, directory, timeout, max_concurrency, user, group',
+      '[main] timeot: unknown key; known keys here: program_name, arguments, output_file, error_file, directory, timeout, max_concurrency, user, group, code_preset, status_from_stderr, line_endings, return_path, delivered_to, from_line, recipient_limit',
       '[missing] program_name: is required: the absolute path of the program to run',
-      `[noexec] output_fil: unknown key; known keys here: program_name, arguments, domain, output_file, error_file, directory, timeout, max_concurrency, user, group`,
+      `[noexec] output_fil: unknown key; known keys here: program_name, arguments, domain, output_file, error_file, directory, timeout, max_concurrency, user, group, code_preset, status_from_stderr, line_endings, return_path, delivered_to, from_line, recipient_limit`,
       `[noexec] program_name: ${notExecutable} is not executable`,
       '[nodomain] domain: is required: the recipient domains this instance delivers',
       '[stray.cod]: unknown section; use [NAME] for an instance, [NAME.code] or [NAME.env] beside it',

@@ -13,13 +13,13 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Waits for a file the program writes (e.g. its pid) to exist with content. */
-export async function waitForFile(path: string, timeoutMs = 10_000): Promise<string> {
+/** Waits for a file a program writes (e.g. its pids) to exist and end with `ending`. */
+export async function waitForFile(path: string, timeoutMs = 10_000, ending = '\n'): Promise<string> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
       const text = readFileSync(path, 'utf8')
-      if (text.endsWith('\n')) return text
+      if (text.endsWith(ending)) return text
     } catch {
       // not written yet
     }

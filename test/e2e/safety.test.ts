@@ -55,6 +55,7 @@ wait`,
     const vanishing = work.shell('vanishing', 'cat > /dev/null')
     const exitEarly = work.shell('exit-early', 'exit "$1"')
     const sleepy = work.shell('sleepy', `cat > /dev/null\necho "+" >> "${work.path('overlap')}"\nsleep "$1"\necho "-" >> "${work.path('overlap')}"`)
+    const busy = work.shell('busy', `cat > /dev/null\ntouch "${work.path('busy-started')}-$1"\n[ "$1" = a ] && exec sleep 1.5\nexec sleep 300`)
     const flood = work.shell('flood', 'cat > /dev/null\nhead -c 1073741824 /dev/zero\nhead -c 1073741824 /dev/zero >&2')
     const identity = work.shell('identity', 'cat > /dev/null\nid -u\nid -g\npwd')
     // The unprivileged user must be able to reach its program and working directory.
@@ -115,7 +116,8 @@ domain = slow.test
 max_concurrency = 2
 
 [busy]
-program_name = ${hang}
+program_name = ${busy}
+arguments = \${user}
 domain = busy.test
 max_concurrency = 1
 timeout = 2
@@ -298,18 +300,19 @@ output_file = ${work.path('id.out')}
     })
 
     it('answers 450 4.3.2 to a delivery that gets no slot within its timeout', async () => {
-      rmSync(work.path('hang-pids'), { force: true })
-      // A takes the only slot and hangs until its 2 s timeout; B waits and then takes the slot
-      // and hangs too; C, queued behind B, sees no slot within its own 2 s.
+      // A takes the only slot for 1.5 s; B, queued at once, gets it then and hangs until its 2 s
+      // timeout; C, queued behind B, sees no slot within its own 2 s.
+      const started = (who: string): Promise<string> => waitForFile(`${work.path('busy-started')}-${who}`, 10_000, '')
       const a = sendMail(haraka.port, { from: 's@origin.test', to: ['a@busy.test'], message: MESSAGE })
-      await waitForFile(work.path('hang-pids'))
+      await started('a')
       const b = sendMail(haraka.port, { from: 's@origin.test', to: ['b@busy.test'], message: MESSAGE })
       await sleep(300)
       const c = sendMail(haraka.port, { from: 's@origin.test', to: ['c@busy.test'], message: MESSAGE })
       const [ra, rb, rc] = await Promise.all([a, b, c])
-      assert.match(`${ra.reply?.code} ${ra.reply?.text}`, /^450 4\.3\.0 pipe transport program timed out after 2s/)
+      assert.equal(ra.reply?.code, 250)
       assert.match(`${rb.reply?.code} ${rb.reply?.text}`, /^450 4\.3\.0 pipe transport program timed out after 2s/)
       assert.match(`${rc.reply?.code} ${rc.reply?.text}`, /^450 4\.3\.2 pipe transport busy: no delivery slot within 2s/)
+      assert.equal(existsSync(`${work.path('busy-started')}-c`), false, 'C never ran')
     })
   })
 

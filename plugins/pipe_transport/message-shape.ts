@@ -1,0 +1,72 @@
+// What one program reads on stdin: the transaction's message, shaped by the instance's options
+// (line endings, envelope headers, an mbox From_ line). The shaping happens on the way into this
+// program only; the transaction, and every other plugin's view of it, is left as it is.
+import { Transform, type TransformCallback, type Writable } from 'node:stream'
+import type { Envelope } from './envelope.js'
+import type { HarakaMessageStream } from './haraka-types.js'
+import type { Feed } from './run-program.js'
+import type { MessageShape } from './settings.js'
+
+export function shapedFeed(message: HarakaMessageStream, shape: MessageShape, envelope: Envelope): Feed {
+  return (stdin: Writable) => {
+    const preface = prefaceFor(shape, envelope, new Date())
+    if (preface !== '') stdin.write(preface)
+    if (!shape.fromLine) {
+      message.pipe(stdin, { line_endings: shape.lineEnding })
+      return
+    }
+    const escaper = new FromEscaper()
+    escaper.pipe(stdin)
+    message.pipe(escaper, { line_endings: shape.lineEnding })
+  }
+}
+
+/** The lines written before the message, in Postfix pipe(8)'s order: From_, Return-Path, Delivered-To. */
+export function prefaceFor(shape: MessageShape, envelope: Envelope, now: Date): string {
+  const lines: string[] = []
+  if (shape.fromLine) lines.push(`From ${envelope.sender === '' ? 'MAILER-DAEMON' : envelope.sender} ${asctime(now)}`)
+  if (shape.returnPath) lines.push(`Return-Path: <${envelope.sender}>`)
+  if (shape.deliveredTo && envelope.recipients[0]) lines.push(`Delivered-To: ${envelope.recipients[0].address}`)
+  return lines.map((line) => `${line}${shape.lineEnding}`).join('')
+}
+
+/** The date in an mbox From_ line: C's asctime() layout, in UTC, e.g. `Wed Nov  5 09:04:01 2026`. */
+export function asctime(date: Date): string {
+  const [weekday, , , , time] = date.toUTCString().split(' ') // "Wed, 05 Nov 2026 09:04:01 GMT"
+  const month = date.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' })
+  const day = String(date.getUTCDate()).padStart(2, ' ')
+  return `${weekday?.slice(0, 3)} ${month} ${day} ${time} ${date.getUTCFullYear()}`
+}
+
+/**
+ * mboxo escaping: a line that starts with "From " gets a ">" in front, so a mailbox reader does
+ * not take it for the start of a new message. Works on a stream in chunks of any size: a line
+ * start split across chunks is held back until it can be decided (at most four bytes).
+ */
+export class FromEscaper extends Transform {
+  private atLineStart = true
+  private held = ''
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    // latin1 maps every byte to one char and back, so the message's bytes pass unchanged.
+    let data = this.held + chunk.toString('latin1')
+    this.held = ''
+    const tailStart = data.lastIndexOf('\n') + 1
+    const tail = data.slice(tailStart)
+    const tailAtLineStart = tailStart > 0 || this.atLineStart
+    if (tailAtLineStart && tail.length < 5 && 'From '.startsWith(tail)) {
+      this.held = tail
+      data = data.slice(0, tailStart)
+    }
+    let escaped = data.replace(/\nFrom /g, '\n>From ')
+    if (this.atLineStart && escaped.startsWith('From ')) escaped = `>${escaped}`
+    if (this.held !== '' || data.endsWith('\n')) this.atLineStart = true
+    else if (data !== '') this.atLineStart = false
+    done(null, Buffer.from(escaped, 'latin1'))
+  }
+
+  override _flush(done: TransformCallback): void {
+    // Whatever is held is shorter than "From ", so it needs no escaping.
+    done(null, Buffer.from(this.held, 'latin1'))
+  }
+}
