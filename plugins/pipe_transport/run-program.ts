@@ -49,8 +49,8 @@ export async function runProgram(spec: ProgramSpec, feed: Feed): Promise<RunResu
   } catch (err) {
     return { outcome: { kind: 'start-failed', cause: messageOf(err) }, bytesWritten: 0 }
   } finally {
-    // The child holds its own copies of the descriptors from the moment spawn() returns, and a
-    // captured stderr has been copied into the file by the time spawnAndWatch resolves.
+    // The child holds its own copies of the descriptors from the moment spawn() returns. A
+    // captured stderr's copy has closed its handle already; closing it again is harmless.
     await output?.close().catch(() => undefined)
     await error?.close().catch(() => undefined)
   }
@@ -124,19 +124,19 @@ async function watch(child: ChildProcess, spec: ProgramSpec, feed: Feed, error: 
   return { outcome: { kind: 'signaled', signal: signal ?? 'unknown' }, bytesWritten: bytesWritten() }
 }
 
-/** Copies a piped stderr into the error file (with backpressure) while keeping its first line. */
+/**
+ * Copies a piped stderr into the error file (with backpressure) while keeping its first line.
+ * The copy owns the file handle from here on and closes it; `copied` resolves once it has.
+ */
 function copyStderr(stderr: Readable, error: FileHandle): { firstLine: FirstLine; copied: Promise<void> } {
   const firstLine = new FirstLine()
-  const file = error.createWriteStream({ autoClose: false })
+  const file = error.createWriteStream()
+  const copied = new Promise<void>((done) => file.once('close', () => done()))
+  file.once('error', () => undefined) // a full disk must not take Haraka down; 'close' follows
   stderr.pipe(firstLine).pipe(file)
-  const copied = new Promise<void>((done) => {
-    file.once('finish', () => done())
-    file.once('error', () => done())
-    stderr.once('error', () => done())
-    // Destroyed after the linger rather than ended: nothing more will come through.
-    stderr.once('close', () => {
-      if (!stderr.readableEnded) done()
-    })
+  // Destroyed after the linger rather than ended: nothing more will come, so stop the copy.
+  stderr.once('close', () => {
+    if (!stderr.readableEnded) file.destroy()
   })
   return { firstLine, copied }
 }

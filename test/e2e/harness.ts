@@ -24,6 +24,8 @@ export interface HarakaOptions {
   readonly config?: Readonly<Record<string, string>>
   /** Lines added to smtp.ini's [main]. */
   readonly smtp?: readonly string[]
+  /** Other plugins for the install dir's plugins/ folder, by name: JavaScript source. */
+  readonly extraPlugins?: Readonly<Record<string, string>>
 }
 
 export class Haraka {
@@ -73,6 +75,7 @@ export class Haraka {
     for (const file of readdirSync(join(REPO, 'plugins', 'pipe_transport'))) {
       if (file.endsWith('.js')) cpSync(join(REPO, 'plugins', 'pipe_transport', file), join(dir, 'plugins', 'pipe_transport', file))
     }
+    for (const [name, source] of Object.entries(options.extraPlugins ?? {})) writeFileSync(join(dir, 'plugins', `${name}.js`), source)
     const port = await freePort()
     const config: Record<string, string> = {
       'smtp.ini': ['[main]', `listen=127.0.0.1:${port}`, 'nodes=0', ...(options.smtp ?? [])].join('\n'),

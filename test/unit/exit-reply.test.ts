@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { SEED_OTHERWISE, parseReplyLine, replyFor, type ExitCodeTable } from '../../plugins/pipe_transport/exit-reply.js'
+import { PRESETS, SEED_OTHERWISE, parseReplyLine, replyFor, type ExitCodeTable } from '../../plugins/pipe_transport/exit-reply.js'
 
 const seed: ExitCodeTable = { entries: new Map(), otherwise: SEED_OTHERWISE }
 
@@ -50,5 +50,49 @@ describe('exit-reply', () => {
     }
     assert.match(replyFor({ kind: 'signaled', signal: 'SIGSEGV' }, seed).text, /SIGSEGV/)
     assert.match(replyFor({ kind: 'timed-out', seconds: 7 }, seed).text, /timed out after 7s/)
+  })
+})
+
+describe('exit-code presets', () => {
+  const sysexits = PRESETS.sysexits
+  const qmail = PRESETS.qmail
+  const answer = (table: ExitCodeTable, status: number): string => {
+    const reply = replyFor({ kind: 'exited', status }, table)
+    return `${reply.verdict} ${reply.text}`
+  }
+
+  it('sysexits: temporary for 75, 71, 74 and 78; specific permanent codes; 5.3.0 otherwise', () => {
+    assert.equal(answer(sysexits, 0), 'ok ')
+    assert.equal(answer(sysexits, 75), 'denysoft 4.3.0 temporary failure (EX_TEMPFAIL, exit status 75)')
+    assert.equal(answer(sysexits, 71), 'denysoft 4.3.0 system error (EX_OSERR, exit status 71)')
+    assert.equal(answer(sysexits, 74), 'denysoft 4.3.0 input/output error (EX_IOERR, exit status 74)')
+    assert.equal(answer(sysexits, 78), 'denysoft 4.3.5 configuration error (EX_CONFIG, exit status 78)')
+    assert.equal(answer(sysexits, 67), 'deny 5.1.1 no such user (EX_NOUSER, exit status 67)')
+    assert.equal(answer(sysexits, 68), 'deny 5.1.2 no such host (EX_NOHOST, exit status 68)')
+    assert.equal(answer(sysexits, 65), 'deny 5.6.0 data format error (EX_DATAERR, exit status 65)')
+    assert.equal(answer(sysexits, 77), 'deny 5.7.0 permission denied (EX_NOPERM, exit status 77)')
+    assert.equal(answer(sysexits, 1), 'deny 5.3.0 delivery failed (exit status 1)')
+  })
+
+  it('qmail: 0 and 99 succeed; 100, 64, 65, 70, 76, 77, 78 and 112 are permanent; the rest temporary', () => {
+    assert.equal(answer(qmail, 0), 'ok ')
+    assert.equal(answer(qmail, 99), 'ok ')
+    for (const status of [100, 64, 65, 70, 76, 77, 78, 112]) assert.equal(answer(qmail, status), `deny 5.3.0 permanent failure (exit status ${status})`)
+    for (const status of [111, 1, 75, 113]) assert.equal(answer(qmail, status), `denysoft 4.3.0 temporary failure (exit status ${status})`)
+  })
+
+  it('takes a failing program\'s stderr status line, sanitised and bounded, over the map', () => {
+    const said = (stderrLine: string, status = 1): string => {
+      const reply = replyFor({ kind: 'exited', status, stderrLine }, sysexits)
+      return `${reply.verdict} ${reply.text}`
+    }
+    assert.equal(said('4.2.2 mailbox full'), 'denysoft 4.2.2 mailbox full')
+    assert.equal(said('5.1.1 no such user\u0007\u00e9', 75), 'deny 5.1.1 no such user??')
+    assert.equal(said(`5.2.3 ${'x'.repeat(300)}`).length, 'deny '.length + 200)
+    // Not a status line, or the program succeeded: the exit status decides.
+    assert.equal(said('error: 5.1.1 no such user', 67), 'deny 5.1.1 no such user (EX_NOUSER, exit status 67)')
+    assert.equal(said('2.0.0 fine', 1), 'deny 5.3.0 delivery failed (exit status 1)')
+    assert.equal(said('5.1.10.2 odd', 1), 'deny 5.3.0 delivery failed (exit status 1)')
+    assert.equal(said('5.1.1 bounce', 0), 'ok ')
   })
 })
