@@ -105,7 +105,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
 program_name = ${writeSoakProgram(work.dir)}
 domain = ${DOMAIN}
 timeout = ${TIMEOUT_SECONDS}
-max_concurrency = ${options.concurrency * 2}
+max_concurrency = ${options.concurrency * 4}
 
 [soak.env]
 ${MARKER_VARIABLE} = ${marker}
@@ -145,7 +145,7 @@ ${TEMP_STATUS} = 451 4.3.0 soak program asks to try again later
     const summary = { ...verdicts, sent: sent.length, dropped, seconds, leftover, harakaAlive, rssFirstBytes, rssLastBytes, rssFlat }
     return { ...summary, line: summaryLine(summary) }
   } finally {
-    // Only on failure: end what the check found left over (our own programs, by pid).
+    // Only after a failed check: end what it found left over (our own programs, by pid).
     for (const pid of leftoverToEnd) {
       try {
         process.kill(pid, 'SIGKILL')
@@ -158,7 +158,7 @@ ${TEMP_STATUS} = 451 4.3.0 soak program asks to try again later
   }
 }
 
-export function passed(summary: Omit<SoakSummary, 'line'>): boolean {
+function passed(summary: Omit<SoakSummary, 'line'>): boolean {
   return (
     summary.acceptedWithoutDelivery.length === 0 &&
     summary.deliveredButFailed.length === 0 &&
