@@ -12,6 +12,12 @@ export class Scratch {
     return join(this.dir, name)
   }
 
+  /** A plain file in the scratch dir; returns its path. */
+  file(name: string, content: string): string {
+    writeFileSync(this.path(name), content)
+    return this.path(name)
+  }
+
   /** A `#!/bin/sh` program in the scratch dir. */
   shell(name: string, body: string): string {
     return writeProgram(this.dir, name, `#!/bin/sh\n${body}\n`)

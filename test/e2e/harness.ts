@@ -24,8 +24,10 @@ export interface HarakaOptions {
   readonly config?: Readonly<Record<string, string>>
   /** Lines added to smtp.ini's [main]. */
   readonly smtp?: readonly string[]
-  /** Other plugins for the install dir's plugins/ folder, by name: JavaScript source. */
+  /** More plugins to install, by name: the path of a compiled plugin file (e.g. a bench helper). */
   readonly extraPlugins?: Readonly<Record<string, string>>
+  /** Variables added to Haraka's environment (e.g. NODE_OPTIONS for the bench's spawn timer). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export class Haraka {
@@ -75,7 +77,7 @@ export class Haraka {
     for (const file of readdirSync(join(REPO, 'plugins', 'pipe_transport'))) {
       if (file.endsWith('.js')) cpSync(join(REPO, 'plugins', 'pipe_transport', file), join(dir, 'plugins', 'pipe_transport', file))
     }
-    for (const [name, source] of Object.entries(options.extraPlugins ?? {})) writeFileSync(join(dir, 'plugins', `${name}.js`), source)
+    for (const [name, file] of Object.entries(options.extraPlugins ?? {})) cpSync(file, join(dir, 'plugins', `${name}.js`))
     const port = await freePort()
     const config: Record<string, string> = {
       'smtp.ini': ['[main]', `listen=127.0.0.1:${port}`, 'nodes=0', ...(options.smtp ?? [])].join('\n'),
@@ -92,7 +94,7 @@ export class Haraka {
     }
     for (const [name, text] of Object.entries(config)) writeFileSync(join(dir, 'config', name), `${text}\n`)
 
-    const env: NodeJS.ProcessEnv = { ...process.env, [HARAKA_SECRET]: 'must-not-leak' }
+    const env: NodeJS.ProcessEnv = { ...process.env, [HARAKA_SECRET]: 'must-not-leak', ...options.env }
     delete env['HARAKA']
     const child = spawn(process.execPath, [HARAKA_BIN, '-c', dir], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
     return new Haraka(dir, port, child)

@@ -32,7 +32,7 @@ describe('exit-code presets, status from stderr, message shaping', () => {
     haraka = await Haraka.start({
       hostList: domains,
       plugins: ['rcpt_to.in_host_list', 'pipe_transport', 'observer'],
-      extraPlugins: { observer: OBSERVER },
+      extraPlugins: { observer: work.file('observer.js', OBSERVER) },
       ini: `
 [sysexits]
 program_name = ${exitWith}

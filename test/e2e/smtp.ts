@@ -27,15 +27,32 @@ export function parseReply(response: string): SmtpReply {
   return { code: Number(match[1]), text: (match[2] ?? '').trim() }
 }
 
+/** Sends one message over a connection of its own. */
 export async function sendMail(port: number, mail: Mail): Promise<SendResult> {
-  const connection = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true, name: 'client.test', socketTimeout: 900_000 })
-  await new Promise<void>((done, fail) => {
-    connection.once('error', fail)
-    connection.connect(() => done())
-  })
+  const session = await SmtpSession.open(port)
   try {
-    return await new Promise<SendResult>((done, fail) => {
-      connection.send({ from: mail.from, to: [...mail.to] }, mail.message, (err, info) => {
+    return await session.send(mail)
+  } finally {
+    session.close()
+  }
+}
+
+/** One connection that sends messages in turn, as a busy client does (the bench reuses them). */
+export class SmtpSession {
+  private constructor(private readonly connection: SMTPConnection) {}
+
+  static async open(port: number): Promise<SmtpSession> {
+    const connection = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true, name: 'client.test', socketTimeout: 900_000 })
+    await new Promise<void>((done, fail) => {
+      connection.once('error', fail)
+      connection.connect(() => done())
+    })
+    return new SmtpSession(connection)
+  }
+
+  send(mail: Mail): Promise<SendResult> {
+    return new Promise<SendResult>((done, fail) => {
+      this.connection.send({ from: mail.from, to: [...mail.to] }, mail.message, (err, info) => {
         const rejectedErrors = (err ? err.rejectedErrors : info?.rejectedErrors) ?? []
         const refused = new Map(rejectedErrors.map((e) => [e.recipient ?? '', parseReply(e.response ?? '')]))
         if (err && err.code === 'EENVELOPE' && refused.size > 0 && err.command !== 'DATA') {
@@ -48,7 +65,9 @@ export async function sendMail(port: number, mail: Mail): Promise<SendResult> {
         } else fail(new Error('no result from send()'))
       })
     })
-  } finally {
-    connection.quit()
+  }
+
+  close(): void {
+    this.connection.quit()
   }
 }

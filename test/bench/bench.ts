@@ -1,0 +1,154 @@
+// npm run bench: pipe_transport against Haraka's own queue/qmail-queue (same program) and
+// queue/discard (no program, Haraka's ceiling), over loopback with a real SMTP client. Runs of
+// the modes alternate, so drift of the machine hits each alike. It only prints; goals are
+// judged by the reader, never by a test.
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Haraka } from '../e2e/harness.js'
+import { Scratch } from '../e2e/fixtures.js'
+import { rssBytes } from '../e2e/processes.js'
+import { sendMail } from '../e2e/smtp.js'
+import { formatReport, type Cell, type MemoryFigure, type Setup } from './bench-report.js'
+import { buildDrainProgram } from './drain-program.js'
+import { runLoad } from './load.js'
+import { benchMail, largeMail } from './messages.js'
+import { BENCH_DOMAIN, MODES, type Mode } from './modes.js'
+import { mainThreadCpuMs, peakRssBytes, resetPeakRss } from './proc-stats.js'
+import type { SpawnProbe } from './spawn-probe.js'
+import { STATS_FILE_VARIABLE, WRITE_INTERVAL_MS, type SpawnStats } from './spawn-timer.js'
+
+const NO_PIPELINING = 'bench_no_pipelining'
+
+interface Options {
+  readonly messages: number
+  readonly rounds: number
+  readonly concurrencies: readonly number[]
+  readonly largeMegabytes: number
+}
+
+/** `--messages=N` per run, `--rounds=N` alternations, `--concurrency=1,8,32`, `--large-mb=20`. */
+function parseOptions(argv: readonly string[]): Options {
+  const value = (name: string, fallback: string): string =>
+    argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback
+  const positive = (text: string): number => {
+    const number = Number(text)
+    if (!Number.isInteger(number) || number < 1) throw new Error(`not a positive whole number: ${text}`)
+    return number
+  }
+  return {
+    messages: positive(value('messages', '400')),
+    rounds: positive(value('rounds', '3')),
+    concurrencies: value('concurrency', '1,8,32').split(',').map(positive),
+    largeMegabytes: positive(value('large-mb', '20')),
+  }
+}
+
+interface Running {
+  readonly mode: Mode
+  readonly haraka: Haraka
+  readonly statsFile: string
+}
+
+function readSpawnStats(file: string): SpawnStats {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as SpawnStats
+  } catch {
+    return { spawns: 0, blockedMs: 0 }
+  }
+}
+
+/** One timed run of one mode, with the spawn() and main-thread time it cost Haraka. */
+async function measure(running: Running, messages: number, concurrency: number): Promise<Cell> {
+  // Let the previous run's programs end and the spawn timer write its counters.
+  await sleep(3 * WRITE_INTERVAL_MS)
+  const spawnBefore = readSpawnStats(running.statsFile)
+  const cpuBefore = mainThreadCpuMs(running.haraka.pid)
+  const load = await runLoad(running.haraka.port, benchMail, messages, concurrency)
+  await sleep(3 * WRITE_INTERVAL_MS)
+  const spawnAfter = readSpawnStats(running.statsFile)
+  if (load.failures.length > 0) {
+    throw new Error(`${running.mode.label}: ${load.failures.length} message(s) not accepted, e.g. ${load.failures[0]}`)
+  }
+  return {
+    messages,
+    elapsedMs: load.elapsedMs,
+    latenciesMs: load.latenciesMs,
+    spawnBlockedMs: spawnAfter.blockedMs - spawnBefore.blockedMs,
+    mainCpuMs: mainThreadCpuMs(running.haraka.pid) - cpuBefore,
+  }
+}
+
+/** Haraka's peak RSS while it takes one large message, against its RSS just before. */
+async function measureLargeMessage(running: Running, megabytes: number): Promise<MemoryFigure> {
+  const pid = running.haraka.pid
+  await sleep(500)
+  const before = rssBytes(pid)
+  const reset = resetPeakRss(pid)
+  const { reply } = await sendMail(running.haraka.port, largeMail(megabytes))
+  if (reply?.code !== 250) throw new Error(`${running.mode.label}: the large message got ${reply?.code} ${reply?.text}`)
+  return { mode: running.mode.name, beforeBytes: before, peakBytes: peakRssBytes(pid), peakSinceStart: !reset }
+}
+
+function probeSmallParent(drain: string): SpawnProbe {
+  const output = execFileSync(process.execPath, [join(__dirname, 'spawn-probe.js'), drain, '200'], { encoding: 'utf8' })
+  return JSON.parse(output) as SpawnProbe
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2))
+  const work = new Scratch()
+  const drain = buildDrainProgram(work.dir)
+  const running: Running[] = []
+  try {
+    for (const mode of MODES) {
+      const statsFile = work.path(`spawn-stats-${mode.name}.json`)
+      const config = mode.haraka(drain.path)
+      const haraka = await Haraka.start({
+        ...config,
+        plugins: [NO_PIPELINING, ...(config.plugins ?? [])],
+        extraPlugins: { [NO_PIPELINING]: join(__dirname, 'no-pipelining-plugin.js') },
+        hostList: [BENCH_DOMAIN],
+        // Logging costs every mode alike; at warn it does not blur the difference between them.
+        config: { 'log.ini': '[main]\nlevel=warn\nformat=default', ...config.config },
+        env: { ...config.env, NODE_OPTIONS: `--require ${join(__dirname, 'spawn-timer.js')}`, [STATS_FILE_VARIABLE]: statsFile },
+      })
+      running.push({ mode, haraka, statsFile })
+    }
+    process.stderr.write(`bench: warming up ${running.length} Harakas\n`)
+    for (const each of running) await runLoad(each.haraka.port, benchMail, 200, 8)
+
+    const cells = new Map<string, Cell[]>()
+    for (const concurrency of options.concurrencies) {
+      for (let round = 0; round < options.rounds; round++) {
+        // Rotate the order each round so that no mode always runs right after another.
+        const order = running.map((_, i) => running[(i + round) % running.length]).filter((each) => each !== undefined)
+        for (const each of order) {
+          process.stderr.write(`bench: concurrency ${concurrency}, round ${round + 1}/${options.rounds}, ${each.mode.label}\n`)
+          const key = `${concurrency} ${each.mode.name}`
+          cells.set(key, [...(cells.get(key) ?? []), await measure(each, options.messages, concurrency)])
+        }
+      }
+    }
+
+    const memory: MemoryFigure[] = []
+    for (const each of running) memory.push(await measureLargeMessage(each, options.largeMegabytes))
+    const setup: Setup = {
+      drainKind: drain.kind,
+      harakaVersion: (JSON.parse(readFileSync(require.resolve('haraka/package.json'), 'utf8')) as { version: string }).version,
+      harakaRssBytes: Object.fromEntries(running.map((each) => [each.mode.name, rssBytes(each.haraka.pid)])),
+      smallParent: probeSmallParent(drain.path),
+      ...options,
+    }
+    process.stdout.write(formatReport(setup, cells, memory))
+  } finally {
+    for (const each of running) await each.haraka.stop()
+    work.remove()
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  process.exitCode = 1
+})
