@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path'
 import { deliver } from './pipe_transport/delivery.js'
 import { describeDelivery } from './pipe_transport/delivery-log.js'
 import { envelopeOf } from './pipe_transport/envelope.js'
+import { replyFor } from './pipe_transport/exit-reply.js'
 import { shapedFeed } from './pipe_transport/message-shape.js'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/haraka-types.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/process-groups.js'
@@ -109,7 +110,7 @@ export function hook_queue(this: PipeTransport, next: Next, connection: HarakaCo
     .catch((err: unknown) => {
       stream.unpipe()
       connection.logerror(this, `delivery through [${instance.name}] failed inside the plugin: ${String(err)}`)
-      answer(DENYSOFT, '4.3.0 pipe transport internal error')
+      answer(DENYSOFT, replyFor({ kind: 'internal-error', cause: String(err) }, instance.exitCodes).text)
     })
 }
 

@@ -30,11 +30,12 @@ export function describeDelivery(instance: Instance, envelope: Envelope, report:
     ended,
     reply: `${code} ${reply.text}`.trimEnd(),
   }
-  if (outcome.kind === 'start-failed') fields['cause'] = outcome.cause
+  if (outcome.kind === 'start-failed' || outcome.kind === 'internal-error') fields['cause'] = outcome.cause
   if (outcome.kind === 'refused') fields['cause'] = outcome.reason
 
-  // The program's own verdict is a result (pass or fail); anything the plugin had to end is an error.
-  const programSpoke = outcome.kind === 'exited'
+  // A verdict (the program's, or a refused address) is a result, pass or fail; anything the
+  // plugin had to end or could not start is an error.
+  const programSpoke = outcome.kind === 'exited' || outcome.kind === 'refused'
   const level: LogLevel = reply.verdict === 'ok' ? 'info' : programSpoke ? 'warn' : 'error'
   const result =
     reply.verdict === 'ok' ? { pass: instance.name } : programSpoke ? { fail: `${instance.name}: ${ended}` } : { err: `${instance.name}: ${ended}` }

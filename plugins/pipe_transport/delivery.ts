@@ -4,9 +4,17 @@ import { expandArguments } from './arguments.js'
 import type { Envelope } from './envelope.js'
 import { programEnvironment } from './environment.js'
 import { replyFor, type Outcome, type Reply } from './exit-reply.js'
-import { runProgram, type Feed } from './run-program.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { KILL_GRACE_MS } from './process-groups.js'
+import { STDIO_LINGER_MS, runProgram, type Feed, type RunResult } from './run-program.js'
 import type { Instance } from './settings.js'
 import { slotsFor } from './slots.js'
+
+/**
+ * A run ends by its timeout plus the kill grace and the stdio linger at the latest. One that has
+ * not ended well after that is a bug in the plugin; the message then gets a 4xx, not silence.
+ */
+const WATCHDOG_SLACK_MS = KILL_GRACE_MS + STDIO_LINGER_MS + 5000
 
 export interface DeliveryReport {
   readonly reply: Reply
@@ -32,7 +40,9 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
     return report({ kind: 'no-slot', seconds: instance.timeoutSeconds })
   }
   try {
-    const run = await runProgram(
+    const watchdog = instance.timeoutSeconds * 1000 + WATCHDOG_SLACK_MS
+    const overdue: RunResult = { outcome: { kind: 'internal-error', cause: `no outcome after ${watchdog} ms` }, bytesWritten: 0 }
+    const running = runProgram(
       {
         program: instance.program,
         argv: expanded.argv,
@@ -47,6 +57,7 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
       },
       feed,
     )
+    const run = await Promise.race([running, sleep(watchdog, overdue, { ref: false })])
     return report(run.outcome, run.bytesWritten)
   } finally {
     slots.release()

@@ -20,6 +20,7 @@ export type Outcome =
   | { readonly kind: 'no-slot'; readonly seconds: number }
   | { readonly kind: 'shutdown' }
   | { readonly kind: 'refused'; readonly reason: string }
+  | { readonly kind: 'internal-error'; readonly cause: string }
 
 /** The exit-status table: explicit entries, then the answer for any other non-zero status. */
 export interface ExitCodeTable {
@@ -106,6 +107,8 @@ export function replyFor(outcome: Outcome, table: ExitCodeTable): Reply {
       return { verdict: 'denysoft', text: `4.3.2 pipe transport busy: no delivery slot within ${outcome.seconds}s` }
     case 'shutdown':
       return { verdict: 'denysoft', text: '4.3.0 pipe transport shutting down, try again later' }
+    case 'internal-error':
+      return { verdict: 'denysoft', text: '4.3.0 pipe transport internal error' }
     case 'refused':
       return { verdict: 'deny', text: '5.1.3 pipe transport refuses an address that would start a program argument with "-"' }
   }

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { open, type FileHandle } from 'node:fs/promises'
-import type { Readable, Writable } from 'node:stream'
+import { Writable, type Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Outcome } from './exit-reply.js'
 import { terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
@@ -37,7 +37,7 @@ export type Feed = (stdin: Writable) => void
  * After the program exits, how long its stdio may stay open. A child it left behind can hold
  * them open; the program's verdict must not wait for that child.
  */
-const STDIO_LINGER_MS = 1000
+export const STDIO_LINGER_MS = 1000
 
 export async function runProgram(spec: ProgramSpec, feed: Feed): Promise<RunResult> {
   let output: FileHandle | undefined
@@ -56,7 +56,10 @@ export async function runProgram(spec: ProgramSpec, feed: Feed): Promise<RunResu
   }
 }
 
-async function openForAppend(path: string, key: string): Promise<FileHandle> {
+async function openForAppend(path: string, key: string): Promise<FileHandle | undefined> {
+  // The default needs no file: the child gets /dev/null from spawn ('ignore') without the four
+  // thread-pool round trips of opening and closing it here (measured: about 3% of throughput).
+  if (path === '/dev/null') return undefined
   try {
     return await open(path, 'a', 0o640)
   } catch (err) {
@@ -64,11 +67,11 @@ async function openForAppend(path: string, key: string): Promise<FileHandle> {
   }
 }
 
-function spawnAndWatch(spec: ProgramSpec, feed: Feed, output: FileHandle, error: FileHandle): Promise<RunResult> {
+function spawnAndWatch(spec: ProgramSpec, feed: Feed, output: FileHandle | undefined, error: FileHandle | undefined): Promise<RunResult> {
   // spawn() throws synchronously for some bad input (a NUL byte in an argument, an invalid uid);
   // the caller turns that into a start failure.
   const child = spawn(spec.program, spec.argv, {
-    stdio: ['pipe', output.fd, spec.captureStderrLine ? 'pipe' : error.fd],
+    stdio: ['pipe', output?.fd ?? 'ignore', spec.captureStderrLine ? 'pipe' : (error?.fd ?? 'ignore')],
     env: spec.env,
     cwd: spec.directory,
     detached: true,
@@ -78,7 +81,7 @@ function spawnAndWatch(spec: ProgramSpec, feed: Feed, output: FileHandle, error:
   return watch(child, spec, feed, error)
 }
 
-async function watch(child: ChildProcess, spec: ProgramSpec, feed: Feed, error: FileHandle): Promise<RunResult> {
+async function watch(child: ChildProcess, spec: ProgramSpec, feed: Feed, error: FileHandle | undefined): Promise<RunResult> {
   const { stdin, stderr, pid } = child
   const bytesWritten = (): number => Number(stdin && 'bytesWritten' in stdin ? stdin.bytesWritten : 0)
 
@@ -128,9 +131,9 @@ async function watch(child: ChildProcess, spec: ProgramSpec, feed: Feed, error: 
  * Copies a piped stderr into the error file (with backpressure) while keeping its first line.
  * The copy owns the file handle from here on and closes it; `copied` resolves once it has.
  */
-function copyStderr(stderr: Readable, error: FileHandle): { firstLine: FirstLine; copied: Promise<void> } {
+function copyStderr(stderr: Readable, error: FileHandle | undefined): { firstLine: FirstLine; copied: Promise<void> } {
   const firstLine = new FirstLine()
-  const file = error.createWriteStream()
+  const file = error ? error.createWriteStream() : new Writable({ write: (_chunk, _encoding, done) => done() })
   const copied = new Promise<void>((done) => file.once('close', () => done()))
   file.once('error', () => undefined) // a full disk must not take Haraka down; 'close' follows
   stderr.pipe(firstLine).pipe(file)
