@@ -4,11 +4,13 @@
 import { join, resolve } from 'node:path'
 import { deliver } from './pipe_transport/delivery.js'
 import { describeDelivery } from './pipe_transport/delivery-log.js'
-import { envelopeOf } from './pipe_transport/envelope.js'
+import DSN = require('haraka-dsn')
+import { envelopeOf, senderOf } from './pipe_transport/envelope.js'
 import { replyFor } from './pipe_transport/exit-reply.js'
 import { shapedFeed } from './pipe_transport/message-shape.js'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/haraka-types.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/process-groups.js'
+import { QUEUE_NAME, rcptDecision } from './pipe_transport/rcpt-policy.js'
 import { sharedRoute } from './pipe_transport/route.js'
 import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type Settings } from './pipe_transport/settings.js'
 
@@ -23,6 +25,7 @@ const VERDICT_CODE = { ok: () => OK, deny: () => DENY, denysoft: () => DENYSOFT 
 interface PipeTransport extends HarakaPlugin {
   settings: Settings
   load_pipe_transport_ini(): void
+  handles(connection: HarakaConnection): boolean
 }
 
 export function register(this: PipeTransport): void {
@@ -30,8 +33,9 @@ export function register(this: PipeTransport): void {
   // still deliver). Our own worst case is a slot wait plus a run plus the kill grace.
   this.timeout = 2 * MAX_TIMEOUT_SECONDS + KILL_GRACE_MS / 1000 + 10
   this.load_pipe_transport_ini()
-  // Before any plugin that accepts recipients (rcpt_to.in_host_list answers OK and ends the chain).
-  this.register_hook('rcpt', 'refuse_unsafe_rcpt', -100)
+  // Before any plugin that accepts recipients: rcpt_to.in_host_list answers OK and ends the
+  // chain, and a plugin listed after it would never see the recipient.
+  this.register_hook('rcpt', 'check_rcpt_route', -100)
 }
 
 export function load_pipe_transport_ini(this: PipeTransport): void {
@@ -61,26 +65,59 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
   this.loginfo(`${starting ? 'loaded' : 'reloaded'} ${file}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
 }
 
-/**
- * An address that starts with "-" could turn into an option of the program. Such a sender or
- * recipient is refused at RCPT for routed recipients, before any data is taken.
- */
-export function refuse_unsafe_rcpt(this: PipeTransport, next: Next, connection: HarakaConnection, params: [HarakaAddress]): void {
-  const recipient = params[0]
-  if (!this.settings.routes.lookup(recipient.host)) return next()
-  const sender = connection.transaction?.mail_from
-  if (recipient.address.startsWith('-')) return next(DENY, '5.1.3 pipe transport refuses a recipient that starts with "-"')
-  if (sender && !sender.isNull() && sender.address.startsWith('-')) {
-    return next(DENY, '5.1.7 pipe transport refuses a sender that starts with "-"')
+/** One route per transaction, recipient limits, and no address that could become an option. */
+export function check_rcpt_route(this: PipeTransport, next: Next, connection: HarakaConnection, params: [HarakaAddress]): void {
+  const transaction = connection.transaction
+  if (!transaction || !this.handles(connection)) return next()
+  const [candidate] = params
+  const decision = rcptDecision(
+    this.settings,
+    { address: candidate.address, domain: candidate.host },
+    {
+      sender: senderOf(transaction.mail_from),
+      // Haraka has already appended the candidate; the others were accepted before it.
+      acceptedDomains: transaction.rcpt_to.filter((rcpt) => rcpt !== candidate).map((rcpt) => rcpt.host),
+      queueWants: transaction.notes.get('queue.wants'),
+    },
+  )
+  if (decision.kind === 'continue') return next()
+  const code = decision.kind === 'deny' ? DENY : DENYSOFT
+  next(code, DSN.create(decision.code, decision.text, decision.subject, decision.detail))
+}
+
+/** check_recipient: accept this plugin's own domains, so they need no other rcpt plugin. */
+export function hook_rcpt(this: PipeTransport, next: Next, connection: HarakaConnection, params: [HarakaAddress]): void {
+  const instance = this.handles(connection) ? this.settings.routes.lookup(params[0].host) : undefined
+  if (!instance?.checkRecipient) return next()
+  connection.transaction?.results.add(this, { pass: `rcpt ${instance.name}` })
+  next(OK)
+}
+
+/** Claims routed transactions, so that other queue plugins leave them to this one. */
+export function hook_rcpt_ok(this: PipeTransport, next: Next, connection: HarakaConnection, address: HarakaAddress): void {
+  const notes = connection.transaction?.notes
+  if (notes && !notes.get('queue.wants') && this.handles(connection) && this.settings.routes.lookup(address.host)) {
+    notes.set('queue.wants', QUEUE_NAME)
   }
   next()
+}
+
+/** Relayed mail (authenticated or relay-listed clients) comes through queue_outbound. */
+export function hook_queue_outbound(this: PipeTransport, next: Next, connection: HarakaConnection): void {
+  if (!this.settings.enableOutbound) return next()
+  hook_queue.call(this, next, connection)
+}
+
+/** With enable_outbound = false, relayed transactions are Haraka outbound's, not ours. */
+export function handles(this: PipeTransport, connection: HarakaConnection): boolean {
+  return !connection.relaying || this.settings.enableOutbound
 }
 
 export function hook_queue(this: PipeTransport, next: Next, connection: HarakaConnection): void {
   const transaction = connection.transaction
   if (!transaction) return next()
   const wanted = transaction.notes.get('queue.wants')
-  if (wanted && wanted !== 'pipe_transport') return next()
+  if (wanted && wanted !== QUEUE_NAME) return next()
 
   const shared = sharedRoute(this.settings.routes, transaction.rcpt_to.map((rcpt) => rcpt.host))
   if ('mixed' in shared) {

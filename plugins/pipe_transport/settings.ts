@@ -57,11 +57,15 @@ export interface Instance {
   readonly shape: MessageShape
   /** Most recipients per transaction (and so per program run); undefined for no limit. */
   readonly recipientLimit: number | undefined
+  /** Accept (OK) this instance's recipients at RCPT, so they need no other rcpt plugin. */
+  readonly checkRecipient: boolean
 }
 
 export interface Settings {
   readonly instances: readonly Instance[]
   readonly routes: RouteTable<Instance>
+  /** Deliver routed domains for relaying clients too (queue_outbound). */
+  readonly enableOutbound: boolean
 }
 
 export interface ConfigError {
@@ -103,9 +107,24 @@ const INSTANCE_KEYS = [
   'delivered_to',
   'from_line',
   'recipient_limit',
+  'check_recipient',
 ] as const
 type InstanceKey = (typeof INSTANCE_KEYS)[number]
-const MAIN_KEYS: readonly string[] = INSTANCE_KEYS.filter((key) => key !== 'domain')
+/** Keys that concern the whole plugin rather than one instance. */
+const MAIN_ONLY_KEYS = ['enable_outbound'] as const
+const MAIN_KEYS: readonly string[] = [...INSTANCE_KEYS.filter((key) => key !== 'domain'), ...MAIN_ONLY_KEYS]
+
+const TRUE_WORDS = ['true', 'yes', 'on', '1']
+const FALSE_WORDS = ['false', 'no', 'off', '0']
+
+/**
+ * Booleans are parsed here rather than by haraka-config's booleans list, which turns any typo
+ * into false. Returns undefined for a value that is neither.
+ */
+function parseFlag(value: unknown): boolean | undefined {
+  const word = String(value).trim().toLowerCase()
+  return TRUE_WORDS.includes(word) ? true : FALSE_WORDS.includes(word) ? false : undefined
+}
 /** Sub-sections an instance (or `[main]`, as defaults) may have. */
 const SUBSECTIONS = ['code', 'env'] as const
 
@@ -126,6 +145,9 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
     }
   }
 
+  const enableOutbound = parseFlag(main['enable_outbound'] ?? 'true')
+  if (enableOutbound === undefined) errors.push({ section: 'main', key: 'enable_outbound', message: `"${String(main['enable_outbound'])}" must be true or false` })
+
   const instances = instanceNames.map((name) => readInstance(name, raw, context, errors))
   const routeEntries = new Map<string, Instance>()
   for (const instance of instances) {
@@ -138,10 +160,15 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
   // [main.code] and [main.env] are read once per instance; report each of their problems once.
   const unique = [...new Map(errors.map((error) => [formatConfigError('', error), error])).values()]
   if (unique.length > 0) return { errors: unique }
-  return { settings: { instances, routes: new RouteTable(routeEntries) } }
+  return { settings: { instances, routes: new RouteTable(routeEntries), enableOutbound: enableOutbound ?? true } }
 }
 
-function checkKeys(section: string, values: Readonly<Record<string, unknown>>, known: readonly string[], errors: ConfigError[]): void {
+function checkKeys(
+  section: string,
+  values: Readonly<Record<string, unknown>>,
+  known: readonly string[],
+  errors: ConfigError[],
+): void {
   for (const key of Object.keys(values)) {
     if (!known.includes(key)) errors.push({ section, key, message: `unknown key; known keys here: ${known.join(', ')}` })
   }
@@ -186,12 +213,11 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     fail(key, `"${value}" must be one of: ${choices.join(', ')}`)
     return fallback
   }
-  // Parsed here rather than by haraka-config's booleans list, which turns any typo into false.
   const flag = (key: InstanceKey): boolean => {
-    const value = text(key, 'false').toLowerCase()
-    if (['true', 'yes', 'on', '1'].includes(value)) return true
-    if (!['false', 'no', 'off', '0'].includes(value)) fail(key, `"${value}" must be true or false`)
-    return false
+    const value = text(key, 'false')
+    const parsed = parseFlag(value)
+    if (parsed === undefined) fail(key, `"${value}" must be true or false`)
+    return parsed ?? false
   }
 
   const program = readProgram(text('program_name', ''), context.installDir, (message) => fail('program_name', message))
@@ -229,6 +255,7 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     statusFromStderr: flag('status_from_stderr'),
     shape,
     recipientLimit,
+    checkRecipient: flag('check_recipient'),
   }
 }
 

