@@ -55,6 +55,8 @@ abc = 250 ok
     const errors = await refusal(`
 [main]
 timeot = 5
+enable_outbound = perhaps
+domain = main.test
 
 [missing]
 domain = missing.test
@@ -90,11 +92,28 @@ max_concurrency = 0
 arguments = -f \${sendr} "open
 user = root
 directory = /no/such/dir
+
+[shaping]
+program_name = /bin/cat
+domain = shaping.test
+code_preset = postfix
+status_from_stderr = maybe
+line_endings = cr
+delivered_to = true
+check_recipient = sometimes
+recipient_limit = none
+
+[unlimited]
+program_name = /bin/cat
+domain = unlimited.test
+delivered_to = yes
 `)
     assert.deepEqual(errors.sort(), sorted([
       '[absent] program_name: /no/such/program does not exist',
       '[baddomain] domain: "-bad-.test" is not a domain, "*.domain" or "*"',
       '[main] timeot: unknown key; known keys here: …',
+      '[main] domain: unknown key; known keys here: …',
+      '[main] enable_outbound: "perhaps" must be true or false',
       '[missing] program_name: is required: the absolute path of the program to run',
       `[noexec] output_fil: unknown key; known keys here: …`,
       `[noexec] program_name: ${notExecutable} is not executable`,
@@ -105,6 +124,12 @@ directory = /no/such/dir
       '[bounds] max_concurrency: "0" must be a whole number from 1 to 10000',
       '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${domain} ${queue_id} ${client_address} ${client_helo} ${instance}',
       '[bounds] directory: /no/such/dir is not a directory',
+      '[shaping] code_preset: "postfix" must be one of: seed, sysexits, qmail',
+      '[shaping] status_from_stderr: "maybe" must be true or false',
+      '[shaping] line_endings: "cr" must be one of: lf, crlf',
+      '[unlimited] delivered_to: needs recipient_limit = 1: a message can name only one Delivered-To recipient',
+      '[shaping] check_recipient: "sometimes" must be true or false',
+      '[shaping] recipient_limit: "none" must be a whole number from 1 to 100000',
       ...(process.getuid?.() === 0
         ? ['[bounds] user: programs never run as root (uid 0)', '[bounds] user: programs never run with group root (gid 0)']
         : ['[bounds] user: needs Haraka to run as root, which it does not']),

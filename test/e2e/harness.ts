@@ -69,6 +69,15 @@ export class Haraka {
   }
 
   private static async launch(options: HarakaOptions): Promise<Haraka> {
+    const { dir, port } = await Haraka.install(options)
+    const env: NodeJS.ProcessEnv = { ...process.env, [HARAKA_SECRET]: 'must-not-leak', ...options.env }
+    delete env['HARAKA']
+    const child = spawn(process.execPath, [HARAKA_BIN, '-c', dir], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    return new Haraka(dir, port, child)
+  }
+
+  /** Writes an install dir (config, the copied plugin) without starting Haraka; the caller removes it. */
+  static async install(options: HarakaOptions): Promise<{ dir: string; port: number }> {
     const dir = mkdtempSync(join(tmpdir(), 'pipe-transport-haraka-'))
     mkdirSync(join(dir, 'config'))
     mkdirSync(join(dir, 'plugins', 'pipe_transport'), { recursive: true })
@@ -93,11 +102,7 @@ export class Haraka {
       ...options.config,
     }
     for (const [name, text] of Object.entries(config)) writeFileSync(join(dir, 'config', name), `${text}\n`)
-
-    const env: NodeJS.ProcessEnv = { ...process.env, [HARAKA_SECRET]: 'must-not-leak', ...options.env }
-    delete env['HARAKA']
-    const child = spawn(process.execPath, [HARAKA_BIN, '-c', dir], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    return new Haraka(dir, port, child)
+    return { dir, port }
   }
 
   /** Everything Haraka has logged so far. */
