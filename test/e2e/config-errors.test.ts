@@ -107,6 +107,20 @@ recipient_limit = none
 program_name = /bin/cat
 domain = unlimited.test
 delivered_to = yes
+
+[more]
+program_name = /tmp
+domain = more.test, MORE.test
+arguments = "unterminated
+user = no-such-user-here
+group = no-such-group-here
+
+[more.env]
+SENDER = forged
+BAD-NAME = x
+
+[ghost.code]
+0 = 250 ok
 `)
     assert.deepEqual(errors.sort(), sorted([
       '[absent] program_name: /no/such/program does not exist',
@@ -127,6 +141,15 @@ delivered_to = yes
       '[shaping] code_preset: "postfix" must be one of: seed, sysexits, qmail',
       '[shaping] status_from_stderr: "maybe" must be true or false',
       '[shaping] line_endings: "cr" must be one of: lf, crlf',
+      '[more] program_name: /tmp is not a regular file',
+      '[more] domain: more.test is listed twice',
+      '[more] arguments: unterminated double quote',
+      ...(process.getuid?.() === 0
+        ? ['[more] user: no such user "no-such-user-here"', '[more] group: no such group "no-such-group-here"']
+        : ['[more] user: needs Haraka to run as root, which it does not']),
+      '[more.env] SENDER: is set by pipe_transport from the transaction and cannot be configured',
+      '[more.env] BAD-NAME: is not a valid environment variable name',
+      '[ghost.code]: there is no instance [ghost] for this section',
       '[unlimited] delivered_to: needs recipient_limit = 1: a message can name only one Delivered-To recipient',
       '[shaping] check_recipient: "sometimes" must be true or false',
       '[shaping] recipient_limit: "none" must be a whole number from 1 to 100000',
