@@ -125,6 +125,7 @@ function parseFlag(value: unknown): boolean | undefined {
   const word = String(value).trim().toLowerCase()
   return TRUE_WORDS.includes(word) ? true : FALSE_WORDS.includes(word) ? false : undefined
 }
+
 /** Sub-sections an instance (or `[main]`, as defaults) may have. */
 const SUBSECTIONS = ['code', 'env'] as const
 
@@ -146,7 +147,9 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
   }
 
   const enableOutbound = parseFlag(main['enable_outbound'] ?? 'true')
-  if (enableOutbound === undefined) errors.push({ section: 'main', key: 'enable_outbound', message: `"${String(main['enable_outbound'])}" must be true or false` })
+  if (enableOutbound === undefined) {
+    errors.push({ section: 'main', key: 'enable_outbound', message: `"${String(main['enable_outbound'])}" must be true or false` })
+  }
 
   const instances = instanceNames.map((name) => readInstance(name, raw, context, errors))
   const routeEntries = new Map<string, Instance>()
