@@ -53,6 +53,7 @@ abc = 250 ok
     const errors = await refusal(`
 [main]
 timeot = 5
+spawn_helpers = 65
 
 [missing]
 domain = missing.test
@@ -83,6 +84,7 @@ domain = OK.test
 [bounds]
 program_name = /bin/cat
 domain = bounds.test
+spawn_helpers = 1
 timeout = 281
 max_concurrency = 0
 arguments = -f \${sendr} "open
@@ -92,13 +94,15 @@ directory = /no/such/dir
     assert.deepEqual(errors.sort(), sorted([
       '[absent] program_name: /no/such/program does not exist',
       '[baddomain] domain: "-bad-.test" is not a domain, "*.domain" or "*"',
-      '[main] timeot: unknown key; known keys here: program_name, arguments, output_file, error_file, directory, timeout, max_concurrency, user, group, code_preset, status_from_stderr, line_endings, return_path, delivered_to, from_line, recipient_limit',
+      '[main] timeot: unknown key; known keys here: program_name, arguments, output_file, error_file, directory, timeout, max_concurrency, user, group, code_preset, status_from_stderr, line_endings, return_path, delivered_to, from_line, recipient_limit, spawn_helpers',
+      '[main] spawn_helpers: "65" must be a whole number from 0 to 64',
       '[missing] program_name: is required: the absolute path of the program to run',
       `[noexec] output_fil: unknown key; known keys here: program_name, arguments, domain, output_file, error_file, directory, timeout, max_concurrency, user, group, code_preset, status_from_stderr, line_endings, return_path, delivered_to, from_line, recipient_limit`,
       `[noexec] program_name: ${notExecutable} is not executable`,
       '[nodomain] domain: is required: the recipient domains this instance delivers',
       '[stray.cod]: unknown section; use [NAME] for an instance, [NAME.code] or [NAME.env] beside it',
       '[taken] domain: ok.test is already routed by [baddomain]',
+      '[bounds] spawn_helpers: unknown key; known keys here: program_name, arguments, domain, output_file, error_file, directory, timeout, max_concurrency, user, group, code_preset, status_from_stderr, line_endings, return_path, delivered_to, from_line, recipient_limit',
       '[bounds] timeout: "281" must be a whole number from 1 to 280',
       '[bounds] max_concurrency: "0" must be a whole number from 1 to 10000',
       '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${domain} ${queue_id} ${client_address} ${client_helo} ${instance}',
