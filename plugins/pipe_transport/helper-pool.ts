@@ -35,6 +35,8 @@ interface Helper {
   readonly startedAt: number
   ready: boolean
   inFlight: number
+  /** Deliveries answered 4xx because this helper died (their connections may close before 'exit'). */
+  lost: number
   /** Taken out of the pool by a smaller spawn_helpers: ends once its deliveries have. */
   retiring: boolean
 }
@@ -153,6 +155,7 @@ export class HelperPool {
         // The helper died with the delivery in flight. Its program may live on: end its group.
         if (pid !== undefined) terminateGroup(pid)
         const cause = `spawn helper ${helper.index} (pid ${helper.child.pid}) ${failure}`
+        if (!ending && !this.stopping) helper.lost++
         settle({ outcome: ending ?? (this.stopping ? { kind: 'shutdown' } : { kind: 'helper-lost', cause }), bytesWritten: 0 })
       })
     })
@@ -186,7 +189,7 @@ export class HelperPool {
       detached: true,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
-    const helper: Helper = { index, child, socketPath, startedAt: Date.now(), ready: false, inFlight: 0, retiring: false }
+    const helper: Helper = { index, child, socketPath, startedAt: Date.now(), ready: false, inFlight: 0, lost: 0, retiring: false }
     this.current.set(index, helper)
     child.on('message', (message) => {
       if (message !== 'ready') return
@@ -207,7 +210,7 @@ export class HelperPool {
     const delay = lived >= STABLE_AFTER_MS ? 0 : Math.min(MAX_RESTART_DELAY_MS, this.restartDelay.get(helper.index) ?? RESTART_DELAY_MS)
     this.restartDelay.set(helper.index, delay === 0 ? RESTART_DELAY_MS : delay * 2)
     this.log?.logerror(
-      `spawn helper ${helper.index} (pid ${helper.child.pid}) ${how} with ${helper.inFlight} deliveries in flight; ` +
+      `spawn helper ${helper.index} (pid ${helper.child.pid}) ${how} with ${helper.inFlight + helper.lost} deliveries in flight; ` +
         `they are answered 4xx; a new helper starts in ${delay} ms`,
     )
     this.restarts.set(
