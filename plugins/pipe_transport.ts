@@ -6,6 +6,7 @@ import { deliver } from './pipe_transport/delivery.js'
 import { describeDelivery } from './pipe_transport/delivery-log.js'
 import DSN = require('haraka-dsn')
 import { envelopeOf, senderOf } from './pipe_transport/envelope.js'
+import { helperPool } from './pipe_transport/helper-pool.js'
 import { replyFor } from './pipe_transport/exit-reply.js'
 import { shapedFeed } from './pipe_transport/message-shape.js'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/haraka-types.js'
@@ -61,6 +62,7 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
     return
   }
   this.settings = read.settings
+  helperPool.configure(read.settings.spawnHelpers)
   const names = read.settings.instances.map((instance) => `[${instance.name}] ${instance.domains.join(' ')}`)
   this.loginfo(`${starting ? 'loaded' : 'reloaded'} ${file}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
 }
@@ -151,7 +153,22 @@ export function hook_queue(this: PipeTransport, next: Next, connection: HarakaCo
     })
 }
 
+/**
+ * The spawn helpers start once Haraka serves SMTP, not in register(): register() runs in a cluster
+ * master too, which delivers nothing, and before Haraka drops privileges (smtp.ini user/group).
+ */
+export function hook_init_master(this: PipeTransport, next: Next, server: { cluster?: unknown }): void {
+  if (!server.cluster) helperPool.start(this)
+  next()
+}
+
+export function hook_init_child(this: PipeTransport, next: Next): void {
+  helperPool.start(this)
+  next()
+}
+
 /** Haraka is stopping: end every running program; their transactions are not answered 250. */
 export function shutdown(): void {
   shutdownAll()
+  helperPool.stop()
 }

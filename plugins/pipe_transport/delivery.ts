@@ -1,12 +1,13 @@
 // One delivery from start to reply: expand the arguments, build the environment, wait for a
-// slot, run the program, and map how it ended to the SMTP reply.
+// slot, run the program (through a spawn helper, or here), and map how it ended to the SMTP reply.
 import { expandArguments } from './arguments.js'
 import type { Envelope } from './envelope.js'
 import { programEnvironment } from './environment.js'
 import { replyFor, type Outcome, type Reply } from './exit-reply.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { KILL_GRACE_MS } from './process-groups.js'
-import { STDIO_LINGER_MS, runProgram, type Feed, type RunResult } from './run-program.js'
+import { helperPool } from './helper-pool.js'
+import { STDIO_LINGER_MS, type Feed, type RunResult } from './run-program.js'
 import type { Instance } from './settings.js'
 import { slotsFor } from './slots.js'
 
@@ -42,7 +43,8 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
   try {
     const watchdog = instance.timeoutSeconds * 1000 + WATCHDOG_SLACK_MS
     const overdue: RunResult = { outcome: { kind: 'internal-error', cause: `no outcome after ${watchdog} ms` }, bytesWritten: 0 }
-    const running = runProgram(
+    // Through a spawn helper when spawn_helpers allows one, else spawned here (run-program.ts).
+    const running = helperPool.run(
       {
         program: instance.program,
         argv: expanded.argv,

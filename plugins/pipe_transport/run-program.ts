@@ -33,19 +33,22 @@ export interface RunResult {
 /** Writes the message into the program's stdin and ends it. */
 export type Feed = (stdin: Writable) => void
 
+/** Told the program's pid (its process group) once it runs, before its input is fed. */
+export type OnStarted = (pid: number) => void
+
 /**
  * After the program exits, how long its stdio may stay open. A child it left behind can hold
  * them open; the program's verdict must not wait for that child.
  */
 export const STDIO_LINGER_MS = 1000
 
-export async function runProgram(spec: ProgramSpec, feed: Feed): Promise<RunResult> {
+export async function runProgram(spec: ProgramSpec, feed: Feed, onStarted?: OnStarted): Promise<RunResult> {
   let output: FileHandle | undefined
   let error: FileHandle | undefined
   try {
     output = await openForAppend(spec.outputFile, 'output_file')
     error = await openForAppend(spec.errorFile, 'error_file')
-    return await spawnAndWatch(spec, feed, output, error)
+    return await spawnAndWatch(spec, feed, onStarted, output, error)
   } catch (err) {
     return { outcome: { kind: 'start-failed', cause: messageOf(err) }, bytesWritten: 0 }
   } finally {
@@ -67,7 +70,13 @@ async function openForAppend(path: string, key: string): Promise<FileHandle | un
   }
 }
 
-function spawnAndWatch(spec: ProgramSpec, feed: Feed, output: FileHandle | undefined, error: FileHandle | undefined): Promise<RunResult> {
+function spawnAndWatch(
+  spec: ProgramSpec,
+  feed: Feed,
+  onStarted: OnStarted | undefined,
+  output: FileHandle | undefined,
+  error: FileHandle | undefined,
+): Promise<RunResult> {
   // spawn() throws synchronously for some bad input (a NUL byte in an argument, an invalid uid);
   // the caller turns that into a start failure.
   const child = spawn(spec.program, spec.argv, {
@@ -78,10 +87,16 @@ function spawnAndWatch(spec: ProgramSpec, feed: Feed, output: FileHandle | undef
     ...(spec.uid === undefined ? {} : { uid: spec.uid }),
     ...(spec.gid === undefined ? {} : { gid: spec.gid }),
   })
-  return watch(child, spec, feed, error)
+  return watch(child, spec, feed, onStarted, error)
 }
 
-async function watch(child: ChildProcess, spec: ProgramSpec, feed: Feed, error: FileHandle | undefined): Promise<RunResult> {
+async function watch(
+  child: ChildProcess,
+  spec: ProgramSpec,
+  feed: Feed,
+  onStarted: OnStarted | undefined,
+  error: FileHandle | undefined,
+): Promise<RunResult> {
   const { stdin, stderr, pid } = child
   const bytesWritten = (): number => Number(stdin && 'bytesWritten' in stdin ? stdin.bytesWritten : 0)
 
@@ -110,6 +125,7 @@ async function watch(child: ChildProcess, spec: ProgramSpec, feed: Feed, error: 
   // 'close' follows once our ends of its stdio are closed too; that makes the byte count and the
   // copied stderr complete. Listen now: it can come in the same tick as 'exit'.
   const closed = once(child, 'close').then(() => true)
+  onStarted?.(pid)
   feed(stdin)
   const [status, signal] = await exited
   clearTimeout(timer)

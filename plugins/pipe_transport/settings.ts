@@ -2,6 +2,7 @@
 // Every problem is collected, not just the first, and each names its section and key, so an
 // operator fixes a file in one pass. A typo is an error, never a silent default.
 import { accessSync, constants, statSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { isAbsolute, resolve } from 'node:path'
 import { lookupGroup, lookupUser } from './accounts.js'
 import { parseArguments, type WordTemplate } from './arguments.js'
@@ -66,7 +67,16 @@ export interface Settings {
   readonly routes: RouteTable<Instance>
   /** Deliver routed domains for relaying clients too (queue_outbound). */
   readonly enableOutbound: boolean
+  /** Helper processes that fork the programs (helper-pool.ts); 0 forks them in Haraka itself. */
+  readonly spawnHelpers: number
 }
+
+/**
+ * spawn_helpers: one helper per core, at most 4. A helper spends most of its time inside fork(),
+ * which uses one core; more helpers than cores only compete with Haraka and the programs.
+ */
+export const DEFAULT_SPAWN_HELPERS = Math.min(4, availableParallelism())
+export const MAX_SPAWN_HELPERS = 64
 
 export interface ConfigError {
   readonly section: string
@@ -111,7 +121,8 @@ const INSTANCE_KEYS = [
 ] as const
 type InstanceKey = (typeof INSTANCE_KEYS)[number]
 /** Keys that concern the whole plugin rather than one instance. */
-const MAIN_ONLY_KEYS = ['enable_outbound'] as const
+const MAIN_ONLY_KEYS = ['enable_outbound', 'spawn_helpers'] as const
+/** `[main]` takes every instance key but `domain` (as defaults), and the keys of the whole plugin. */
 const MAIN_KEYS: readonly string[] = [...INSTANCE_KEYS.filter((key) => key !== 'domain'), ...MAIN_ONLY_KEYS]
 
 const TRUE_WORDS = ['true', 'yes', 'on', '1']
@@ -133,6 +144,7 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
   const errors: ConfigError[] = []
   const main = raw['main'] ?? {}
   checkKeys('main', main, MAIN_KEYS, errors)
+  const spawnHelpers = readSpawnHelpers(main['spawn_helpers'], errors)
 
   const instanceNames: string[] = []
   for (const section of Object.keys(raw)) {
@@ -163,7 +175,16 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
   // [main.code] and [main.env] are read once per instance; report each of their problems once.
   const unique = [...new Map(errors.map((error) => [formatConfigError('', error), error])).values()]
   if (unique.length > 0) return { errors: unique }
-  return { settings: { instances, routes: new RouteTable(routeEntries), enableOutbound: enableOutbound ?? true } }
+  return { settings: { instances, routes: new RouteTable(routeEntries), enableOutbound: enableOutbound ?? true, spawnHelpers } }
+}
+
+function readSpawnHelpers(value: unknown, errors: ConfigError[]): number {
+  if (value === undefined) return DEFAULT_SPAWN_HELPERS
+  const text = String(value).trim()
+  const number = /^\d+$/.test(text) ? Number(text) : Number.NaN
+  if (number >= 0 && number <= MAX_SPAWN_HELPERS) return number
+  errors.push({ section: 'main', key: 'spawn_helpers', message: `"${text}" must be a whole number from 0 to ${MAX_SPAWN_HELPERS}` })
+  return DEFAULT_SPAWN_HELPERS
 }
 
 function checkKeys(

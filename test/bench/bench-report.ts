@@ -71,7 +71,7 @@ export function formatReport(setup: Setup, cells: ReadonlyMap<string, readonly C
     '',
     'main CPU: CPU time of Haraka\'s main thread; spawn: time that thread spent inside spawn(), per message and as a share of the run',
     '',
-    'conc  mode                          msg/s  p50 ms  p99 ms   x b   x c  main CPU ms/msg  spawn ms/msg  spawn % of time',
+    'conc  mode                                      msg/s  p50 ms  p99 ms   x b   x c  main CPU ms/msg  spawn ms/msg  spawn % of time',
   ]
   const rows = new Map<string, Row>()
   for (const concurrency of setup.concurrencies) {
@@ -81,7 +81,7 @@ export function formatReport(setup: Setup, cells: ReadonlyMap<string, readonly C
       const row = rows.get(`${concurrency} ${mode.name}`)
       if (!row) continue
       lines.push(
-        `${String(concurrency).padStart(4)}  ${`${mode.name} ${mode.label}`.padEnd(28)}${fixed(row.perSecond, 0, 7)}` +
+        `${String(concurrency).padStart(4)}  ${`${mode.name} ${mode.label}`.padEnd(40)}${fixed(row.perSecond, 0, 7)}` +
           `${fixed(row.p50, 2, 8)}${fixed(row.p99, 2, 8)}${fixed(row.perSecond / rate(QMAIL_QUEUE), 2, 6)}` +
           `${fixed(row.perSecond / rate(DISCARD), 2, 6)}${fixed(row.mainCpuMsPerMessage, 3, 17)}${fixed(row.spawnMsPerMessage, 3, 14)}` +
           `${fixed(100 * row.spawnShareOfTime, 0, 16)}%`,

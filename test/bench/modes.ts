@@ -12,24 +12,26 @@ export interface Mode {
 }
 
 /**
- * pipe_transport with the given extra keys. max_concurrency is above the highest bench
+ * pipe_transport with the given spawn_helpers. max_concurrency is above the highest bench
  * concurrency because qmail-queue has no such limit.
  */
 const pipeTransport =
-  (extraKeys: string) =>
+  (spawnHelpers: number) =>
   (drain: string): ReturnType<Mode['haraka']> => ({
     plugins: ['rcpt_to.in_host_list', 'pipe_transport'],
-    ini: `[bench]\nprogram_name = ${drain}\ndomain = ${BENCH_DOMAIN}\nmax_concurrency = 256\n${extraKeys}`,
+    ini: `[main]\nspawn_helpers = ${spawnHelpers}\n\n[bench]\nprogram_name = ${drain}\ndomain = ${BENCH_DOMAIN}\nmax_concurrency = 256\n`,
   })
 
 /** The comparison's references: the table prints every mode's ratio to these two. */
 export const QMAIL_QUEUE = 'b'
 export const DISCARD = 'c'
 
-// Adding a mode is one line here, e.g. for issue 8:
-//   { name: 'a2', label: 'pipe_transport, spawn_helpers = 2', haraka: pipeTransport('spawn_helpers = 2') },
+/** Spawn helpers in mode a2: the default on this 2-core machine (one per core). */
+const HELPERS = 2
+
 export const MODES: readonly Mode[] = [
-  { name: 'a', label: 'pipe_transport', haraka: pipeTransport('') },
+  { name: 'a', label: 'pipe_transport, spawn_helpers = 0', haraka: pipeTransport(0) },
+  { name: 'a2', label: `pipe_transport, spawn_helpers = ${HELPERS}`, haraka: pipeTransport(HELPERS) },
   {
     name: QMAIL_QUEUE,
     label: 'queue/qmail-queue',

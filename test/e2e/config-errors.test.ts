@@ -57,6 +57,7 @@ abc = 250 ok
 timeot = 5
 enable_outbound = perhaps
 domain = main.test
+spawn_helpers = 65
 
 [missing]
 domain = missing.test
@@ -87,6 +88,7 @@ domain = OK.test
 [bounds]
 program_name = /bin/cat
 domain = bounds.test
+spawn_helpers = 1
 timeout = 281
 max_concurrency = 0
 arguments = -f \${sendr} "open
@@ -128,12 +130,14 @@ BAD-NAME = x
       '[main] timeot: unknown key; known keys here: …',
       '[main] domain: unknown key; known keys here: …',
       '[main] enable_outbound: "perhaps" must be true or false',
+      '[main] spawn_helpers: "65" must be a whole number from 0 to 64',
       '[missing] program_name: is required: the absolute path of the program to run',
       `[noexec] output_fil: unknown key; known keys here: …`,
       `[noexec] program_name: ${notExecutable} is not executable`,
       '[nodomain] domain: is required: the recipient domains this instance delivers',
       '[stray.cod]: unknown section; use [NAME] for an instance, [NAME.code] or [NAME.env] beside it',
       '[taken] domain: ok.test is already routed by [baddomain]',
+      '[bounds] spawn_helpers: unknown key; known keys here: …',
       '[bounds] timeout: "281" must be a whole number from 1 to 280',
       '[bounds] max_concurrency: "0" must be a whole number from 1 to 10000',
       '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${domain} ${queue_id} ${client_address} ${client_helo} ${instance}',

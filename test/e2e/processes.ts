@@ -1,5 +1,5 @@
-// Process checks for the end-to-end tests: is a pid still a live process?
-import { readFileSync } from 'node:fs'
+// Process checks for the end-to-end tests: is a pid still a live process, which are the spawn helpers?
+import { readFileSync, readdirSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 /** True while the pid names a process that is not a zombie (a zombie has already ended). */
@@ -32,4 +32,39 @@ export async function waitForFile(path: string, timeoutMs = 10_000, ending = '\n
 export function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return Number(match?.[1] ?? Number.NaN) * 1024
+}
+
+/** What ps shows for a ready spawn helper (spawn-helper.ts sets it once its socket listens). */
+export const HELPER_TITLE = /^haraka: pipe_transport spawn-helper \d+$/
+
+/** The command line of a process as ps shows it (NULs as spaces, trailing ones dropped). */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0+$/, '').replaceAll('\0', ' ')
+  } catch {
+    return ''
+  }
+}
+
+/** The parent pid of a live process, or undefined. */
+export function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  } catch {
+    return undefined
+  }
+}
+
+/** Live children of a process. */
+export function childrenOf(parent: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => parentOf(pid) === parent && isAlive(pid))
+}
+
+/** The ready spawn helpers a Haraka process started, by their title. */
+export function spawnHelpersOf(haraka: number): number[] {
+  return childrenOf(haraka).filter((pid) => HELPER_TITLE.test(commandLine(pid)))
 }

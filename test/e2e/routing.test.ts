@@ -2,9 +2,10 @@
 // cooperation with other queue plugins, relayed mail and cluster mode.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Haraka } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
-import { isAlive } from './processes.js'
+import { HELPER_TITLE, commandLine, isAlive, parentOf } from './processes.js'
 import { sendMail, type SendResult } from './smtp.js'
 
 const MESSAGE = crlf(['Subject: routing', '', 'body'])
@@ -245,9 +246,16 @@ describe('cluster mode', () => {
     assert.deepEqual(results.map((r) => r.reply?.code), Array(8).fill(250))
     const lines = work.take('runs.log').toString().trim().split('\n')
     assert.equal(lines.length, 8)
+    // A program's parent is its worker, or (with spawn_helpers) one of that worker's helpers.
     const parents = new Set(lines.map((line) => Number(/ppid=(\d+)/.exec(line)?.[1])))
-    assert.equal(parents.size, 2, `programs ran under two workers: ${[...parents].join(', ')}`)
+    const workers = new Set([...parents].map((pid) => (HELPER_TITLE.test(commandLine(pid)) ? parentOf(pid) : pid)))
+    assert.equal(workers.size, 2, `programs ran under two workers: ${[...workers].join(', ')}`)
+    assert.ok(![...workers].includes(haraka.pid), 'the cluster master delivers nothing')
     await haraka.stop()
-    assert.deepEqual([...parents].filter(isAlive), [])
+    const alive = (): number[] => [...parents, ...workers].filter((pid): pid is number => pid !== undefined && isAlive(pid))
+    // Workers (and their helpers) notice the master is gone and end by themselves.
+    const deadline = Date.now() + 5000
+    while (alive().length > 0 && Date.now() < deadline) await sleep(100)
+    assert.deepEqual(alive(), [])
   })
 })
