@@ -1,12 +1,12 @@
 // One delivery from start to reply: expand the arguments, build the environment, wait for a
 // slot, run the program (through a spawn helper, or here), and map how it ended to the SMTP reply.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { expandArguments } from './arguments.js'
 import type { Envelope } from './envelope.js'
 import { programEnvironment } from './environment.js'
 import { replyFor, type Outcome, type Reply } from './exit-reply.js'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { KILL_GRACE_MS } from './process-groups.js'
 import { helperPool } from './helper-pool.js'
+import { KILL_GRACE_MS } from './process-groups.js'
 import { STDIO_LINGER_MS, type Feed, type RunResult } from './run-program.js'
 import type { Instance } from './settings.js'
 import { slotsFor } from './slots.js'

@@ -91,6 +91,18 @@ export function formatReport(setup: Setup, cells: ReadonlyMap<string, readonly C
   lines.push('')
 
   const rowOf = (concurrency: number, name: string): Row | undefined => rows.get(`${concurrency} ${name}`)
+  // Issue 8's goal for the spawn helpers: at 8 connections, 1.5 times qmail-queue's rate with a p99
+  // latency no worse than its.
+  const helpers = rowOf(8, 'a2')
+  const qmail = rowOf(8, QMAIL_QUEUE)
+  if (helpers && qmail) {
+    const ratio = helpers.perSecond / qmail.perSecond
+    const met = ratio >= 1.5 && helpers.p99 <= qmail.p99
+    lines.push(
+      `a2/${QMAIL_QUEUE} at 8 connections: ${ratio.toFixed(2)}, p99 ${helpers.p99.toFixed(2)} vs ${qmail.p99.toFixed(2)} ms ` +
+        `(goal >= 1.50 with p99 no worse): ${met ? 'met' : 'NOT met'}`,
+    )
+  }
   const contenders = MODES.filter((mode) => mode.name !== QMAIL_QUEUE && mode.name !== DISCARD)
   for (const mode of contenders) {
     for (const [reference, goal] of [
