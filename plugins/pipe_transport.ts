@@ -51,7 +51,8 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
   })
   const read = readSettings(raw as Parameters<typeof readSettings>[0], {
     installDir,
-    runningAsRoot: process.getuid?.() === 0,
+    // Haraka drops to smtp.ini's `user` once it listens; programs are started after that.
+    runningAsRoot: process.getuid?.() === 0 && !(this.config.get('smtp.ini') as { main?: { user?: unknown } }).main?.user,
   })
   if ('errors' in read) {
     const messages = read.errors.map((error) => formatConfigError(file, error))

@@ -48,7 +48,7 @@ export interface HarakaConnection {
 
 /** haraka-config's reader, as handed to a plugin in `this.config`. */
 export interface HarakaConfig {
-  get(name: string, onChange: (err?: unknown) => void): unknown
+  get(name: string, onChange?: (err?: unknown) => void): unknown
 }
 
 /** Hook callback: `next()` declines, `next(code, text)` answers. */

@@ -91,7 +91,10 @@ export function formatConfigError(file: string, error: ConfigError): string {
 export interface ReadContext {
   /** Relative paths resolve against the Haraka install dir. */
   readonly installDir: string
-  /** `user` and `group` can only be honoured by a root process. */
+  /**
+   * `user` and `group` can only be honoured by a process that is root when it delivers: Haraka
+   * started as root that does not drop privileges (`user` in smtp.ini).
+   */
   readonly runningAsRoot: boolean
 }
 
@@ -332,7 +335,7 @@ function readIdentity(
 ): { uid: number | undefined; gid: number | undefined } {
   if (user === '' && group === '') return { uid: undefined, gid: undefined }
   if (!runningAsRoot) {
-    fail(user === '' ? 'group' : 'user', 'needs Haraka to run as root, which it does not')
+    fail(user === '' ? 'group' : 'user', 'needs Haraka to run as root and stay root (no user in smtp.ini)')
     return { uid: undefined, gid: undefined }
   }
   const account = user === '' ? undefined : lookupUser(user)

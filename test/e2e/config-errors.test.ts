@@ -150,7 +150,7 @@ BAD-NAME = x
       '[more] arguments: unterminated double quote',
       ...(process.getuid?.() === 0
         ? ['[more] user: no such user "no-such-user-here"', '[more] group: no such group "no-such-group-here"']
-        : ['[more] user: needs Haraka to run as root, which it does not']),
+        : ['[more] user: needs Haraka to run as root and stay root (no user in smtp.ini)']),
       '[more.env] SENDER: is set by pipe_transport from the transaction and cannot be configured',
       '[more.env] BAD-NAME: is not a valid environment variable name',
       '[ghost.code]: there is no instance [ghost] for this section',
@@ -159,7 +159,18 @@ BAD-NAME = x
       '[shaping] recipient_limit: "none" must be a whole number from 1 to 100000',
       ...(process.getuid?.() === 0
         ? ['[bounds] user: programs never run as root (uid 0)', '[bounds] user: programs never run with group root (gid 0)']
-        : ['[bounds] user: needs Haraka to run as root, which it does not']),
+        : ['[bounds] user: needs Haraka to run as root and stay root (no user in smtp.ini)']),
     ]))
+  })
+})
+
+describe('user and group under a Haraka that drops root', { skip: process.getuid?.() === 0 ? false : 'needs root' }, () => {
+  it('refuses at start: programs start after Haraka has become smtp.ini\'s user', async () => {
+    const { code, log } = await Haraka.startExpectingRefusal({
+      smtp: ['user=nobody'],
+      ini: '[dropped]\nprogram_name = /bin/cat\ndomain = dropped.test\nuser = nobody\n',
+    })
+    assert.notEqual(code, 0)
+    assert.match(log, /pipe_transport\.ini \[dropped\] user: needs Haraka to run as root and stay root \(no user in smtp\.ini\)/)
   })
 })

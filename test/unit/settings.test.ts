@@ -65,7 +65,7 @@ describe('settings', () => {
 
   it('refuses user and group unless Haraka runs as root, and root itself', () => {
     const base = { main: {}, one: { program_name: '/bin/cat', domain: 'one.test', user: 'nobody' } }
-    assert.deepEqual(errors(base), ['f.ini [one] user: needs Haraka to run as root, which it does not'])
+    assert.deepEqual(errors(base), ['f.ini [one] user: needs Haraka to run as root and stay root (no user in smtp.ini)'])
     const root = { ...context, runningAsRoot: true }
     assert.deepEqual(errors({ ...base, one: { ...base.one, user: 'root' } }, root), [
       'f.ini [one] user: programs never run as root (uid 0)',
