@@ -194,22 +194,11 @@ describe('spawn_helpers on a live reload', { skip: SECOND_PASS ? 'runs in the fi
     await haraka?.stop()
   })
 
-  /** Waits until Haraka has exactly `count` ready helpers, and returns their pids. */
-  async function helpers(count: number): Promise<number[]> {
-    const deadline = Date.now() + 20_000
-    for (;;) {
-      const found = spawnHelpersOf(haraka.pid)
-      if (found.length === count) return found
-      if (Date.now() > deadline) throw new Error(`expected ${count} helpers, found ${found.length}`)
-      await sleep(100)
-    }
-  }
-
   it('grows and shrinks the pool without a restart; 0 delivers in Haraka itself', async () => {
-    const [first] = await helpers(2)
+    const [first] = await haraka.waitForHelpers(2)
     for (const size of [1, 3, 0]) {
       writeFileSync(`${haraka.dir}/config/pipe_transport.ini`, ini(size))
-      await helpers(size)
+      await haraka.waitForHelpers(size)
       const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@resize.test'], message: MESSAGE })
       assert.equal(reply?.code, 250, `after spawn_helpers = ${size}`)
     }

@@ -13,6 +13,14 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Waits up to `timeoutMs` for every pid to end; returns those still alive then. */
+export async function survivorsAfter(pids: readonly (number | undefined)[], timeoutMs = 5000): Promise<number[]> {
+  const alive = (): number[] => pids.filter((pid): pid is number => pid !== undefined && isAlive(pid))
+  const deadline = Date.now() + timeoutMs
+  while (alive().length > 0 && Date.now() < deadline) await sleep(100)
+  return alive()
+}
+
 /** Waits for a file a program writes (e.g. its pids) to exist and end with `ending`. */
 export async function waitForFile(path: string, timeoutMs = 10_000, ending = '\n'): Promise<string> {
   const deadline = Date.now() + timeoutMs

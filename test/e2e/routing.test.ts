@@ -2,10 +2,9 @@
 // cooperation with other queue plugins, relayed mail and cluster mode.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Haraka } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
-import { HELPER_TITLE, commandLine, isAlive, parentOf } from './processes.js'
+import { HELPER_TITLE, commandLine, parentOf, survivorsAfter } from './processes.js'
 import { sendMail, type SendResult } from './smtp.js'
 
 const MESSAGE = crlf(['Subject: routing', '', 'body'])
@@ -252,10 +251,7 @@ describe('cluster mode', () => {
     assert.equal(workers.size, 2, `programs ran under two workers: ${[...workers].join(', ')}`)
     assert.ok(![...workers].includes(haraka.pid), 'the cluster master delivers nothing')
     await haraka.stop()
-    const alive = (): number[] => [...parents, ...workers].filter((pid): pid is number => pid !== undefined && isAlive(pid))
     // Workers (and their helpers) notice the master is gone and end by themselves.
-    const deadline = Date.now() + 5000
-    while (alive().length > 0 && Date.now() < deadline) await sleep(100)
-    assert.deepEqual(alive(), [])
+    assert.deepEqual(await survivorsAfter([...parents, ...workers]), [])
   })
 })

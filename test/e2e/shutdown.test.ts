@@ -2,10 +2,9 @@
 // their messages is answered 250.
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Haraka } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
-import { isAlive, waitForFile } from './processes.js'
+import { isAlive, survivorsAfter, waitForFile } from './processes.js'
 import { sendMail, type SendResult } from './smtp.js'
 
 describe('shutdown', () => {
@@ -40,9 +39,7 @@ describe('shutdown', () => {
           assert.ok(result instanceof Error)
           assert.match(result.message, /Connection closed/)
         }
-        const deadline = Date.now() + 5000
-        while (pids.some(isAlive) && Date.now() < deadline) await sleep(100)
-        assert.deepEqual(pids.filter(isAlive), [])
+        assert.deepEqual(await survivorsAfter(pids), [])
       } finally {
         await haraka.stop()
       }
