@@ -30,8 +30,8 @@ export function describeDelivery(instance: Instance, envelope: Envelope, report:
     ended,
     reply: `${code} ${reply.text}`.trimEnd(),
   }
-  if (outcome.kind === 'start-failed' || outcome.kind === 'internal-error' || outcome.kind === 'helper-lost') fields['cause'] = outcome.cause
-  if (outcome.kind === 'refused') fields['cause'] = outcome.reason
+  if ('cause' in outcome) fields['cause'] = outcome.cause
+  if ('reason' in outcome) fields['cause'] = outcome.reason
 
   // A verdict (the program's, or a refused address) is a result, pass or fail; anything the
   // plugin had to end or could not start is an error.
