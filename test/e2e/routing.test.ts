@@ -29,6 +29,16 @@ const summary = (result: SendResult): string[] => [
   result.reply ? `final: ${result.reply.code} ${result.reply.text.replace(/\s*\([^)]+\)$/, '')}`.trimEnd() : 'final: none',
 ]
 
+/** A plugin that slips a recipient past every RCPT check, for sneak.test, after the data. */
+const SNEAK = `
+const { Address } = require('@haraka/email-address')
+exports.hook_data_post = function (next, connection) {
+  const txn = connection.transaction
+  if (txn.rcpt_to.some((rcpt) => rcpt.host === 'sneak.test')) txn.rcpt_to.push(new Address('<slipped@two.test>'))
+  next()
+}
+`
+
 /** A plugin that claims transactions for claimed.test and contested.test, as smtp_forward would. */
 const CLAIMER = `
 exports.hook_rcpt_ok = function (next, connection, rcpt) {
@@ -52,18 +62,18 @@ for (const order of ['after in_host_list', 'before in_host_list'] as const) {
 
     before(async () => {
       const record = recorder(work)
-      const queuePlugins = ['claimer', 'pipe_transport']
+      const queuePlugins = ['sneak', 'claimer', 'pipe_transport']
       haraka = await Haraka.start({
-        hostList: ['one.test', 'two.test', 'unrouted.test', 'limited.test', 'wild.test', 'a.wild.test', 'b.wild.test', 'c.deep.wild.test', 'deep.wild.test', 'claimed.test', 'contested.test'],
+        hostList: ['one.test', 'sneak.test', 'two.test', 'unrouted.test', 'limited.test', 'wild.test', 'a.wild.test', 'b.wild.test', 'c.deep.wild.test', 'deep.wild.test', 'claimed.test', 'contested.test'],
         plugins: order === 'after in_host_list' ? ['rcpt_to.in_host_list', ...queuePlugins] : [...queuePlugins, 'rcpt_to.in_host_list'],
-        extraPlugins: { claimer: work.file('claimer.js', CLAIMER) },
+        extraPlugins: { claimer: work.file('claimer.js', CLAIMER), sneak: work.file('sneak.js', SNEAK) },
         ini: `
 [main]
 program_name = ${record}
 arguments = \${recipient}
 
 [one]
-domain = one.test
+domain = one.test sneak.test
 
 [two]
 domain = two.test
@@ -131,6 +141,12 @@ domain = contested.test
       ])
       assert.deepEqual(await send(['b@limited.test']), ['final: 250 Message Queued'])
       assert.deepEqual(runs(work), ['limited a@limited.test', 'limited b@limited.test'])
+    })
+
+    it('answers 450 and pipes nothing when recipients still span routes at queue time', async () => {
+      assert.deepEqual(await send(['a@sneak.test']), ['final: 450 4.3.0 pipe transport: recipients need different routes, send them separately'])
+      assert.match(haraka.log, /\[ERROR\] .*\[pipe_transport\] recipients span several routes \(one, two\); refusing to deliver part of the transaction/)
+      assert.deepEqual(runs(work), [])
     })
 
     it('claims its transactions through queue.wants, and leaves those another plugin claimed', async () => {
