@@ -195,6 +195,7 @@ export class HelperPool {
       if (message !== 'ready') return
       helper.ready = true
       log.loginfo(`spawn helper ${index} ready (pid ${child.pid})`)
+      child.send('in-pool')
     })
     // 'error' without 'exit' means it could not be started at all.
     child.on('error', (err) => this.helperEnded(helper, `could not run: ${err.message}`))

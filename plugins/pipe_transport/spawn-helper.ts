@@ -54,11 +54,12 @@ function main(): void {
   rmSync(socketPath, { force: true })
   // allowHalfOpen: Haraka half-closes after the message, and the result still has to go back.
   const server = createServer({ allowHalfOpen: true }, serve)
-  server.listen(socketPath, () => {
-    // The title (what ps shows) is set once the socket listens, so seeing it means ready.
-    process.title = `haraka: pipe_transport spawn-helper ${index}`
-    process.send?.('ready')
+  // The title (what ps shows) is set once Haraka has taken this helper into its pool, so a helper
+  // that ps names is one that Haraka sends deliveries to.
+  process.on('message', (message) => {
+    if (message === 'in-pool') process.title = `haraka: pipe_transport spawn-helper ${index}`
   })
+  server.listen(socketPath, () => process.send?.('ready'))
 }
 
 main()

@@ -42,7 +42,7 @@ export function rssBytes(pid: number): number {
   return Number(match?.[1] ?? Number.NaN) * 1024
 }
 
-/** What ps shows for a ready spawn helper (spawn-helper.ts sets it once its socket listens). */
+/** What ps shows for a spawn helper in Haraka's pool (spawn-helper.ts sets it once Haraka took it in). */
 export const HELPER_TITLE = /^haraka: pipe_transport spawn-helper \d+$/
 
 /** The command line of a process as ps shows it (NULs as spaces, trailing ones dropped). */
