@@ -123,6 +123,11 @@ BAD-NAME = x
 
 [ghost.code]
 0 = 250 ok
+
+[numeric]
+program_name = /bin/cat
+domain = numeric.test
+user = 54321
 `)
     assert.deepEqual(errors.sort(), sorted([
       '[absent] program_name: /no/such/program does not exist',
@@ -149,8 +154,12 @@ BAD-NAME = x
       '[more] domain: more.test is listed twice',
       '[more] arguments: unterminated double quote',
       ...(process.getuid?.() === 0
-        ? ['[more] user: no such user "no-such-user-here"', '[more] group: no such group "no-such-group-here"']
-        : ['[more] user: needs Haraka to run as root and stay root (no user in smtp.ini)']),
+        ? [
+            '[more] user: no such user "no-such-user-here"',
+            '[more] group: no such group "no-such-group-here"',
+            '[numeric] group: is required: user "54321" has no passwd entry to take a group from',
+          ]
+        : ['[more] user: needs Haraka to run as root and stay root (no user in smtp.ini)', '[numeric] user: needs Haraka to run as root and stay root (no user in smtp.ini)']),
       '[more.env] SENDER: is set by pipe_transport from the transaction and cannot be configured',
       '[more.env] BAD-NAME: is not a valid environment variable name',
       '[ghost.code]: there is no instance [ghost] for this section',
