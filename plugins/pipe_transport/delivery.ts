@@ -1,6 +1,5 @@
 // One delivery from start to reply: expand the arguments, build the environment, wait for a
 // slot, run the program (through a spawn helper, or here), and map how it ended to the SMTP reply.
-import { setTimeout as sleep } from 'node:timers/promises'
 import { expandArguments } from './arguments.js'
 import type { Envelope } from './envelope.js'
 import { programEnvironment } from './environment.js'
@@ -10,6 +9,7 @@ import { KILL_GRACE_MS } from './process-groups.js'
 import { STDIO_LINGER_MS, type Feed, type RunResult } from './run-program.js'
 import type { Instance } from './settings.js'
 import { slotsFor } from './slots.js'
+import { within } from './within.js'
 
 /**
  * A run ends by its timeout plus the kill grace and the stdio linger at the latest. One that has
@@ -59,7 +59,7 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
       },
       feed,
     )
-    const run = await Promise.race([running, sleep(watchdog, overdue, { ref: false })])
+    const run = await within(running, watchdog, overdue)
     return report(run.outcome, run.bytesWritten)
   } finally {
     slots.release()

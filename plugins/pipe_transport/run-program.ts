@@ -5,10 +5,10 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { open, type FileHandle } from 'node:fs/promises'
 import { Writable, type Readable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Outcome } from './exit-reply.js'
 import { terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
 import { FirstLine } from './first-line.js'
+import { within } from './within.js'
 
 export interface ProgramSpec {
   readonly program: string
@@ -132,7 +132,7 @@ async function watch(
   untrackRunning(pid)
 
   // Wait for 'close' only briefly after the exit.
-  if (!(await Promise.race([closed, sleep(STDIO_LINGER_MS, false)]))) {
+  if (!(await within(closed, STDIO_LINGER_MS, false))) {
     stdin.destroy()
     stderr?.destroy()
   }
