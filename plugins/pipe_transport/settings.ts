@@ -183,11 +183,19 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
 
 function readSpawnHelpers(value: unknown, errors: ConfigError[]): number {
   if (value === undefined) return DEFAULT_SPAWN_HELPERS
+  const number = parseWholeNumber(value, 0, MAX_SPAWN_HELPERS)
+  if ('error' in number) {
+    errors.push({ section: 'main', key: 'spawn_helpers', message: number.error })
+    return DEFAULT_SPAWN_HELPERS
+  }
+  return number.value
+}
+
+/** A whole number from min to max, as an ini value (haraka-config may already have made it a number). */
+function parseWholeNumber(value: unknown, min: number, max: number): { value: number } | { error: string } {
   const text = String(value).trim()
   const number = /^\d+$/.test(text) ? Number(text) : Number.NaN
-  if (number >= 0 && number <= MAX_SPAWN_HELPERS) return number
-  errors.push({ section: 'main', key: 'spawn_helpers', message: `"${text}" must be a whole number from 0 to ${MAX_SPAWN_HELPERS}` })
-  return DEFAULT_SPAWN_HELPERS
+  return number >= min && number <= max ? { value: number } : { error: `"${text}" must be a whole number from ${min} to ${max}` }
 }
 
 function checkKeys(
@@ -225,13 +233,12 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     return String(found.value).trim()
   }
   const integer = (key: InstanceKey, fallback: number, min: number, max: number): number => {
-    const value = text(key, String(fallback))
-    const number = /^\d+$/.test(value) ? Number(value) : Number.NaN
-    if (!(number >= min && number <= max)) {
-      fail(key, `"${value}" must be a whole number from ${min} to ${max}`)
+    const number = parseWholeNumber(text(key, String(fallback)), min, max)
+    if ('error' in number) {
+      fail(key, number.error)
       return fallback
     }
-    return number
+    return number.value
   }
   const path = (key: InstanceKey, fallback: string): string => resolve(context.installDir, text(key, fallback))
   const choice = <Choice extends string>(key: InstanceKey, choices: readonly Choice[], fallback: Choice): Choice => {
