@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Haraka } from './harness.js'
 import { Scratch, afterReceivedHeader, crlf } from './fixtures.js'
-import { HELPER_TITLE, childrenOf, commandLine, isAlive, rssBytes, spawnHelpersOf, waitForFile } from './processes.js'
+import { HELPER_TITLE, childrenOf, commandLine, isAlive, rssBytes, spawnHelpersOf, survivorsAfter, waitForFile } from './processes.js'
 import { sendMail, type SendResult } from './smtp.js'
 
 const MESSAGE = crlf(['Subject: helpers', '', 'body'])
@@ -114,9 +114,7 @@ domain = big.test
     }
     // Haraka ends the dead helper's program groups: SIGTERM, SIGKILL after the 2 s grace.
     const doomedPids = doomed.flatMap(([, run]) => [run.pid, run.grandchild])
-    const gone = Date.now() + 5000
-    while (doomedPids.some(isAlive) && Date.now() < gone) await sleep(100)
-    assert.deepEqual(doomedPids.filter(isAlive), [], 'no program of the dead helper is left')
+    assert.deepEqual(await survivorsAfter(doomedPids), [], 'no program of the dead helper is left')
     assert.ok(spared.every(([, run]) => isAlive(run.pid)), "the other helper's programs run on")
 
     const replaced = await haraka.waitForHelpers(2)
@@ -174,9 +172,7 @@ domain = big.test
       assert.deepEqual(replies.map((r) => r.reply?.code), [250, 250, 250, 250])
       const helpers = workers.flatMap((worker) => spawnHelpersOf(worker))
       await cluster.stop()
-      const gone = Date.now() + 5000
-      while (helpers.some(isAlive) && Date.now() < gone) await sleep(100)
-      assert.deepEqual(helpers.filter(isAlive), [], 'the helpers end with Haraka')
+      assert.deepEqual(await survivorsAfter(helpers), [], 'the helpers end with Haraka')
     } finally {
       await cluster.stop()
     }

@@ -249,6 +249,8 @@ describe('cluster mode', () => {
       smtp: ['nodes=2'],
       ini: `[cluster]\nprogram_name = ${recorder(work)}\narguments = \${recipient}\ndomain = cluster.test\n`,
     })
+    // The master accepts as soon as one worker listens; until the other does, it gets every connection.
+    for (const worker of [1, 2]) await haraka.waitForLog(new RegExp(`worker ${worker} listening on`))
   })
 
   after(async () => {
