@@ -7,11 +7,10 @@
 // helper takes the dead one's place.
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Outcome } from './exit-reply.js'
-import { FrameWriter, ReplyReader, encodeSpec, type HelperReply } from './helper-protocol.js'
+import { HelperConnection } from './helper-connection.js'
 import { terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
 import { runProgram, type Feed, type ProgramSpec, type RunResult } from './run-program.js'
 
@@ -21,6 +20,11 @@ const RESTART_DELAY_MS = 100
 const MAX_RESTART_DELAY_MS = 30_000
 /** A helper that lived this long died of something else than a crash loop: restart at once. */
 const STABLE_AFTER_MS = 30_000
+/**
+ * Open connections a helper keeps between deliveries. Peak concurrency sets how many there are;
+ * past this many, a finished delivery's connection is closed instead of kept.
+ */
+const MAX_IDLE_CONNECTIONS = 64
 
 export interface PoolLog {
   loginfo(message: string): void
@@ -35,6 +39,8 @@ interface Helper {
   readonly startedAt: number
   ready: boolean
   inFlight: number
+  /** Connections to it with no delivery, for the next ones (helper-connection.ts). */
+  readonly idle: Set<HelperConnection>
   /** Deliveries answered 4xx because this helper died (their connections may close before 'exit'). */
   lost: number
   /** Taken out of the pool by a smaller spawn_helpers: ends once its deliveries have. */
@@ -73,7 +79,10 @@ export class HelperPool {
     for (const end of [...this.inFlight]) end()
     for (const timer of this.restarts.values()) clearTimeout(timer)
     // A helper exits, killing its program groups, when its channel to Haraka closes.
-    for (const helper of [...this.current.values(), ...this.retired]) if (helper.child.connected) helper.child.disconnect()
+    for (const helper of [...this.current.values(), ...this.retired]) {
+      for (const connection of helper.idle) connection.close()
+      if (helper.child.connected) helper.child.disconnect()
+    }
     this.removeDir()
   }
 
@@ -96,8 +105,7 @@ export class HelperPool {
 
   private runOn(helper: Helper, spec: ProgramSpec, feed: Feed): Promise<RunResult> {
     return new Promise<RunResult>((resolve) => {
-      const socket = createConnection(helper.socketPath)
-      let connected = false
+      const connection = takeIdle(helper) ?? new HelperConnection(helper.socketPath, (closed) => helper.idle.delete(closed))
       let pid: number | undefined
       let ending: Outcome | undefined // set when Haraka, not the program, decided how this ends
       let settled = false
@@ -108,55 +116,45 @@ export class HelperPool {
         if (pid !== undefined) terminateGroup(pid)
       }
       const shutdown = (): void => endBy({ kind: 'shutdown' })
-      const settle = (result: RunResult | Promise<RunResult>): void => {
+      const settle = (result: RunResult | Promise<RunResult>, reusable: boolean): void => {
         if (settled) return
         settled = true
         this.inFlight.delete(shutdown)
         if (pid !== undefined) untrackRunning(pid)
         resolve(result)
         // After the caller has unpiped the message stream (the same tick), not before.
-        setImmediate(() => socket.destroy())
+        setImmediate(() => {
+          const inPool = this.current.get(helper.index) === helper && !this.stopping
+          if (reusable && connection.finish() && inPool && helper.idle.size < MAX_IDLE_CONNECTIONS) helper.idle.add(connection)
+          else connection.close()
+        })
       }
-      const onReply = (reply: HelperReply): void => {
-        if ('started' in reply) {
-          pid = reply.started
-          trackRunning(pid, shutdown)
-          if (ending) terminateGroup(pid)
-        } else {
-          settle({ outcome: ending ?? reply.result.outcome, bytesWritten: reply.result.bytesWritten })
-        }
-      }
-      const replies = new ReplyReader(onReply)
       this.inFlight.add(shutdown)
 
-      let failure = 'closed the connection without a result'
-      socket.on('error', (err) => (failure = `connection failed: ${err.message}`))
-      socket.on('connect', () => {
-        connected = true
-        socket.write(encodeSpec(spec))
-        feed(new FrameWriter(socket))
-      })
-      socket.on('data', (chunk: Buffer) => {
-        try {
-          replies.push(chunk)
-        } catch (err) {
-          failure = `sent an unreadable reply: ${String(err)}`
-          socket.destroy()
-        }
-      })
-      socket.on('close', () => {
-        if (settled) return
-        if (!connected && !ending) {
-          // It never took the delivery (it died a moment ago): the message is still unread.
-          this.log?.logwarn(`spawn helper ${helper.index} could not be reached (${failure}); spawning in Haraka`)
-          settle(runProgram(spec, feed))
-          return
-        }
-        // The helper died with the delivery in flight. Its program may live on: end its group.
-        if (pid !== undefined) terminateGroup(pid)
-        const cause = `spawn helper ${helper.index} (pid ${helper.child.pid}) ${failure}`
-        if (!ending && !this.stopping) helper.lost++
-        settle({ outcome: ending ?? (this.stopping ? { kind: 'shutdown' } : { kind: 'helper-lost', cause }), bytesWritten: 0 })
+      connection.send(spec, feed, {
+        reply: (reply) => {
+          if ('started' in reply) {
+            pid = reply.started
+            trackRunning(pid, shutdown)
+            if (ending) terminateGroup(pid)
+          } else {
+            settle({ outcome: ending ?? reply.result.outcome, bytesWritten: reply.result.bytesWritten }, true)
+          }
+        },
+        closed: (failure) => {
+          if (settled) return
+          if (!connection.wasConnected && !ending) {
+            // It never took the delivery (it died a moment ago): the message is still unread.
+            this.log?.logwarn(`spawn helper ${helper.index} could not be reached (${failure}); spawning in Haraka`)
+            settle(runProgram(spec, feed), false)
+            return
+          }
+          // The helper died with the delivery in flight. Its program may live on: end its group.
+          if (pid !== undefined) terminateGroup(pid)
+          const cause = `spawn helper ${helper.index} (pid ${helper.child.pid}) ${failure}`
+          if (!ending && !this.stopping) helper.lost++
+          settle({ outcome: ending ?? (this.stopping ? { kind: 'shutdown' } : { kind: 'helper-lost', cause }), bytesWritten: 0 }, false)
+        },
       })
     })
   }
@@ -167,6 +165,7 @@ export class HelperPool {
       if (index <= this.size) continue
       this.current.delete(index)
       helper.retiring = true
+      for (const connection of helper.idle) connection.close()
       this.retired.add(helper)
       if (helper.inFlight === 0 && helper.child.connected) helper.child.disconnect()
     }
@@ -189,7 +188,7 @@ export class HelperPool {
       detached: true,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
-    const helper: Helper = { index, child, socketPath, startedAt: Date.now(), ready: false, inFlight: 0, lost: 0, retiring: false }
+    const helper: Helper = { index, child, socketPath, startedAt: Date.now(), ready: false, inFlight: 0, idle: new Set(), lost: 0, retiring: false }
     this.current.set(index, helper)
     child.on('message', (message) => {
       if (message !== 'ready') return
@@ -227,6 +226,12 @@ export class HelperPool {
     if (this.dir) rmSync(this.dir, { recursive: true, force: true })
     this.dir = undefined
   }
+}
+
+function takeIdle(helper: Helper): HelperConnection | undefined {
+  const [connection] = helper.idle
+  if (connection) helper.idle.delete(connection)
+  return connection
 }
 
 /** The one pool of this Haraka process (each cluster worker has its own). */

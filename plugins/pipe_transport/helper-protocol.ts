@@ -1,13 +1,15 @@
-// The wire format between Haraka and a spawn helper: one Unix-socket connection per delivery.
+// The wire format between Haraka and a spawn helper, over Unix-socket connections that Haraka
+// keeps open and reuses, one delivery at a time on each.
 //
-// Haraka -> helper: frames, each a 4-byte big-endian length and that many bytes. The first frame
-// is the ProgramSpec as JSON; the message follows in frames of any size; an empty frame ends it.
-// The empty frame is what tells a whole message from a connection that broke off: both end in
-// EOF on the socket, and a program must never take a cut-off message for a complete one.
+// Haraka -> helper: frames, each a 4-byte big-endian length and that many bytes. A delivery's
+// first frame is its ProgramSpec as JSON; the message follows in frames of any size; an empty
+// frame ends it, and the next frame on the connection is the next delivery's spec. The empty
+// frame is what tells a whole message from a connection that broke off: a program must never
+// take a cut-off message for a complete one.
 //
 // Helper -> Haraka: JSON lines, `{"started":PID}` once the program runs, then `{"result":...}`.
 import type { Socket } from 'node:net'
-import { Transform, Writable, type TransformCallback } from 'node:stream'
+import { Writable } from 'node:stream'
 import type { ProgramSpec, RunResult } from './run-program.js'
 
 const HEADER_BYTES = 4
@@ -33,17 +35,16 @@ export function encodeReply(reply: HelperReply): string {
 }
 
 /**
- * Haraka's end: what the Feed writes the message into. Haraka's message stream writes one line
+ * Haraka's end: what the Feed writes one message into. Haraka's message stream writes one line
  * at a time; the writes of one tick become one frame, sent with one writev(), so the helper sees
  * a few large frames rather than a frame per line. Backpressure from the socket reaches the
- * message stream through this stream's callbacks.
+ * message stream through this stream's callbacks. Ending it writes the empty frame and leaves
+ * the connection open for the next delivery. Whoever owns the socket destroys this stream when
+ * the socket closes, so that nothing waits on a 'drain' that will never come.
  */
 export class FrameWriter extends Writable {
   constructor(private readonly socket: Socket) {
     super({ highWaterMark: FRAME_BATCH_BYTES })
-    // A socket that closed takes this stream with it, so that nothing waits on a 'drain' that
-    // will never come (and Haraka's message stream, listening for 'close', lets go).
-    socket.once('close', () => this.destroy())
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
@@ -58,7 +59,7 @@ export class FrameWriter extends Writable {
   }
 
   override _final(done: (error?: Error | null) => void): void {
-    this.socket.end(encodeFrame(Buffer.alloc(0)))
+    this.socket.write(encodeFrame(Buffer.alloc(0)))
     done()
   }
 
@@ -81,24 +82,45 @@ export class FrameWriter extends Writable {
   }
 }
 
+export interface FrameEvents {
+  /** A delivery starts: its ProgramSpec. */
+  spec(spec: ProgramSpec): void
+  /** Bytes of its message, in order (all that one push() held, in one piece). */
+  data(bytes: Buffer): void
+  /** Its empty frame: the message is complete. The next frame is the next delivery's spec. */
+  end(): void
+}
+
 /**
- * The helper's end: reads the spec frame (emitted as 'spec'), then passes the message bytes on,
- * without waiting for whole frames. It fails, instead of ending, when the connection ends before
- * the empty frame: the program's stdin must then not see EOF.
+ * The helper's end: splits what arrives on a connection into deliveries, one after another,
+ * without waiting for whole frames. It throws on anything that is not this protocol.
  */
-export class FrameReader extends Transform {
+export class FrameParser {
   private header = Buffer.alloc(0)
   /** Bytes still to come of the current frame. */
   private remaining = 0
-  /** The spec frame's parts while it is being read; undefined once it is read. */
+  /** The spec frame's parts while it is being read; undefined while a message is being read. */
   private specParts: Buffer[] | undefined = []
-  private complete = false
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+  constructor(private readonly events: FrameEvents) {}
+
+  /**
+   * True from a spec to its empty frame. A connection that ends then has cut a message off, and
+   * the program must not read EOF and take it for a whole one.
+   */
+  get inMessage(): boolean {
+    return this.specParts === undefined
+  }
+
+  push(chunk: Buffer): void {
     const message: Buffer[] = []
+    // One write into the program's stdin per socket read, not one per frame.
+    const flush = (): void => {
+      if (message.length > 0) this.events.data(message.length === 1 ? (message[0] as Buffer) : Buffer.concat(message))
+      message.length = 0
+    }
     let offset = 0
     while (offset < chunk.length) {
-      if (this.complete) return done(new Error('bytes after the end of the message'))
       if (this.remaining === 0) {
         const needed = HEADER_BYTES - this.header.length
         this.header = Buffer.concat([this.header, chunk.subarray(offset, offset + needed)])
@@ -107,10 +129,12 @@ export class FrameReader extends Transform {
         this.remaining = this.header.readUInt32BE(0)
         this.header = Buffer.alloc(0)
         if (this.remaining === 0) {
-          if (this.specParts) return done(new Error('an empty spec frame'))
-          this.complete = true
+          if (this.specParts) throw new Error('an empty spec frame')
+          flush()
+          this.specParts = []
+          this.events.end()
         } else if (this.specParts && this.remaining > MAX_SPEC_BYTES) {
-          return done(new Error(`a spec frame of ${this.remaining} bytes`))
+          throw new Error(`a spec frame of ${this.remaining} bytes`)
         }
         continue
       }
@@ -122,23 +146,13 @@ export class FrameReader extends Transform {
       } else {
         this.specParts.push(piece)
         if (this.remaining === 0) {
-          const spec = Buffer.concat(this.specParts).toString()
+          const spec = JSON.parse(Buffer.concat(this.specParts).toString()) as ProgramSpec
           this.specParts = undefined
-          try {
-            this.emit('spec', JSON.parse(spec) as ProgramSpec)
-          } catch (err) {
-            return done(err instanceof Error ? err : new Error(String(err)))
-          }
+          this.events.spec(spec)
         }
       }
     }
-    // One write into the program's stdin per socket read, not one per frame.
-    if (message.length > 0) this.push(message.length === 1 ? message[0] : Buffer.concat(message))
-    done()
-  }
-
-  override _flush(done: TransformCallback): void {
-    done(this.complete ? null : new Error('the connection ended before the message did'))
+    flush()
   }
 }
 

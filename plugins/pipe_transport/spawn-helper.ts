@@ -1,43 +1,98 @@
 // A spawn helper: a small Node process that Haraka starts (helper-pool.ts) to fork the delivery
 // programs. fork() costs time that grows with the parent's memory and blocks the parent's event
 // loop; paid here, in a process of a few tens of MB, it never stalls Haraka's SMTP sessions.
-// Each connection on the helper's Unix socket is one delivery (helper-protocol.ts), and the
-// program runs through run-program.ts exactly as it would inside Haraka.
+// Haraka sends deliveries over Unix-socket connections that it reuses (helper-protocol.ts), and
+// each program runs through run-program.ts exactly as it would inside Haraka.
 //
 // Run as `node spawn-helper.js INDEX SOCKET_PATH`, with an IPC channel to Haraka.
 import { rmSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
-import { FrameReader, encodeReply } from './helper-protocol.js'
+import { PassThrough } from 'node:stream'
+import { FrameParser, encodeReply } from './helper-protocol.js'
 import { terminateGroup } from './process-groups.js'
 import { runProgram, type ProgramSpec } from './run-program.js'
 
-/** How long a finished delivery's connection may stay open, waiting for Haraka to close it. */
-const CLOSE_PATIENCE_MS = 10_000
-
+/**
+ * One connection from Haraka: deliveries one after another (helper-protocol.ts). Each program's
+ * stdin is fed from the connection with backpressure: while the program does not read, the
+ * connection is not read either.
+ */
 function serve(socket: Socket): void {
   socket.on('error', () => undefined) // Haraka went away; what it missed, it answers 4xx itself
-  const frames = new FrameReader()
-  socket.pipe(frames)
-  let pid: number | undefined
-  frames.once('error', () => {
-    // The message was cut off: Haraka gave up on this delivery, or is gone. The program must
-    // not read EOF and deliver half a message, so it is ended while its stdin is still open.
-    if (pid !== undefined) terminateGroup(pid)
-    else socket.destroy()
+  let delivery: Delivery | undefined
+  const frames = new FrameParser({
+    spec: (spec) => {
+      // Haraka sends the next spec only after this delivery's result.
+      if (delivery) throw new Error('a spec while a delivery is in flight')
+      const started: Delivery = new Delivery(socket, spec, () => {
+        if (delivery === started) delivery = undefined
+      })
+      delivery = started
+    },
+    data: (bytes) => delivery?.input(bytes),
+    end: () => delivery?.inputEnded(),
   })
-  frames.once('spec', (spec: ProgramSpec) => {
+  socket.on('data', (chunk: Buffer) => {
+    try {
+      frames.push(chunk)
+    } catch {
+      socket.destroy() // not our protocol: treated as a connection that broke off
+    }
+  })
+  socket.on('close', () => {
+    if (frames.inMessage) delivery?.cutOff()
+  })
+}
+
+/** One program run for Haraka, from its spec until its result is sent and its message read. */
+class Delivery {
+  private readonly stdin = new PassThrough()
+  private pid: number | undefined
+  private cut = false
+  private resultSent = false
+  private messageRead = false
+
+  constructor(
+    private readonly socket: Socket,
+    spec: ProgramSpec,
+    private readonly done: () => void,
+  ) {
     const onStarted = (started: number): void => {
-      pid = started
+      this.pid = started
+      // A message cut off before the program ran: it must never read EOF.
+      if (this.cut) terminateGroup(started)
       socket.write(encodeReply({ started }))
     }
-    runProgram(spec, (stdin) => frames.pipe(stdin), onStarted).then((result) => {
-      // What the program did not read is read here and dropped, until Haraka closes.
-      socket.unpipe(frames)
+    runProgram(spec, (programStdin) => this.stdin.pipe(programStdin), onStarted).then((result) => {
+      socket.write(encodeReply({ result }))
+      this.resultSent = true
+      // What the program did not read is read here and dropped, up to the empty frame.
+      this.stdin.destroy()
       socket.resume()
-      socket.end(encodeReply({ result }))
-      setTimeout(() => socket.destroy(), CLOSE_PATIENCE_MS).unref()
+      if (this.messageRead) done()
     })
-  })
+  }
+
+  input(bytes: Buffer): void {
+    if (this.resultSent) return
+    if (!this.stdin.write(bytes)) {
+      this.socket.pause()
+      this.stdin.once('drain', () => this.socket.resume())
+    }
+  }
+
+  inputEnded(): void {
+    this.messageRead = true
+    if (this.resultSent) this.done()
+    else this.stdin.end()
+  }
+
+  /** The connection broke off mid-message: the program is ended while its stdin is still open. */
+  cutOff(): void {
+    this.cut = true
+    this.stdin.destroy()
+    if (this.pid !== undefined) terminateGroup(this.pid)
+  }
 }
 
 function main(): void {

@@ -49,7 +49,7 @@ while [ ! -e "${release}" ]; do sleep 0.05; done
 kill $!`,
     )
     haraka = await Haraka.start({
-      hostList: ['hold.test', 'big.test'],
+      hostList: ['hold.test', 'big.test', 'quit.test', 'copy.test'],
       ini: `
 [main]
 spawn_helpers = 2
@@ -63,6 +63,15 @@ timeout = 60
 [big]
 program_name = ${work.shell('slow-cat', `touch "${work.path('big-started')}"\nsleep 2\nexec cat > "${work.path('big.out')}"`)}
 domain = big.test
+
+[quit]
+program_name = ${work.shell('quit', 'exit 0')}
+domain = quit.test
+
+[copy]
+program_name = /bin/cat
+domain = copy.test
+output_file = ${work.path('copy.out')}
 `,
     })
   })
@@ -150,6 +159,27 @@ domain = big.test
     const received = afterReceivedHeader(readFileSync(work.path('big.out')))
     assert.equal(received.length, Buffer.byteLength(`Subject: big\n\n${body.replaceAll('\r\n', '\n')}`), 'every byte arrived')
     assert.ok(waiting < 4 * 1024 * 1024, `a helper grew by ${waiting} bytes while its program did not read`)
+  })
+
+  it('a program that leaves its message unread does not disturb the next delivery on the same connection', async () => {
+    // One delivery at a time goes to the same helper over the same kept connection. A message
+    // small enough to be sent whole before the program's verdict keeps the connection (the
+    // helper drops the unread rest); a larger one is cut off by closing it. Either way the next
+    // message must arrive whole and alone.
+    const line = `${'u'.repeat(62)}\r\n`
+    for (const size of [100 * 1024, 3 * 1024 * 1024, 100 * 1024]) {
+      const unread = await sendMail(haraka.port, {
+        from: 's@origin.test',
+        to: ['x@quit.test'],
+        message: `Subject: unread\r\n\r\n${line.repeat(Math.ceil(size / line.length))}`,
+      })
+      assert.equal(unread.reply?.code, 250, `${size} bytes left unread`)
+      const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@copy.test'], message: crlf([`Subject: after ${size}`, '', 'next']) })
+      assert.equal(reply?.code, 250)
+      const copies = readFileSync(work.path('copy.out'), 'utf8')
+      assert.ok(copies.endsWith(`\nSubject: after ${size}\n\nnext\n`), `the message after ${size} unread bytes: ...${copies.slice(-80)}`)
+      assert.doesNotMatch(copies, /uuuu/)
+    }
   })
 
   it('in a cluster, each worker has its own pool and the master none', async () => {

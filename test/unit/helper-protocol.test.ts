@@ -5,7 +5,7 @@ import { createServer, connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { FrameReader, FrameWriter, ReplyReader, encodeFrame, encodeSpec, type HelperReply } from '../../plugins/pipe_transport/helper-protocol.js'
+import { FrameParser, FrameWriter, ReplyReader, encodeFrame, encodeSpec, type HelperReply } from '../../plugins/pipe_transport/helper-protocol.js'
 import type { ProgramSpec } from '../../plugins/pipe_transport/run-program.js'
 
 const SPEC: ProgramSpec = {
@@ -19,25 +19,34 @@ const SPEC: ProgramSpec = {
   captureStderrLine: false,
 }
 
-/** Feeds bytes into a FrameReader in the given slices; resolves with the spec, the message and the error. */
-async function read(bytes: Buffer, sliceSize: number, end = true): Promise<{ spec?: ProgramSpec; message: Buffer; error?: Error }> {
-  const reader = new FrameReader()
-  const out: Buffer[] = []
-  let spec: ProgramSpec | undefined
-  let error: Error | undefined
-  reader.on('spec', (value: ProgramSpec) => (spec = value))
-  reader.on('data', (chunk: Buffer) => out.push(chunk))
-  const done = new Promise<void>((resolve) => {
-    reader.on('end', resolve)
-    reader.on('error', (err) => {
-      error = err
-      resolve()
-    })
+interface Delivery {
+  spec: ProgramSpec
+  message: Buffer
+  complete: boolean
+}
+
+/** Feeds bytes into a FrameParser in the given slices; returns the deliveries, whether it was left mid-message, and the error. */
+function parse(bytes: Buffer, sliceSize: number): { deliveries: Delivery[]; inMessage: boolean; error?: Error } {
+  const deliveries: Delivery[] = []
+  const parts: Buffer[] = []
+  const parser = new FrameParser({
+    spec: (spec) => deliveries.push({ spec, message: Buffer.alloc(0), complete: false }),
+    data: (bytes) => parts.push(bytes),
+    end: () => {
+      const last = deliveries.at(-1)
+      if (!last) throw new Error('end without a spec')
+      last.message = Buffer.concat(parts.splice(0))
+      last.complete = true
+    },
   })
-  for (let offset = 0; offset < bytes.length; offset += sliceSize) reader.write(bytes.subarray(offset, offset + sliceSize))
-  if (end) reader.end()
-  await done
-  return { ...(spec ? { spec } : {}), message: Buffer.concat(out), ...(error ? { error } : {}) }
+  try {
+    for (let offset = 0; offset < bytes.length; offset += sliceSize) parser.push(bytes.subarray(offset, offset + sliceSize))
+  } catch (err) {
+    return { deliveries, inMessage: parser.inMessage, error: err as Error }
+  }
+  const last = deliveries.at(-1)
+  if (last && !last.complete) last.message = Buffer.concat(parts)
+  return { deliveries, inMessage: parser.inMessage }
 }
 
 describe('helper protocol', () => {
@@ -47,30 +56,47 @@ describe('helper protocol', () => {
   const message = Buffer.from('Subject: x\n\nline one\nline two\n')
   const wire = Buffer.concat([encodeSpec(SPEC), encodeFrame(message.subarray(0, 7)), encodeFrame(message.subarray(7)), encodeFrame(Buffer.alloc(0))])
 
-  it('reads the spec and the message however the bytes are split', async () => {
+  it('reads the spec and the message however the bytes are split', () => {
     for (const slice of [1, 3, 4, 5, 17, wire.length]) {
-      const { spec, message: got, error } = await read(wire, slice)
+      const { deliveries, inMessage, error } = parse(wire, slice)
       assert.equal(error, undefined)
-      assert.deepEqual(spec, SPEC)
-      assert.deepEqual(got, message, `slices of ${slice}`)
+      assert.equal(inMessage, false)
+      assert.deepEqual(deliveries, [{ spec: SPEC, message, complete: true }], `slices of ${slice}`)
     }
   })
 
-  it('fails, rather than ending, when the connection ends before the empty frame', async () => {
-    const { message: got, error } = await read(wire.subarray(0, wire.length - 4), 5)
-    assert.match(error?.message ?? '', /ended before the message did/)
-    assert.deepEqual(got, message)
-    assert.match((await read(wire.subarray(0, 10), 3)).error?.message ?? '', /ended before/)
+  it('reads one delivery after another on the same connection', () => {
+    const other = { ...SPEC, argv: ['second'] }
+    const second = Buffer.from('Subject: y\n\nsecond\n')
+    const both = Buffer.concat([wire, encodeSpec(other), encodeFrame(second), encodeFrame(Buffer.alloc(0))])
+    for (const slice of [1, 7, wire.length + 3, both.length]) {
+      assert.deepEqual(
+        parse(both, slice).deliveries,
+        [
+          { spec: SPEC, message, complete: true },
+          { spec: other, message: second, complete: true },
+        ],
+        `slices of ${slice}`,
+      )
+    }
   })
 
-  it('refuses bytes after the end of the message and an oversized spec', async () => {
-    assert.match((await read(Buffer.concat([wire, Buffer.from('x')]), 64)).error?.message ?? '', /after the end/)
+  it('knows a message cut off before its empty frame from a whole one', () => {
+    const cut = parse(wire.subarray(0, wire.length - 4), 5)
+    assert.equal(cut.inMessage, true)
+    assert.deepEqual(cut.deliveries, [{ spec: SPEC, message, complete: false }])
+    assert.equal(parse(wire.subarray(0, 10), 3).inMessage, false, 'still reading the spec: no program runs yet')
+    assert.equal(parse(wire.subarray(0, encodeSpec(SPEC).length + 2), 3).inMessage, true)
+  })
+
+  it('refuses an empty or oversized spec frame', () => {
+    assert.match(parse(Buffer.concat([wire, encodeFrame(Buffer.alloc(0))]), 64).error?.message ?? '', /empty spec/)
     const huge = Buffer.alloc(4)
     huge.writeUInt32BE(2 ** 31)
-    assert.match((await read(huge, 4)).error?.message ?? '', /spec frame of/)
+    assert.match(parse(huge, 4).error?.message ?? '', /spec frame of/)
   })
 
-  it('FrameWriter gathers one tick of writes into one frame, ends with the empty frame, and keeps every byte', async () => {
+  it('FrameWriter gathers one tick of writes into one frame, ends with the empty frame, keeps every byte and the connection', async () => {
     const path = join(dir, 'writer.sock')
     const server = createServer({ allowHalfOpen: true })
     server.listen(path)
@@ -80,15 +106,21 @@ describe('helper protocol', () => {
     await once(client, 'connect')
     const [serverSide] = await accepted
     const received: Buffer[] = []
-    serverSide.on('data', (chunk: Buffer) => received.push(chunk))
-    const ended = once(serverSide, 'end')
+    const withSpec = (): Buffer => Buffer.concat([encodeSpec(SPEC), ...received])
+    const messageRead = new Promise<void>((resolve) => {
+      serverSide.on('data', (chunk: Buffer) => {
+        received.push(chunk)
+        if (parse(withSpec(), 1000).deliveries[0]?.complete) resolve()
+      })
+    })
 
     const writer = new FrameWriter(client)
     const lines = Array.from({ length: 200 }, (_, i) => Buffer.from(`line ${i}\n`))
     for (const line of lines) writer.write(line)
     writer.write(Buffer.alloc(0))
     writer.end()
-    await ended
+    await messageRead
+    assert.equal(client.writableEnded, false, 'the connection stays open for the next delivery')
     const bytes = Buffer.concat(received)
     // Frames: a length, that many bytes; count them on the wire.
     const frames: number[] = []
@@ -99,9 +131,8 @@ describe('helper protocol', () => {
     }
     assert.equal(frames.at(-1), 0, 'the empty frame comes last')
     assert.ok(frames.length <= 3, `200 writes in one tick became ${frames.length - 1} frames`)
-    const { message: got, error } = await read(Buffer.concat([encodeSpec(SPEC), bytes]), 1000)
-    assert.equal(error, undefined)
-    assert.deepEqual(got, Buffer.concat(lines))
+    assert.deepEqual(parse(withSpec(), 1000).deliveries[0]?.message, Buffer.concat(lines))
+    client.destroy()
     serverSide.destroy()
     server.close()
   })
