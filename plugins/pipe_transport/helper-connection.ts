@@ -2,7 +2,7 @@
 // delivery at a time and is kept for the next one, so that a delivery costs no connect(),
 // accept() and close() on either side (helper-protocol.ts has the wire format).
 import { createConnection, type Socket } from 'node:net'
-import { FrameWriter, ReplyReader, encodeSpec, type HelperReply } from './helper-protocol.js'
+import { FrameWriter, ReplyReader, type HelperReply } from './helper-protocol.js'
 import type { Feed, ProgramSpec } from './run-program.js'
 
 /** What the delivery on a connection hears from it. */
@@ -55,11 +55,7 @@ export class HelperConnection {
   send(spec: ProgramSpec, feed: Feed, listener: DeliveryListener): void {
     this.delivery = listener
     const start = (): void => {
-      // The spec waits for the message's first frame, so that both leave in one writev().
-      this.socket.cork()
-      this.socket.write(encodeSpec(spec))
-      process.nextTick(() => this.socket.uncork())
-      this.writer = new FrameWriter(this.socket)
+      this.writer = new FrameWriter(this.socket, spec)
       feed(this.writer)
     }
     if (this.connected) start()

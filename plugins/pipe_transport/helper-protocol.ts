@@ -35,50 +35,55 @@ export function encodeReply(reply: HelperReply): string {
 }
 
 /**
- * Haraka's end: what the Feed writes one message into. Haraka's message stream writes one line
- * at a time; the writes of one tick become one frame, sent with one writev(), so the helper sees
- * a few large frames rather than a frame per line. Backpressure from the socket reaches the
- * message stream through this stream's callbacks. Ending it writes the empty frame and leaves
- * the connection open for the next delivery. Whoever owns the socket destroys this stream when
- * the socket closes, so that nothing waits on a 'drain' that will never come.
+ * Haraka's end: what the Feed writes one message into, after the delivery's spec. Haraka's
+ * message stream writes one line at a time; this gathers them into frames of up to
+ * FRAME_BATCH_BYTES, each sent with one writev(). So a typical message leaves in a single
+ * writev(), spec and empty frame included, and wakes the helper once. Backpressure from the
+ * socket reaches the message stream through this stream's callbacks. Ending it writes the empty
+ * frame and leaves the connection open for the next delivery. Whoever owns the socket destroys
+ * this stream when the socket closes, so that nothing waits on a 'drain' that will never come.
  */
 export class FrameWriter extends Writable {
-  constructor(private readonly socket: Socket) {
+  /** Whole frames (the spec) and message bytes not yet framed, waiting to go out together. */
+  private framed: Buffer[]
+  private message: Buffer[] = []
+  private messageBytes = 0
+
+  constructor(
+    private readonly socket: Socket,
+    spec: ProgramSpec,
+  ) {
     super({ highWaterMark: FRAME_BATCH_BYTES })
+    this.framed = [encodeSpec(spec)]
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.send([chunk], done)
-  }
-
-  override _writev(chunks: Array<{ chunk: Buffer }>, done: (error?: Error | null) => void): void {
-    this.send(
-      chunks.map((each) => each.chunk),
-      done,
-    )
+    this.message.push(chunk)
+    this.messageBytes += chunk.length
+    if (this.messageBytes < FRAME_BATCH_BYTES) return done()
+    this.send(done)
   }
 
   override _final(done: (error?: Error | null) => void): void {
-    this.socket.write(encodeFrame(Buffer.alloc(0)))
-    done()
+    this.send(done, encodeFrame(Buffer.alloc(0)))
   }
 
-  private send(payloads: readonly Buffer[], done: (error?: Error | null) => void): void {
-    const length = payloads.reduce((total, payload) => total + payload.length, 0)
-    // An empty frame means "end of message"; an empty write means nothing.
-    if (length === 0) return done()
-    const header = Buffer.alloc(HEADER_BYTES)
-    header.writeUInt32BE(length)
+  private send(done: (error?: Error | null) => void, last?: Buffer): void {
+    // An empty frame means "end of message", so gathered bytes make a frame only if there are some.
+    if (this.messageBytes > 0) {
+      const header = Buffer.alloc(HEADER_BYTES)
+      header.writeUInt32BE(this.messageBytes)
+      this.framed.push(header, ...this.message)
+    }
+    if (last) this.framed.push(last)
     this.socket.cork()
-    this.socket.write(header)
-    for (const payload of payloads) this.socket.write(payload)
-    // Holding the callback to the next tick lets the rest of this tick's writes gather in
-    // this stream's buffer; they come back as one _writev().
-    process.nextTick(() => {
-      this.socket.uncork()
-      if (this.socket.writableNeedDrain) this.socket.once('drain', () => done())
-      else done()
-    })
+    for (const piece of this.framed) this.socket.write(piece)
+    this.socket.uncork()
+    this.framed = []
+    this.message = []
+    this.messageBytes = 0
+    if (this.socket.writableNeedDrain) this.socket.once('drain', () => done())
+    else done()
   }
 }
 

@@ -5,6 +5,7 @@ import { createServer, connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { FrameParser, FrameWriter, ReplyReader, encodeFrame, encodeSpec, type HelperReply } from '../../plugins/pipe_transport/helper-protocol.js'
 import type { ProgramSpec } from '../../plugins/pipe_transport/run-program.js'
 
@@ -96,7 +97,7 @@ describe('helper protocol', () => {
     assert.match(parse(huge, 4).error?.message ?? '', /spec frame of/)
   })
 
-  it('FrameWriter gathers one tick of writes into one frame, ends with the empty frame, keeps every byte and the connection', async () => {
+  it('FrameWriter sends the spec, a typical message and the empty frame in one write, and keeps the connection', async () => {
     const path = join(dir, 'writer.sock')
     const server = createServer({ allowHalfOpen: true })
     server.listen(path)
@@ -105,23 +106,24 @@ describe('helper protocol', () => {
     const client = connect(path)
     await once(client, 'connect')
     const [serverSide] = await accepted
-    const received: Buffer[] = []
-    const withSpec = (): Buffer => Buffer.concat([encodeSpec(SPEC), ...received])
+    const reads: Buffer[] = []
     const messageRead = new Promise<void>((resolve) => {
       serverSide.on('data', (chunk: Buffer) => {
-        received.push(chunk)
-        if (parse(withSpec(), 1000).deliveries[0]?.complete) resolve()
+        reads.push(chunk)
+        if (parse(Buffer.concat(reads), 1000).deliveries[0]?.complete) resolve()
       })
     })
 
-    const writer = new FrameWriter(client)
+    const writer = new FrameWriter(client, SPEC)
     const lines = Array.from({ length: 200 }, (_, i) => Buffer.from(`line ${i}\n`))
     for (const line of lines) writer.write(line)
+    await sleep(5) // a later tick: still gathered
     writer.write(Buffer.alloc(0))
+    writer.write(Buffer.from('last\n'))
     writer.end()
     await messageRead
     assert.equal(client.writableEnded, false, 'the connection stays open for the next delivery')
-    const bytes = Buffer.concat(received)
+    const bytes = Buffer.concat(reads)
     // Frames: a length, that many bytes; count them on the wire.
     const frames: number[] = []
     for (let offset = 0; offset < bytes.length; ) {
@@ -129,9 +131,19 @@ describe('helper protocol', () => {
       frames.push(length)
       offset += 4 + length
     }
-    assert.equal(frames.at(-1), 0, 'the empty frame comes last')
-    assert.ok(frames.length <= 3, `200 writes in one tick became ${frames.length - 1} frames`)
-    assert.deepEqual(parse(withSpec(), 1000).deliveries[0]?.message, Buffer.concat(lines))
+    const message = Buffer.concat([...lines, Buffer.from('last\n')])
+    assert.deepEqual(frames, [encodeSpec(SPEC).length - 4, message.length, 0], 'spec, one frame of message, empty frame')
+    assert.equal(reads.length, 1, 'one write, read at once')
+    assert.deepEqual(parse(bytes, 1000).deliveries, [{ spec: SPEC, message, complete: true }])
+
+    // A message larger than a frame goes out in frames while it is written, not all at the end.
+    const big = Buffer.alloc(200 * 1024, 'b')
+    const before = reads.length
+    writer.destroy()
+    const second = new FrameWriter(client, SPEC)
+    second.write(big)
+    await sleep(20)
+    assert.ok(reads.length > before, 'the first frames left before the end')
     client.destroy()
     serverSide.destroy()
     server.close()
