@@ -8,14 +8,14 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Haraka } from '../e2e/harness.js'
 import { Scratch } from '../e2e/fixtures.js'
-import { rssBytes } from '../e2e/processes.js'
+import { rssBytes, spawnHelpersOf } from '../e2e/processes.js'
 import { sendMail } from '../e2e/smtp.js'
-import { formatReport, type Cell, type MemoryFigure, type Setup } from './bench-report.js'
+import { formatReport, type Cell, type CpuUse, type MemoryFigure, type Setup } from './bench-report.js'
 import { buildDrainProgram } from './drain-program.js'
 import { runLoad } from './load.js'
 import { benchMail, largeMail } from './messages.js'
 import { BENCH_DOMAIN, MODES, type Mode } from './modes.js'
-import { mainThreadCpuMs, peakRssBytes, resetPeakRss } from './proc-stats.js'
+import { machineCpuMs, mainThreadCpuMs, peakRssBytes, processCpuMs, resetPeakRss } from './proc-stats.js'
 import type { SpawnProbe } from './spawn-probe.js'
 import { STATS_FILE_VARIABLE, WRITE_INTERVAL_MS, type SpawnStats } from './spawn-timer.js'
 
@@ -59,14 +59,44 @@ function readSpawnStats(file: string): SpawnStats {
   }
 }
 
-/** One timed run of one mode, with the spawn() and main-thread time it cost Haraka. */
+/** CPU time so far of everything that takes part in a run. */
+function cpuSnapshot(haraka: number): CpuUse {
+  const harakaCpu = processCpuMs(haraka)
+  const helpers = spawnHelpersOf(haraka).map(processCpuMs)
+  const client = process.cpuUsage()
+  const machine = machineCpuMs()
+  return {
+    harakaMs: harakaCpu.selfMs,
+    helpersMs: helpers.reduce((sum, helper) => sum + helper.selfMs, 0),
+    // A program's CPU time is added to its parent's children time once the parent reaps it.
+    programsMs: harakaCpu.childrenMs + helpers.reduce((sum, helper) => sum + helper.childrenMs, 0),
+    clientMs: (client.user + client.system) / 1000,
+    machineBusyMs: machine.busyMs,
+  }
+}
+
+function cpuSince(before: CpuUse, after: CpuUse): CpuUse {
+  const since = (pick: (use: CpuUse) => number): number => pick(after) - pick(before)
+  return {
+    harakaMs: since((use) => use.harakaMs),
+    helpersMs: since((use) => use.helpersMs),
+    programsMs: since((use) => use.programsMs),
+    clientMs: since((use) => use.clientMs),
+    machineBusyMs: since((use) => use.machineBusyMs),
+  }
+}
+
+/** One timed run of one mode, with the spawn() and CPU time it cost. */
 async function measure(running: Running, messages: number, concurrency: number): Promise<Cell> {
   // Let the previous run's programs end and the spawn timer write its counters.
   await sleep(3 * WRITE_INTERVAL_MS)
   const spawnBefore = readSpawnStats(running.statsFile)
-  const cpuBefore = mainThreadCpuMs(running.haraka.pid)
+  const mainBefore = mainThreadCpuMs(running.haraka.pid)
+  const cpuBefore = cpuSnapshot(running.haraka.pid)
   const load = await runLoad(running.haraka.port, benchMail, messages, concurrency)
   await sleep(3 * WRITE_INTERVAL_MS)
+  // After the pause: the last programs have been reaped, so their CPU time is counted.
+  const cpu = cpuSince(cpuBefore, cpuSnapshot(running.haraka.pid))
   const spawnAfter = readSpawnStats(running.statsFile)
   if (load.failures.length > 0) {
     throw new Error(`${running.mode.label}: ${load.failures.length} message(s) not accepted, e.g. ${load.failures[0]}`)
@@ -76,19 +106,31 @@ async function measure(running: Running, messages: number, concurrency: number):
     elapsedMs: load.elapsedMs,
     latenciesMs: load.latenciesMs,
     spawnBlockedMs: spawnAfter.blockedMs - spawnBefore.blockedMs,
-    mainCpuMs: mainThreadCpuMs(running.haraka.pid) - cpuBefore,
+    mainCpuMs: mainThreadCpuMs(running.haraka.pid) - mainBefore,
+    cpu,
   }
 }
 
-/** Haraka's peak RSS while it takes one large message, against its RSS just before. */
+/**
+ * Haraka's peak RSS while it takes one large message, against its RSS just before; the same for
+ * each spawn helper, which must pass the message on without holding it.
+ */
 async function measureLargeMessage(running: Running, megabytes: number): Promise<MemoryFigure> {
   const pid = running.haraka.pid
+  const helpers = spawnHelpersOf(pid)
   await sleep(500)
   const before = rssBytes(pid)
-  const reset = resetPeakRss(pid)
+  const helpersBefore = helpers.map(rssBytes)
+  const reset = [pid, ...helpers].map(resetPeakRss).every(Boolean)
   const { reply } = await sendMail(running.haraka.port, largeMail(megabytes))
   if (reply?.code !== 250) throw new Error(`${running.mode.label}: the large message got ${reply?.code} ${reply?.text}`)
-  return { mode: running.mode.name, beforeBytes: before, peakBytes: peakRssBytes(pid), peakSinceStart: !reset }
+  return {
+    mode: running.mode.name,
+    beforeBytes: before,
+    peakBytes: peakRssBytes(pid),
+    peakSinceStart: !reset,
+    helperGrowthBytes: helpers.length === 0 ? undefined : Math.max(...helpers.map((helper, i) => peakRssBytes(helper) - (helpersBefore[i] ?? 0))),
+  }
 }
 
 function probeSmallParent(drain: string): SpawnProbe {

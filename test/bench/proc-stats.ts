@@ -1,5 +1,5 @@
-// What /proc tells the bench and the soak about a process: CPU time of its main thread, peak
-// RSS, and which processes carry a marker in their environment.
+// What /proc tells the bench and the soak: CPU time of a process, its main thread, its children
+// and the whole machine, peak RSS, and which processes carry a marker in their environment.
 import { execFileSync } from 'node:child_process'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 
@@ -17,10 +17,37 @@ const TICKS_PER_SECOND = ((): number => {
  * spawn() blocks. The thread pool, GC helpers and the children are not counted.
  */
 export function mainThreadCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
   // Fields after the parenthesised command name start at field 3; utime and stime are 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const fields = statFields(`/proc/${pid}/task/${pid}/stat`)
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND
+}
+
+/** Fields of /proc/PID/stat after the parenthesised command name, which may hold spaces. */
+function statFields(path: string): string[] {
+  const stat = readFileSync(path, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+export interface ProcessCpu {
+  /** The process itself, all of its threads. */
+  readonly selfMs: number
+  /** Its children that ended and were waited for (for Haraka and the helpers: the programs). */
+  readonly childrenMs: number
+}
+
+export function processCpuMs(pid: number): ProcessCpu {
+  // utime, stime, cutime, cstime are fields 14 to 17.
+  const [utime, stime, cutime, cstime] = statFields(`/proc/${pid}/stat`).slice(11, 15).map(Number)
+  const ms = (ticks: number): number => (ticks * 1000) / TICKS_PER_SECOND
+  return { selfMs: ms((utime ?? 0) + (stime ?? 0)), childrenMs: ms((cutime ?? 0) + (cstime ?? 0)) }
+}
+
+/** CPU time the whole machine spent on anything but idling and waiting for I/O, over all CPUs. */
+export function machineCpuMs(): { readonly busyMs: number } {
+  const [, ...fields] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/)
+  const ticks = fields.map(Number)
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0)
+  return { busyMs: ((ticks.reduce((sum, value) => sum + value, 0) - idle) * 1000) / TICKS_PER_SECOND }
 }
 
 /** Peak resident set size (VmHWM) in bytes. */
