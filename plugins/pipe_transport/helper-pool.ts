@@ -181,8 +181,9 @@ export class HelperPool {
     this.dir ??= mkdtempSync(join(tmpdir(), 'haraka-pipe-transport-'))
     const socketPath = join(this.dir, `helper-${index}.${++this.generation}.sock`)
     const child = fork(HELPER_MAIN, [String(index), socketPath], {
-      // Small and clean: none of Haraka's node options (e.g. --require) or environment.
-      execArgv: [],
+      // Small and clean: none of Haraka's node options (e.g. --require) or environment;
+      // --expose-gc lets it collect the buffers a large message leaves (spawn-helper.ts).
+      execArgv: ['--expose-gc'],
       env: {},
       // Its own session: a Ctrl-C meant for Haraka reaches Haraka, which then ends the helpers.
       detached: true,
