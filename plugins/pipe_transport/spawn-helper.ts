@@ -27,7 +27,7 @@ function countPassedOn(bytes: number): void {
   bytesSinceCollection += bytes
   if (bytesSinceCollection < COLLECT_EVERY_BYTES) return
   bytesSinceCollection = 0
-  gc?.({ type: 'minor' })
+  globalThis.gc?.({ type: 'minor' })
 }
 
 /**
