@@ -2,6 +2,7 @@
 // and the whole machine, peak RSS, and which processes carry a marker in their environment.
 import { execFileSync } from 'node:child_process'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { statFields } from '../e2e/processes.js'
 
 /** Clock ticks per second, the unit of the times in /proc/PID/stat (almost always 100). */
 const TICKS_PER_SECOND = ((): number => {
@@ -12,20 +13,18 @@ const TICKS_PER_SECOND = ((): number => {
   }
 })()
 
+function ticksToMs(ticks: number): number {
+  return (ticks * 1000) / TICKS_PER_SECOND
+}
+
 /**
  * CPU time (user + system) of the process's main thread, where Node runs JavaScript and where
  * spawn() blocks. The thread pool, GC helpers and the children are not counted.
  */
 export function mainThreadCpuMs(pid: number): number {
-  // Fields after the parenthesised command name start at field 3; utime and stime are 14 and 15.
+  // utime and stime are fields 14 and 15.
   const fields = statFields(`/proc/${pid}/task/${pid}/stat`)
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND
-}
-
-/** Fields of /proc/PID/stat after the parenthesised command name, which may hold spaces. */
-function statFields(path: string): string[] {
-  const stat = readFileSync(path, 'utf8')
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ticksToMs(Number(fields[11]) + Number(fields[12]))
 }
 
 export interface ProcessCpu {
@@ -38,8 +37,7 @@ export interface ProcessCpu {
 export function processCpuMs(pid: number): ProcessCpu {
   // utime, stime, cutime, cstime are fields 14 to 17.
   const [utime, stime, cutime, cstime] = statFields(`/proc/${pid}/stat`).slice(11, 15).map(Number)
-  const ms = (ticks: number): number => (ticks * 1000) / TICKS_PER_SECOND
-  return { selfMs: ms((utime ?? 0) + (stime ?? 0)), childrenMs: ms((cutime ?? 0) + (cstime ?? 0)) }
+  return { selfMs: ticksToMs((utime ?? 0) + (stime ?? 0)), childrenMs: ticksToMs((cutime ?? 0) + (cstime ?? 0)) }
 }
 
 /** CPU time the whole machine spent on anything but idling and waiting for I/O, over all CPUs. */
@@ -47,7 +45,7 @@ export function machineCpuMs(): { readonly busyMs: number } {
   const [, ...fields] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/)
   const ticks = fields.map(Number)
   const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0)
-  return { busyMs: ((ticks.reduce((sum, value) => sum + value, 0) - idle) * 1000) / TICKS_PER_SECOND }
+  return { busyMs: ticksToMs(ticks.reduce((sum, value) => sum + value, 0) - idle) }
 }
 
 /** Peak resident set size (VmHWM) in bytes. */

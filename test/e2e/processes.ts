@@ -2,12 +2,20 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 
+/**
+ * The fields of a /proc stat file (`/proc/PID/stat`, `/proc/PID/task/TID/stat`) after the
+ * parenthesised command name, which may hold spaces: [0] is field 3 (the state), [1] field 4
+ * (the parent pid), [11] and [12] fields 14 and 15 (utime, stime). Throws if the file is gone.
+ */
+export function statFields(path: string): string[] {
+  const stat = readFileSync(path, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
 /** True while the pid names a process that is not a zombie (a zombie has already ended). */
 export function isAlive(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // Field 3, after the parenthesised command name, is the state.
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+    return statFields(`/proc/${pid}/stat`)[0] !== 'Z'
   } catch {
     return false
   }
@@ -57,8 +65,7 @@ export function commandLine(pid: number): string {
 /** The parent pid of a live process, or undefined. */
 export function parentOf(pid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    return Number(statFields(`/proc/${pid}/stat`)[1])
   } catch {
     return undefined
   }
