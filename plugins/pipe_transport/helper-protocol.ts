@@ -20,11 +20,19 @@ const FRAME_BATCH_BYTES = 64 * 1024
 
 export type HelperReply = { readonly started: number } | { readonly result: RunResult }
 
-export function encodeFrame(payload: Buffer): Buffer {
+/** The 4-byte length that starts a frame of `length` bytes. */
+function frameHeader(length: number): Buffer {
   const header = Buffer.alloc(HEADER_BYTES)
-  header.writeUInt32BE(payload.length)
-  return Buffer.concat([header, payload])
+  header.writeUInt32BE(length)
+  return header
 }
+
+export function encodeFrame(payload: Buffer): Buffer {
+  return Buffer.concat([frameHeader(payload.length), payload])
+}
+
+/** The frame that ends a message; never written to, so one serves every delivery. */
+const END_OF_MESSAGE = frameHeader(0)
 
 export function encodeSpec(spec: ProgramSpec): Buffer {
   return encodeFrame(Buffer.from(JSON.stringify(spec)))
@@ -65,16 +73,12 @@ export class FrameWriter extends Writable {
   }
 
   override _final(done: (error?: Error | null) => void): void {
-    this.send(done, encodeFrame(Buffer.alloc(0)))
+    this.send(done, END_OF_MESSAGE)
   }
 
   private send(done: (error?: Error | null) => void, last?: Buffer): void {
     // An empty frame means "end of message", so gathered bytes make a frame only if there are some.
-    if (this.messageBytes > 0) {
-      const header = Buffer.alloc(HEADER_BYTES)
-      header.writeUInt32BE(this.messageBytes)
-      this.framed.push(header, ...this.message)
-    }
+    if (this.messageBytes > 0) this.framed.push(frameHeader(this.messageBytes), ...this.message)
     if (last) this.framed.push(last)
     this.socket.cork()
     for (const piece of this.framed) this.socket.write(piece)
