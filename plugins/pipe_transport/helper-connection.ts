@@ -63,18 +63,16 @@ export class HelperConnection {
   }
 
   /**
-   * The delivery has its result. The connection can take the next one only if the whole message,
-   * empty frame included, went out: the helper then reads to that frame and waits for a spec.
-   * Otherwise (the program exited before reading it all) it is closed, which stops the feed.
+   * The delivery has its result. True if the connection can take the next one: the whole message,
+   * empty frame included, went out, so the helper reads to that frame and waits for a spec. False
+   * if the program exited before all of it went; the caller then closes the connection, which
+   * stops the feed.
    */
   finish(): boolean {
     this.delivery = undefined
-    if (this.writer?.writableFinished && !this.socket.destroyed) {
-      this.writer = undefined
-      return true
-    }
-    this.close()
-    return false
+    if (!this.writer?.writableFinished || this.socket.destroyed) return false
+    this.writer = undefined
+    return true
   }
 
   close(): void {
