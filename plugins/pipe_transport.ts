@@ -3,17 +3,17 @@
 // sandbox and only wires hooks; the work is done by the modules under ./pipe_transport/.
 import { join, resolve } from 'node:path'
 import { deliver } from './pipe_transport/delivery.js'
-import { describeDelivery } from './pipe_transport/delivery-log.js'
+import { describeDelivery } from './pipe_transport/reply/delivery-log.js'
 import DSN = require('haraka-dsn')
-import { envelopeOf, senderOf } from './pipe_transport/envelope.js'
-import { helperPool } from './pipe_transport/helper-pool.js'
-import { replyFor } from './pipe_transport/exit-reply.js'
-import { shapedFeed } from './pipe_transport/message-shape.js'
-import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/haraka-types.js'
-import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/process-groups.js'
-import { QUEUE_NAME, rcptDecision } from './pipe_transport/rcpt-policy.js'
-import { sharedRoute } from './pipe_transport/route.js'
-import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type Settings } from './pipe_transport/settings.js'
+import { envelopeOf, senderOf } from './pipe_transport/invocation/envelope.js'
+import { helperPool } from './pipe_transport/running/helper-pool.js'
+import { replyFor } from './pipe_transport/reply/exit-reply.js'
+import { shapedFeed } from './pipe_transport/invocation/message-shape.js'
+import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/types/haraka-types.js'
+import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/running/process-groups.js'
+import { QUEUE_NAME, rcptDecision } from './pipe_transport/routing/rcpt-policy.js'
+import { sharedRoute } from './pipe_transport/routing/route.js'
+import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type Settings } from './pipe_transport/settings/settings.js'
 
 // The sandbox provides Haraka's return codes as globals; helper modules use plain verdicts.
 declare const OK: number

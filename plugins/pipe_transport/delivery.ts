@@ -1,15 +1,15 @@
 // One delivery from start to reply: expand the arguments, build the environment, wait for a
 // slot, run the program (through a spawn helper, or here), and map how it ended to the SMTP reply.
-import { expandArguments } from './arguments.js'
-import type { Envelope } from './envelope.js'
-import { programEnvironment } from './environment.js'
-import { replyFor, type Outcome, type Reply } from './exit-reply.js'
-import { helperPool } from './helper-pool.js'
-import { KILL_GRACE_MS } from './process-groups.js'
-import { STDIO_LINGER_MS, type Feed, type RunResult } from './run-program.js'
-import type { Instance } from './settings.js'
-import { slotsFor } from './slots.js'
-import { within } from './within.js'
+import { expandArguments } from './invocation/arguments.js'
+import type { Envelope } from './invocation/envelope.js'
+import { programEnvironment } from './invocation/environment.js'
+import { replyFor, type Outcome, type Reply } from './reply/exit-reply.js'
+import { helperPool } from './running/helper-pool.js'
+import { KILL_GRACE_MS } from './running/process-groups.js'
+import { STDIO_LINGER_MS, type Feed, type RunResult } from './running/run-program.js'
+import type { Instance } from './settings/settings.js'
+import { slotsFor } from './running/slots.js'
+import { within } from './running/within.js'
 
 /**
  * A run ends by its timeout plus the kill grace and the stdio linger at the latest. One that has

@@ -1,12 +1,12 @@
 // Starts a real Haraka (from node_modules) in a fresh install dir on a free loopback port, with
 // the compiled plugin copied in the way an operator would install it.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { DEFAULT_SPAWN_HELPERS } from '../../plugins/pipe_transport/settings.js'
+import { DEFAULT_SPAWN_HELPERS } from '../../plugins/pipe_transport/settings/settings.js'
 import { spawnHelpersOf } from './processes.js'
 
 export const REPO = resolve(__dirname, '..', '..')
@@ -115,12 +115,13 @@ export class Haraka {
   static async install(options: HarakaOptions): Promise<{ dir: string; port: number }> {
     const dir = mkdtempSync(join(tmpdir(), 'pipe-transport-haraka-'))
     mkdirSync(join(dir, 'config'))
-    mkdirSync(join(dir, 'plugins', 'pipe_transport'), { recursive: true })
+    mkdirSync(join(dir, 'plugins'))
     // Installing = copying the compiled entry and its folder, exactly as README tells operators.
     cpSync(join(REPO, 'plugins', 'pipe_transport.js'), join(dir, 'plugins', 'pipe_transport.js'))
-    for (const file of readdirSync(join(REPO, 'plugins', 'pipe_transport'))) {
-      if (file.endsWith('.js')) cpSync(join(REPO, 'plugins', 'pipe_transport', file), join(dir, 'plugins', 'pipe_transport', file))
-    }
+    cpSync(join(REPO, 'plugins', 'pipe_transport'), join(dir, 'plugins', 'pipe_transport'), {
+      recursive: true,
+      filter: (source) => !/\.ts$/.test(source),
+    })
     for (const [name, file] of Object.entries(options.extraPlugins ?? {})) cpSync(file, join(dir, 'plugins', `${name}.js`))
     const port = await freePort()
     const config: Record<string, string> = {

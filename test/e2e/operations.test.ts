@@ -148,7 +148,7 @@ describe('trying a configuration with try-delivery.js', () => {
     try {
       const { stdout: output } = await promisify(execFile)(
         process.execPath,
-        [join(dir, 'plugins', 'pipe_transport', 'try-delivery.js'), '-c', dir, '--from', 's@origin.test', '--to', 'x@try.test', '--message', message],
+        [join(dir, 'plugins', 'pipe_transport', 'tools', 'try-delivery.js'), '-c', dir, '--from', 's@origin.test', '--to', 'x@try.test', '--message', message],
         { cwd: REPO },
       )
       // Haraka's own log lines come between the transcript's lines.
@@ -169,7 +169,7 @@ describe('trying a configuration with try-delivery.js', () => {
     try {
       const run = promisify(execFile)(
         process.execPath,
-        [join(dir, 'plugins', 'pipe_transport', 'try-delivery.js'), '-c', dir, '--from', 's@origin.test', '--to', 'x@try.test', '--message', work.file('m.eml', 'Subject: x\n\nx\n')],
+        [join(dir, 'plugins', 'pipe_transport', 'tools', 'try-delivery.js'), '-c', dir, '--from', 's@origin.test', '--to', 'x@try.test', '--message', work.file('m.eml', 'Subject: x\n\nx\n')],
         { cwd: REPO },
       )
       await assert.rejects(run, (err: { code?: number; stdout?: string }) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { expandArguments, parseArguments, type WordTemplate } from '../../plugins/pipe_transport/arguments.js'
-import type { Envelope } from '../../plugins/pipe_transport/envelope.js'
+import { expandArguments, parseArguments, type WordTemplate } from '../../plugins/pipe_transport/invocation/arguments.js'
+import type { Envelope } from '../../plugins/pipe_transport/invocation/envelope.js'
 
 const envelope: Envelope = {
   sender: 's@x.test',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import { describe, it } from 'node:test'
-import { FirstLine } from '../../plugins/pipe_transport/first-line.js'
+import { FirstLine } from '../../plugins/pipe_transport/running/first-line.js'
 
 async function through(chunks: string[]): Promise<{ line: string | undefined; out: string }> {
   const firstLine = new FirstLine()

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { FrameParser, FrameWriter, ReplyReader, encodeFrame, encodeSpec, type HelperReply } from '../../plugins/pipe_transport/helper-protocol.js'
-import type { ProgramSpec } from '../../plugins/pipe_transport/run-program.js'
+import { FrameParser, FrameWriter, ReplyReader, encodeFrame, encodeSpec, type HelperReply } from '../../plugins/pipe_transport/running/helper-protocol.js'
+import type { ProgramSpec } from '../../plugins/pipe_transport/running/run-program.js'
 
 const SPEC: ProgramSpec = {
   program: '/bin/cat',

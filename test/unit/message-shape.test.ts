@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import { describe, it } from 'node:test'
-import type { Envelope } from '../../plugins/pipe_transport/envelope.js'
-import { FromEscaper, asctime, prefaceFor } from '../../plugins/pipe_transport/message-shape.js'
-import type { MessageShape } from '../../plugins/pipe_transport/settings.js'
+import type { Envelope } from '../../plugins/pipe_transport/invocation/envelope.js'
+import { FromEscaper, asctime, prefaceFor } from '../../plugins/pipe_transport/invocation/message-shape.js'
+import type { MessageShape } from '../../plugins/pipe_transport/settings/settings.js'
 
 const envelope: Envelope = {
   sender: 's@x.test',

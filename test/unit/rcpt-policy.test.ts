@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { rcptDecision, type RcptContext } from '../../plugins/pipe_transport/rcpt-policy.js'
-import { readSettings, type Settings } from '../../plugins/pipe_transport/settings.js'
+import { rcptDecision, type RcptContext } from '../../plugins/pipe_transport/routing/rcpt-policy.js'
+import { readSettings, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
 
 function settings(): Settings {
   const read = readSettings(

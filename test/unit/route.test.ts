@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { RouteTable, isDomainEntry, sharedRoute } from '../../plugins/pipe_transport/route.js'
+import { RouteTable, isDomainEntry, sharedRoute } from '../../plugins/pipe_transport/routing/route.js'
 
 describe('route', () => {
   const routes = new RouteTable(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { DEFAULT_SPAWN_HELPERS, MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type RawIni, type Settings } from '../../plugins/pipe_transport/settings.js'
+import { DEFAULT_SPAWN_HELPERS, MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type RawIni, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
 
 const context = { installDir: '/srv/haraka', runningAsRoot: false }
 

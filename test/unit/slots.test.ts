@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Slots } from '../../plugins/pipe_transport/slots.js'
+import { Slots } from '../../plugins/pipe_transport/running/slots.js'
 
 describe('slots', () => {
   it('grants up to the limit, then queues in arrival order', async () => {

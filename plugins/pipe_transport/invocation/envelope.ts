@@ -1,6 +1,6 @@
 // What one delivery knows about its message, taken from Haraka once so that the rest of the
 // plugin works on plain data.
-import type { HarakaAddress, HarakaConnection, HarakaTransaction } from './haraka-types.js'
+import type { HarakaAddress, HarakaConnection, HarakaTransaction } from '../types/haraka-types.js'
 
 export interface Recipient {
   readonly address: string

@@ -5,10 +5,10 @@ import { accessSync, constants, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { isAbsolute, resolve } from 'node:path'
 import { lookupGroup, lookupUser } from './accounts.js'
-import { parseArguments, type WordTemplate } from './arguments.js'
-import { TRANSACTION_VARIABLES } from './environment.js'
-import { PRESETS, parseReplyLine, type ExitCodeTable, type PresetName, type Reply } from './exit-reply.js'
-import { RouteTable, isDomainEntry } from './route.js'
+import { parseArguments, type WordTemplate } from '../invocation/arguments.js'
+import { TRANSACTION_VARIABLES } from '../invocation/environment.js'
+import { PRESETS, parseReplyLine, type ExitCodeTable, type PresetName, type Reply } from '../reply/exit-reply.js'
+import { RouteTable, isDomainEntry } from '../routing/route.js'
 
 /**
  * A delivery may wait `timeout` for a slot and then run for `timeout`, plus the kill grace. SMTP

@@ -2,7 +2,7 @@
 // queue hook, so a transaction must have one route: recipients for another route (another
 // instance, or no instance at all) are deferred with 452 4.5.3 and the client sends them in a
 // later transaction. Addresses that could become program options are refused here too.
-import type { Instance, Settings } from './settings.js'
+import type { Instance, Settings } from '../settings/settings.js'
 
 /** `continue` lets the other rcpt plugins decide; the others are answers with an enhanced code. */
 export type RcptDecision =

@@ -1,7 +1,7 @@
 // Delivers one message file through a Haraka install dir's configuration and prints every SMTP
 // reply: a way to try pipe_transport.ini before trusting it with mail.
 //
-//   node plugins/pipe_transport/try-delivery.js -c /etc/haraka --from a@example.org \
+//   node plugins/pipe_transport/tools/try-delivery.js -c /etc/haraka --from a@example.org \
 //        --to someone@example.com [--to ...] --message message.eml
 //
 // Haraka 3.3's own test mode (`haraka -t`) cannot do this: its stand-in client has `remote.address`

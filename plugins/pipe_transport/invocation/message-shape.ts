@@ -3,9 +3,9 @@
 // program only; the transaction, and every other plugin's view of it, is left as it is.
 import { Transform, type TransformCallback, type Writable } from 'node:stream'
 import type { Envelope } from './envelope.js'
-import type { HarakaMessageStream } from './haraka-types.js'
-import type { Feed } from './run-program.js'
-import type { MessageShape } from './settings.js'
+import type { HarakaMessageStream } from '../types/haraka-types.js'
+import type { Feed } from '../running/run-program.js'
+import type { MessageShape } from '../settings/settings.js'
 
 export function shapedFeed(message: HarakaMessageStream, shape: MessageShape, envelope: Envelope): Feed {
   return (stdin: Writable) => {

@@ -1,9 +1,9 @@
 // What Haraka's log and transaction.results record of a delivery. The objects are made here, in
 // Node's main realm, because Haraka's logger merges only objects whose constructor is its own
 // `Object` into logfmt and json lines; one made in the plugin sandbox would be printed whole.
-import type { DeliveryReport } from './delivery.js'
-import type { Envelope } from './envelope.js'
-import type { Instance } from './settings.js'
+import type { DeliveryReport } from '../delivery.js'
+import type { Envelope } from '../invocation/envelope.js'
+import type { Instance } from '../settings/settings.js'
 
 export type LogLevel = 'info' | 'warn' | 'error'
 
