@@ -173,6 +173,62 @@ user = 54321
   })
 })
 
+describe('configuration errors of routing by address', () => {
+  it('names the section and key of every bad address entry, and both instances of a conflict', async () => {
+    const { code, log } = await Haraka.startExpectingRefusal({
+      ini: `
+[main]
+program_name = /bin/cat
+recipient_delimiter = +@
+
+[rt]
+arguments = --queue \${route_data}
+x_original_to = true
+
+[rt.address]
+support@example.test = general
+nobody-here = x
+dash@example.test = -x
+@example.test
+
+[other]
+domain = example.test
+
+[other.address]
+support@example.test = other
+
+[lonely]
+
+[main.address]
+a@example.test
+
+[unrouted]
+support@example.test
+@example.test
+abuse@ = yes
+`,
+    })
+    assert.notEqual(code, 0)
+    const errors = log
+      .split('\n')
+      .filter((line) => line.includes('[CRIT] [-] [pipe_transport]'))
+      .map((line) => line.replace(/^.*\[pipe_transport\] \S+\/config\/pipe_transport\.ini /, ''))
+    assert.deepEqual(errors.sort(), sorted([
+      '[main] recipient_delimiter: "+@" must be one or more characters other than white space, @, " and \\, e.g. +',
+      '[main.address]: addresses are routed by an instance: use [NAME.address] beside [NAME]',
+      '[rt] x_original_to: needs recipient_limit = 1: a message can name only one X-Original-To recipient',
+      '[rt.address] nobody-here: must be an address (local@domain) or @domain; internationalised domains in xn-- form',
+      '[rt.address] dash@example.test: route data "-x" must not start with "-"',
+      '[other] domain: example.test is already routed by [rt]',
+      '[other.address] support@example.test: is already routed by [rt]',
+      '[lonely] domain: is required, or a [lonely.address] section: the recipients this instance delivers',
+      '[unrouted] support@example.test: is routed by [rt] in [rt.address]',
+      '[unrouted] @example.test: must be an address (local@domain) or local@ for that local part in every domain',
+      '[unrouted] abuse@: takes no value: list the address alone',
+    ]))
+  })
+})
+
 describe('user and group under a Haraka that drops root', { skip: process.getuid?.() === 0 ? false : 'needs root' }, () => {
   it('refuses at start: programs start after Haraka has become smtp.ini\'s user', async () => {
     const { code, log } = await Haraka.startExpectingRefusal({
