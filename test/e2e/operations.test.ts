@@ -50,7 +50,7 @@ ${extra}`
     const slow = reply(haraka, 'slow@one.test')
     while (!existsSync(work.path('slow-started'))) await new Promise((r) => setTimeout(r, 25))
     edit(ini('two', '[two]\ndomain = two.test\n'))
-    await haraka.waitForLog(/\[pipe_transport\] reloaded \S+pipe_transport\.ini: \[one\] one\.test; \[two\] two\.test/)
+    await haraka.waitForLog(/\[pipe_transport\] reloaded \S+pipe_transport\.ini in \d+ ms: \[one\] one\.test; \[two\] two\.test/)
     assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version two')
     assert.equal(await reply(haraka, 'x@two.test'), '250 Message Queued')
     assert.equal(await slow, '250 2.0.0 version one')

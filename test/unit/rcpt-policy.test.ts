@@ -3,18 +3,19 @@ import { describe, it } from 'node:test'
 import { Address } from '@haraka/email-address'
 import { rcptDecision, type RcptContext } from '../../plugins/pipe_transport/routing/rcpt-policy.js'
 import { routeRecipient } from '../../plugins/pipe_transport/routing/route-recipient.js'
+import { iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
 import { readSettings, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
 
 function readTestSettings(): Settings {
   const read = readSettings(
-    {
+    iniFromSections({
       main: { program_name: '/bin/cat', recipient_delimiter: '+' },
       one: { domain: 'one.test' },
       two: { domain: 'two.test' },
       single: { domain: 'single.test', recipient_limit: 1 },
       rt: {},
       'rt.address': { 'support@rt.test': 'general', 'billing@rt.test': 'billing', 'sales@rt.test': 'general' },
-    },
+    }),
     { installDir: '/', runningAsRoot: false },
   )
   if ('errors' in read) throw new Error(JSON.stringify(read.errors))

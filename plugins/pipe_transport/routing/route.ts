@@ -14,8 +14,8 @@ export interface RouteMatch<Route> {
 }
 
 export interface RouteEntries<Route> {
-  /** `local@domain` and `@domain` keys with their route data. */
-  readonly addresses: ReadonlyMap<string, RouteMatch<Route>>
+  /** `local@domain` and `@domain` keys with their route data (a Map will do; settings.ts uses an AddressTable). */
+  readonly addresses: { get(key: string): RouteMatch<Route> | undefined }
   /** `local@domain` and `local@` (that local part in every domain) keys. */
   readonly unrouted: ReadonlySet<string>
   /** `example.com`, `*.example.com` and `*` keys, as configured. */

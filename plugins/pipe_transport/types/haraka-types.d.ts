@@ -56,6 +56,8 @@ export interface HarakaConnection {
 /** haraka-config's reader, as handed to a plugin in `this.config`. */
 export interface HarakaConfig {
   get(name: string, onChange?: (err?: unknown) => void): unknown
+  /** The file's bytes (null when it does not exist), watched like any config. */
+  get(name: string, type: 'binary', onChange?: (err?: unknown) => void): Buffer | null
 }
 
 /** Hook callback: `next()` declines, `next(code, text)` answers. */
