@@ -13,6 +13,8 @@ export async function boundedOperation<T>(
   operation: string,
   timeoutMs: number,
   work: () => Promise<T>,
+  /** What the store knows of why it may be slow (e.g. the last connection error). */
+  context: () => string = () => '',
 ): Promise<T> {
   let result: T | typeof timedOut
   try {
@@ -23,7 +25,7 @@ export async function boundedOperation<T>(
   }
   // The late outcome of the work is still awaited by the race above, so a rejection that comes
   // after the timeout is handled there and never becomes an unhandled rejection.
-  if (result === timedOut) throw new JournalUnavailableError(journal, operation, `no answer within ${timeoutMs} ms`)
+  if (result === timedOut) throw new JournalUnavailableError(journal, operation, `no answer within ${timeoutMs} ms${context()}`)
   return result
 }
 

@@ -32,6 +32,8 @@ export class RedisJournal implements DeliveryJournal {
   private readonly client
   private readonly connecting: Promise<unknown>
   private down = false
+  private connected = false
+  private lastError = ''
 
   constructor(private readonly options: RedisJournalOptions) {
     const url = new URL(options.url)
@@ -48,24 +50,27 @@ export class RedisJournal implements DeliveryJournal {
     // node-redis emits 'error' for every failed connection attempt; an EventEmitter 'error'
     // without a listener throws, which would stop Haraka.
     this.client.on('error', (error: unknown) => {
+      this.lastError = reasonOf(error)
       if (this.down) return
       this.down = true
       options.warn(`${this.description}: ${reasonOf(error)}; retrying in the background`)
     })
     this.client.on('ready', () => {
+      this.connected = true
       if (!this.down) return
       this.down = false
       options.warn(`${this.description}: connected again`)
     })
     // Pending until the first connection succeeds (the reconnect strategy never gives up);
-    // rejected only by close() before that.
+    // rejected only by close() before that. Operations wait for it within their bound, so the
+    // first messages after a start are not refused for a connection still being made.
     this.connecting = this.client.connect().catch(() => undefined)
   }
 
   begin(keys: readonly Buffer[], leaseMs: number): Promise<Claim> {
     const token = randomBytes(16)
     const claimValue = Buffer.concat([Buffer.from('C'), token])
-    return boundedOperation(this.description, 'begin', this.options.timeoutMs, async () => {
+    return this.bounded('begin', async () => {
       const reply = await this.script(BEGIN, keys, [claimValue, String(Math.max(1, Math.ceil(leaseMs)))])
       if (!Array.isArray(reply) || reply.length !== keys.length) throw new Error(`unexpected reply ${JSON.stringify(reply)}`)
       return { states: reply.map((code) => STATES[Number(code)] ?? 'busy'), token }
@@ -73,13 +78,13 @@ export class RedisJournal implements DeliveryJournal {
   }
 
   delivered(_claim: Claim, keys: readonly Buffer[]): Promise<void> {
-    return boundedOperation(this.description, 'delivered', this.options.timeoutMs, async () => {
+    return this.bounded('delivered', async () => {
       await this.script(DELIVERED, keys, [String(this.options.retentionMs)])
     })
   }
 
   release(claim: Claim, keys: readonly Buffer[]): Promise<void> {
-    return boundedOperation(this.description, 'release', this.options.timeoutMs, async () => {
+    return this.bounded('release', async () => {
       await this.script(RELEASE, keys, [Buffer.concat([Buffer.from('C'), claim.token])])
     })
   }
@@ -87,6 +92,13 @@ export class RedisJournal implements DeliveryJournal {
   async close(): Promise<void> {
     this.client.destroy()
     await this.connecting
+  }
+
+  private bounded<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return boundedOperation(this.description, operation, this.options.timeoutMs, async () => {
+      if (!this.connected) await this.connecting
+      return work()
+    }, () => (this.lastError === '' ? '' : ` (last connection error: ${this.lastError})`))
   }
 
   /** EVALSHA, and EVAL when Redis does not know the script yet (first use, or after a restart). */
