@@ -18,7 +18,7 @@ function localJournal(directory: string, options: Partial<LocalJournalOptions> =
     directory,
     retentionMs: LONG_LEASE_MS,
     timeoutMs: 2000,
-    durability: 'process',
+    
     warn: (message) => warnings.push(message),
     ...options,
   })

@@ -21,11 +21,6 @@ export interface LocalJournalOptions {
   readonly retentionMs: number
   /** The bound on every operation, opening included. */
   readonly timeoutMs: number
-  /**
-   * When delivered() resolves: 'process' once the commit is in the operating system's page cache
-   * (survives a crash of Haraka, not of the machine), 'machine' once it is flushed to the disk.
-   */
-  readonly durability: 'process' | 'machine'
   /** Says that a damaged store was moved aside, or why it could not be opened. */
   readonly warn: (message: string) => void
 }
@@ -70,7 +65,10 @@ export class LocalJournal implements DeliveryJournal {
         const expiresAt = Date.now() + this.options.retentionMs
         for (const key of keys) store.putSync(key, encodeDelivered(expiresAt))
       })
-      if (this.options.durability === 'machine') await store.flushed
+      // Flushed to the disk, not just committed: a record that survives a crash of the machine
+      // too. Measured here, waiting for the flush costs nothing over waiting for the commit
+      // (lmdb-js syncs each commit on its write thread either way, about 0.5 ms on this disk).
+      await store.flushed
     })
   }
 

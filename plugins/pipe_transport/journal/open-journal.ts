@@ -27,7 +27,7 @@ export function openJournal(settings: JournalSettings): DeliveryJournal {
   const timeoutMs = settings.timeoutMs ?? DEFAULT_TIMEOUT_MS
   if (journal === 'off') return new NullJournal()
   if (journal === 'local') {
-    return new LocalJournal({ directory: settings.localDirectory, retentionMs, timeoutMs, durability: 'process', warn })
+    return new LocalJournal({ directory: settings.localDirectory, retentionMs, timeoutMs, warn })
   }
   if (/^rediss?:\/\//.test(journal)) {
     if (!URL.canParse(journal)) throw new Error(`journal = ${journal}: not a valid redis:// URL`)
