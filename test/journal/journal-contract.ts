@@ -22,6 +22,17 @@ export async function eventually(check: () => Promise<boolean>, what: string, li
   }
 }
 
+/** Waits until begin() claims the key again: the store is back, or the old entry expired. */
+export async function untilClaimed(journal: DeliveryJournal, key: Buffer, what: string): Promise<void> {
+  await eventually(async () => {
+    try {
+      return (await journal.begin([key], LONG_LEASE_MS)).states[0] === 'claimed'
+    } catch {
+      return false
+    }
+  }, what)
+}
+
 /** @param open a journal with the given retention, on one store shared by every call */
 export function journalContract(open: (retentionMs: number) => DeliveryJournal): void {
   it('claims new keys, then answers busy to a second caller while the claim is live', async () => {

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test'
 import { open } from 'lmdb'
 import { JournalUnavailableError } from '../../plugins/pipe_transport/journal/delivery-journal.js'
 import { LocalJournal, type LocalJournalOptions } from '../../plugins/pipe_transport/journal/local-journal.js'
-import { eventually, journalContract, keys, LONG_LEASE_MS, watchForStrayErrors } from './journal-contract.js'
+import { eventually, journalContract, keys, untilClaimed, LONG_LEASE_MS, watchForStrayErrors } from './journal-contract.js'
 
 const root = mkdtempSync(join(tmpdir(), 'journal-local-'))
 const opened: LocalJournal[] = []
@@ -89,13 +89,7 @@ describe('local journal: the store', () => {
       return true
     })
     rmSync(parent)
-    await eventually(async () => {
-      try {
-        return (await journal.begin(keys(1), LONG_LEASE_MS)).states[0] === 'claimed'
-      } catch {
-        return false
-      }
-    }, 'recovery')
+    await untilClaimed(journal, keys(1)[0] as Buffer, 'recovery')
   })
 
   it('rejects with the reason when the directory cannot be written', async () => {

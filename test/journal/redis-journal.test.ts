@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { JournalUnavailableError } from '../../plugins/pipe_transport/journal/delivery-journal.js'
 import { RedisJournal } from '../../plugins/pipe_transport/journal/redis-journal.js'
-import { eventually, journalContract, keys, LONG_LEASE_MS, watchForStrayErrors } from './journal-contract.js'
+import { journalContract, keys, untilClaimed, LONG_LEASE_MS, watchForStrayErrors } from './journal-contract.js'
 import { RedisServer } from './redis-server.js'
 
 const TIMEOUT_MS = 1000
@@ -80,13 +80,7 @@ describe('redis journal: Redis stopped mid-test', () => {
       }
       assert.match(warnings.join('\n'), /retrying in the background/)
       await server.start() // same port, empty: --save '' keeps nothing
-      await eventually(async () => {
-        try {
-          return (await journal.begin(delivered, LONG_LEASE_MS)).states[0] === 'claimed'
-        } catch {
-          return false
-        }
-      }, 'reconnection')
+      await untilClaimed(journal, delivered[0] as Buffer, 'reconnection')
       assert.match(warnings.join('\n'), /connected again/)
       assert.deepEqual(stray.errors, [])
     } finally {
@@ -99,12 +93,6 @@ describe('redis journal: Redis stopped mid-test', () => {
     const journal = redisJournal()
     await assert.rejects(journal.begin(keys(1), LONG_LEASE_MS), /begin failed: /)
     await server.start()
-    await eventually(async () => {
-      try {
-        return (await journal.begin(keys(1), LONG_LEASE_MS)).states[0] === 'claimed'
-      } catch {
-        return false
-      }
-    }, 'first connection')
+    await untilClaimed(journal, keys(1)[0] as Buffer, 'first connection')
   })
 })

@@ -26,6 +26,16 @@ export interface Claim {
   readonly token: Buffer
 }
 
+/** What every store is given. */
+export interface StoreOptions {
+  /** How long a delivered entry is kept (journal_days). */
+  readonly retentionMs: number
+  /** The bound on every operation, opening and connecting included. */
+  readonly timeoutMs: number
+  /** Says what an operator should know: a damaged store moved aside, Redis lost or back. */
+  readonly warn: (message: string) => void
+}
+
 export interface DeliveryJournal {
   /** Which store this is, for log lines and error messages: 'local DIR', 'redis HOST:PORT/DB', 'off'. */
   readonly description: string

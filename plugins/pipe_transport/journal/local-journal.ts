@@ -8,21 +8,15 @@ import { randomBytes } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { open, type RootDatabase } from 'lmdb'
 import { boundedOperation, reasonOf } from './bounded-operation.js'
-import type { Claim, DeliveryJournal, KeyState } from './delivery-journal.js'
+import type { Claim, DeliveryJournal, KeyState, StoreOptions } from './delivery-journal.js'
 import { JournalUnavailableError } from './delivery-journal.js'
 import { ExpirySweep } from './expiry-sweep.js'
 import { decodeEntry, encodeClaim, encodeDelivered } from './local-entry.js'
 import { checkStore } from './store-check.js'
 
-export interface LocalJournalOptions {
+export interface LocalJournalOptions extends StoreOptions {
   /** The store's directory; created when missing. */
   readonly directory: string
-  /** How long a delivered entry is kept (journal_days). */
-  readonly retentionMs: number
-  /** The bound on every operation, opening included. */
-  readonly timeoutMs: number
-  /** Says that a damaged store was moved aside, or why it could not be opened. */
-  readonly warn: (message: string) => void
 }
 
 /** A store that failed to open is tried again at the next operation after this long, not before. */

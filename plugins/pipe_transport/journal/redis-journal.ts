@@ -9,17 +9,12 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createClient } from 'redis'
 import { boundedOperation, reasonOf } from './bounded-operation.js'
-import type { Claim, DeliveryJournal, KeyState } from './delivery-journal.js'
+import type { Claim, DeliveryJournal, KeyState, StoreOptions } from './delivery-journal.js'
 import { BEGIN, DELIVERED, RELEASE } from './redis-scripts.js'
 
-export interface RedisJournalOptions {
+export interface RedisJournalOptions extends StoreOptions {
   /** redis://[[user]:password@]HOST[:PORT][/DB] */
   readonly url: string
-  readonly retentionMs: number
-  /** The bound on every operation. */
-  readonly timeoutMs: number
-  /** Says when the connection to Redis is lost or comes back. */
-  readonly warn: (message: string) => void
 }
 
 /** Reconnect attempts back off from 50 ms to this, so a Redis that is back is used within a second. */
