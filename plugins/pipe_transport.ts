@@ -2,20 +2,22 @@
 // SMTP transaction, and answers with that program's verdict. This entry runs in Haraka's plugin
 // sandbox and only wires hooks; the work is done by the modules under ./pipe_transport/.
 import { join, resolve } from 'node:path'
-import { deliver } from './pipe_transport/delivery.js'
-import { describeDelivery } from './pipe_transport/reply/delivery-log.js'
+import type { DeliveryJournal } from './pipe_transport/journal/delivery-journal.js'
+import { openJournal } from './pipe_transport/journal/open-journal.js'
+import type { JournalConfig } from './pipe_transport/settings/journal-settings.js'
+import { deliverTransaction } from './pipe_transport/transaction/deliver-transaction.js'
+import { messageFingerprint, noteClientHeaders } from './pipe_transport/transaction/fingerprint.js'
+import { describeDelivery, describeTransaction } from './pipe_transport/reply/delivery-log.js'
 import DSN = require('haraka-dsn')
 import { parseIni } from 'haraka-config/lib/readers/ini'
 import regex = require('haraka-config/lib/regex')
 import { envelopeOf, senderOf } from './pipe_transport/invocation/envelope.js'
 import { helperPool } from './pipe_transport/running/helper-pool.js'
-import { replyFor } from './pipe_transport/reply/exit-reply.js'
-import { shapedFeed } from './pipe_transport/invocation/message-shape.js'
+import { PRESETS, replyFor } from './pipe_transport/reply/exit-reply.js'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/types/haraka-types.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/running/process-groups.js'
 import { acceptedFromRcptCommand, noteRcptCommand, originalOf } from './pipe_transport/routing/original-recipients.js'
 import { QUEUE_NAME, rcptDecision } from './pipe_transport/routing/rcpt-policy.js'
-import { sameRoute } from './pipe_transport/routing/route.js'
 import { routeRecipient } from './pipe_transport/routing/route-recipient.js'
 import { iniFromText } from './pipe_transport/settings/ini-text.js'
 import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type Instance, type Settings } from './pipe_transport/settings/settings.js'
@@ -30,6 +32,8 @@ const VERDICT_CODE = { ok: () => OK, deny: () => DENY, denysoft: () => DENYSOFT 
 
 interface PipeTransport extends HarakaPlugin {
   settings: Settings
+  /** The delivery journal of `[main] journal`; undefined for `off`. */
+  journal: DeliveryJournal | undefined
   load_pipe_transport_ini(): void
   handles(connection: HarakaConnection): boolean
 }
@@ -46,6 +50,7 @@ export function register(this: PipeTransport): void {
   // which runs for every accepted recipient after the whole rcpt chain (whatever the plugin order,
   // even after rcpt_to.in_host_list ended that chain), and before other plugins' rcpt_ok.
   this.register_hook('rcpt_ok', 'check_rcpt_route', -100)
+  this.register_hook('data_post', 'note_client_headers', -100)
 }
 
 export function load_pipe_transport_ini(this: PipeTransport): void {
@@ -76,11 +81,25 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
     this.logerror(`${file}: not reloaded, the last good config stays in force`)
     return
   }
+  const previous = this.settings?.journal
   this.settings = read.settings
+  if (!previous || !sameJournal(previous, read.settings.journal)) {
+    // Deliveries still running record their outcome in the journal they began with.
+    const retired = this.journal
+    if (retired) setTimeout(() => void retired.close(), JOURNAL_RETIRE_MS).unref()
+    this.journal = openJournal(read.settings.journal, (message) => this.logwarn(message))
+  }
   helperPool.configure(read.settings.spawnHelpers)
   const names = read.settings.instances.map((instance) => describeRoutes(instance, read.settings))
   const took = `in ${Date.now() - began} ms`
   this.loginfo(`${starting ? 'loaded' : 'reloaded'} ${file} ${took}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
+}
+
+/** Longer than any delivery that began with a journal a reload replaced (slot wait, run, grace). */
+const JOURNAL_RETIRE_MS = (2 * MAX_TIMEOUT_SECONDS + 60) * 1000
+
+function sameJournal(a: JournalConfig, b: JournalConfig): boolean {
+  return a.store === b.store && a.directory === b.directory && a.retentionDays === b.retentionDays
 }
 
 /** `[rt] 2 addresses`, `[lists] lists.example.com 1 address`: what an instance routes, in brief. */
@@ -96,7 +115,7 @@ export function note_original_rcpt(this: PipeTransport, next: Next, connection: 
   next()
 }
 
-/** One route per transaction, recipient limits, and no address that could become an option. */
+/** Recipients for other queue plugins go in other transactions; no address may become an option. */
 export function check_rcpt_route(this: PipeTransport, next: Next, connection: HarakaConnection): void {
   const transaction = connection.transaction
   if (!transaction) return next()
@@ -106,9 +125,9 @@ export function check_rcpt_route(this: PipeTransport, next: Next, connection: Ha
   const first = transaction.rcpt_to[0]
   let firstAccepted = start > 0 && first ? routeRecipient(this.settings, first, originalOf(first)) : undefined
   const context = { sender: senderOf(transaction.mail_from), queueWants: transaction.notes.get('queue.wants') }
-  for (const [index, candidate] of candidates.entries()) {
+  for (const candidate of candidates) {
     const routed = routeRecipient(this.settings, candidate, originalOf(candidate))
-    const decision = rcptDecision(routed, { ...context, firstAccepted, acceptedCount: start + index })
+    const decision = rcptDecision(routed, { ...context, firstAccepted })
     if (decision.kind !== 'continue') {
       // Haraka takes the last recipient back on a refusal; the others this command added go too.
       transaction.rcpt_to.splice(start, candidates.length - 1)
@@ -154,36 +173,51 @@ export function hook_queue(this: PipeTransport, next: Next, connection: HarakaCo
   if (wanted && wanted !== QUEUE_NAME) return next()
 
   const routed = transaction.rcpt_to.map((rcpt) => routeRecipient(this.settings, rcpt, originalOf(rcpt)))
-  const [first] = routed
-  if (routed.some((each) => !sameRoute(each.match, first?.match))) {
-    const names = [...new Set(routed.map((each) => each.match?.route.name ?? '(none)'))].join(', ')
-    connection.logerror(this, `recipients span several routes (${names}); refusing to deliver part of the transaction`)
-    return next(DENYSOFT, '4.3.0 pipe transport: recipients need different routes, send them separately')
+  const ours = routed.flatMap(({ match, recipient }) => (match && recipient ? [{ instance: match.route, recipient }] : []))
+  if (ours.length === 0) return next()
+  if (ours.length < routed.length) {
+    const others = routed.filter((each) => !each.match).map((each) => each.address)
+    connection.logerror(this, `recipients ${others.join(' ')} are not routed, beside routed ones; refusing to deliver part of the transaction`)
+    return next(DENYSOFT, '4.3.0 pipe transport: some recipients are delivered by other means, send them separately')
   }
-  const instance = first?.match?.route
-  if (!instance) return next()
 
-  const envelope = envelopeOf(connection, transaction, routed.flatMap((each) => (each.recipient ? [each.recipient] : [])))
   const stream = transaction.message_stream
+  const envelope = envelopeOf(connection, transaction)
   let answered = false
   const answer: Next = (code, text) => {
     if (answered) return
     answered = true
     next(code, text)
   }
-  deliver(instance, envelope, shapedFeed(stream, instance.shape, envelope))
+  deliverTransaction({
+    routed: ours,
+    envelope,
+    message: { stream, bytes: transaction.data_bytes, fingerprint: () => messageFingerprint(transaction, envelope.sender) },
+    journal: this.journal,
+    journalUnavailable: this.settings.journal.unavailable,
+  })
     .then((report) => {
-      stream.unpipe()
-      const log = describeDelivery(instance, envelope, report)
-      transaction.results.add(this, log.result)
+      for (const { run, envelope: runEnvelope, report: runReport } of report.runs) {
+        const log = describeDelivery(run.instance, runEnvelope, runReport)
+        transaction.results.add(this, log.result)
+        connection[`log${log.level}`](this, log.message, log.fields)
+      }
+      for (const problem of report.journalProblems) connection.logerror(this, problem)
+      const log = describeTransaction(envelope.queueId, report)
       connection[`log${log.level}`](this, log.message, log.fields)
       answer(VERDICT_CODE[report.reply.verdict](), report.reply.text || undefined)
     })
     .catch((err: unknown) => {
       stream.unpipe()
-      connection.logerror(this, `delivery through [${instance.name}] failed inside the plugin: ${String(err)}`)
-      answer(DENYSOFT, replyFor({ kind: 'internal-error', cause: String(err) }, instance.exitCodes).text)
+      connection.logerror(this, `delivery failed inside the plugin: ${String(err)}`)
+      answer(DENYSOFT, replyFor({ kind: 'internal-error', cause: String(err) }, PRESETS.seed).text)
     })
+}
+
+/** Before any other data_post plugin adds headers: what the client sent, for the journal's fingerprint. */
+export function note_client_headers(this: PipeTransport, next: Next, connection: HarakaConnection): void {
+  if (connection.transaction) noteClientHeaders(connection.transaction)
+  next()
 }
 
 /**
@@ -201,7 +235,8 @@ export function hook_init_child(this: PipeTransport, next: Next): void {
 }
 
 /** Haraka is stopping: end every running program; their transactions are not answered 250. */
-export function shutdown(): void {
+export function shutdown(this: PipeTransport): void {
   shutdownAll()
   helperPool.stop()
+  void this.journal?.close()
 }

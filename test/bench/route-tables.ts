@@ -3,8 +3,6 @@
 // it (its own log line), what one lookup costs, how much more memory Haraka holds with it than
 // with a one-line table, and a live reload of it. Run alone as `node test/bench/route-tables.js`.
 import { Address } from '@haraka/email-address'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Haraka } from '../e2e/harness.js'
 import { Scratch, crlf } from '../e2e/fixtures.js'
@@ -98,7 +96,7 @@ export async function measureRouteTables(): Promise<TableFigures> {
     const loadMs = Number([...big.log.matchAll(loadLine)].at(-1)?.[2])
 
     // A live reload of the whole table with one entry changed: it routes the new way once logged.
-    writeFileSync(join(big.dir, 'config', 'pipe_transport.ini'), `${tableIni(program, 'changed')}\n`)
+    big.writeIni(tableIni(program, 'changed'))
     await big.waitForLog(/\[pipe_transport\] reloaded \S+ in \d+ ms/, 60_000)
     const reloadMs = Number([...big.log.matchAll(loadLine)].filter((match) => match[1] === 're').at(-1)?.[2])
     const { reply } = await sendMail(big.port, { from: 's@origin.test', to: [addressAt(0)], message: crlf(['Subject: x', '', 'x']) })

@@ -2,7 +2,7 @@
 // a configuration with try-delivery.js.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
@@ -42,7 +42,7 @@ ${extra}`
     work.remove()
   })
 
-  const edit = (text: string): void => writeFileSync(join(haraka.dir, 'config', 'pipe_transport.ini'), text)
+  const edit = (text: string): void => haraka.writeIni(text)
   const reloads = (): number => haraka.log.split('\n').filter((line) => line.includes('[pipe_transport] reloaded ')).length
 
   it('applies a good edit without a restart; a running delivery finishes under the config it started with', async () => {

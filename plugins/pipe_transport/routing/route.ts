@@ -67,8 +67,3 @@ export function isDomain(entry: string): boolean {
 export function isDomainEntry(entry: string): boolean {
   return entry === '*' || isDomain(entry.startsWith('*.') ? entry.slice(2) : entry)
 }
-
-/** Two matches are one route when they name the same instance with the same route data. */
-export function sameRoute<Route>(a: RouteMatch<Route> | undefined, b: RouteMatch<Route> | undefined): boolean {
-  return a === b || (a !== undefined && b !== undefined && a.route === b.route && a.data === b.data)
-}

@@ -10,6 +10,7 @@ import { TRANSACTION_VARIABLES } from '../invocation/environment.js'
 import { PRESETS, parseReplyLine, type ExitCodeTable, type PresetName, type Reply } from '../reply/exit-reply.js'
 import { RouteTable, isDomainEntry } from '../routing/route.js'
 import type { Ini } from './ini-text.js'
+import { JOURNAL_KEYS, readJournalConfig, type JournalConfig } from './journal-settings.js'
 import { UNROUTED_SECTION, routeEntries } from './route-entries.js'
 
 /**
@@ -81,6 +82,7 @@ export interface Settings {
   readonly enableOutbound: boolean
   /** Helper processes that fork the programs (helper-pool.ts); 0 forks them in Haraka itself. */
   readonly spawnHelpers: number
+  readonly journal: JournalConfig
 }
 
 /**
@@ -138,7 +140,7 @@ const INSTANCE_KEYS = [
 ] as const
 type InstanceKey = (typeof INSTANCE_KEYS)[number]
 /** Keys that concern the whole plugin rather than one instance. */
-const MAIN_ONLY_KEYS = ['enable_outbound', 'spawn_helpers', 'recipient_delimiter'] as const
+const MAIN_ONLY_KEYS = ['enable_outbound', 'spawn_helpers', 'recipient_delimiter', ...JOURNAL_KEYS] as const
 /** `[main]` takes every instance key but `domain` (as defaults), and the keys of the whole plugin. */
 const MAIN_KEYS: readonly string[] = [...INSTANCE_KEYS.filter((key) => key !== 'domain'), ...MAIN_ONLY_KEYS]
 
@@ -183,6 +185,7 @@ export function readSettings(ini: Ini, context: ReadContext): { settings: Settin
     errors.push({ section: 'main', key: 'enable_outbound', message: `"${String(main['enable_outbound'])}" must be true or false` })
   }
   const recipientDelimiter = readRecipientDelimiter(main['recipient_delimiter'], errors)
+  const journal = readJournalConfig(main, context.installDir, errors)
 
   const instances = instanceNames.map((name) => readInstance(name, raw, context, errors))
   const { addressCounts, ...entries } = routeEntries(instances, ini, errors)
@@ -195,7 +198,7 @@ export function readSettings(ini: Ini, context: ReadContext): { settings: Settin
   // [main.code] and [main.env] are read once per instance; report each of their problems once.
   const unique = [...new Map(errors.map((error) => [formatConfigError('', error), error])).values()]
   if (unique.length > 0) return { errors: unique }
-  return { settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound: enableOutbound ?? true, spawnHelpers } }
+  return { settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound: enableOutbound ?? true, spawnHelpers, journal } }
 }
 
 /** One or more characters; the extension starts at the first of them in a local part (Postfix). */
