@@ -1,0 +1,212 @@
+// Issue 13: a real Postfix (Debian's package) as the sending MTA. Before whole transactions, Postfix
+// held every recipient answered 452 at RCPT in its deferred queue for 5 to 15 minutes; now one
+// message to three recipients on two routes must be delivered in full within seconds, each
+// recipient once, and Postfix's own log must say so. And when Haraka's reply after the dot is lost,
+// Postfix sends the message again, and the delivery journal answers it without a second run.
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { after, before, describe, it } from 'node:test'
+import { pidsWithEnvironment } from '../bench/proc-stats.js'
+import { Haraka } from './harness.js'
+import { Scratch } from './fixtures.js'
+import { POSTFIX, PrivatePostfix } from './postfix-instance.js'
+
+if (!existsSync(POSTFIX)) throw new Error(`missing ${POSTFIX}: install Debian's postfix (.ci/run does)`)
+
+const RECIPIENTS = ['a@one.test', 'b@one.test', 'c@two.test']
+/** Far beyond seconds, far below Postfix's first deferred-queue retry (minimal_backoff_time, 300 s). */
+const DELIVERY_BOUND_MS = 60_000
+
+/** One program run as the recorder saw it. */
+interface Run {
+  readonly instance: string
+  readonly recipients: string[]
+  readonly subject: string
+  /** The message's last line arrived: the program read it all. */
+  readonly complete: boolean
+}
+
+/** Appends each run (instance, recipients, Subject, whether it read the whole message) to runs.jsonl. */
+function recorder(work: Scratch): string {
+  return work.node(
+    'record',
+    `const chunks = []
+process.stdin.on('data', (chunk) => chunks.push(chunk))
+process.stdin.on('end', () => {
+  const input = Buffer.concat(chunks).toString('latin1')
+  const subject = (/^Subject: (.*)$/m.exec(input) || [])[1]
+  const run = { instance: process.env.INSTANCE, recipients: process.argv.slice(2), subject, complete: input.endsWith('\\nlast line\\n') }
+  require('fs').appendFileSync(${JSON.stringify(work.path('runs.jsonl'))}, JSON.stringify(run) + '\\n')
+})`,
+  )
+}
+
+function runsOf(work: Scratch, subject: string): Run[] {
+  const text = existsSync(work.path('runs.jsonl')) ? work.take('runs.jsonl').toString() : ''
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Run)
+    .filter((run) => run.subject === subject)
+}
+
+/** Two routes, `one` a run per recipient (as for dovecot-lda), `two` a run for all; the local journal. */
+function harakaIni(work: Scratch): string {
+  return `
+[main]
+program_name = ${recorder(work)}
+arguments = \${recipient}
+journal = local
+journal_directory = ${work.path('journal')}
+
+[one]
+domain = one.test
+recipient_limit = 1
+
+[two]
+domain = two.test
+`
+}
+
+/** Postfix's log lines for one queue id and outcome, by recipient. */
+function statusLines(log: string, status: 'sent' | 'deferred'): Map<string, string[]> {
+  const lines = new Map<string, string[]>()
+  for (const line of log.split('\n')) {
+    const match = /postfix\/smtp\[\d+\]: [0-9A-F]+: to=<([^>]+)>.* status=(\w+) /.exec(line)
+    if (match?.[2] === status) lines.set(match[1] ?? '', [...(lines.get(match[1] ?? '') ?? []), line])
+  }
+  return lines
+}
+
+/** Waits until Postfix has logged `status=sent` for every recipient; returns the milliseconds it took. */
+async function untilSent(postfix: PrivatePostfix, since: number): Promise<number> {
+  const deadline = since + DELIVERY_BOUND_MS
+  for (;;) {
+    const sent = statusLines(postfix.log(), 'sent')
+    if (RECIPIENTS.every((rcpt) => sent.has(rcpt))) return Date.now() - since
+    if (Date.now() > deadline) throw new Error(`not delivered within ${DELIVERY_BOUND_MS} ms; Postfix logged:\n${postfix.log()}`)
+    await sleep(100)
+  }
+}
+
+function message(subject: string): string {
+  return ['From: <sender@origin.test>', 'To: <a@one.test>, <b@one.test>, <c@two.test>', `Subject: ${subject}`, '', 'body', 'last line', ''].join('\n')
+}
+
+/** Each recipient in exactly one run, that run complete; `one` runs hold one recipient each. */
+function assertEachOnce(runs: readonly Run[]): void {
+  assert.deepEqual(
+    runs.map((run) => `${run.instance} ${run.recipients.join(' ')}`).sort(),
+    ['one a@one.test', 'one b@one.test', 'two c@two.test'],
+  )
+  assert.ok(
+    runs.every((run) => run.complete),
+    'every run read the whole message',
+  )
+}
+
+describe('a real Postfix as the sending MTA', { skip: process.getuid?.() === 0 ? false : "Postfix's master daemon starts as root: needs root" }, () => {
+  const work = new Scratch()
+  let haraka: Haraka
+  let postfix: PrivatePostfix
+
+  before(async () => {
+    haraka = await Haraka.start({ hostList: ['one.test', 'two.test'], ini: harakaIni(work) })
+    postfix = await PrivatePostfix.start({ relayPort: haraka.port })
+  })
+
+  after(async () => {
+    const configDir = postfix?.configDir
+    await postfix?.stop()
+    await haraka?.stop()
+    work.remove()
+    // Every daemon of the instance carries its config directory in MAIL_CONFIG.
+    if (configDir) assert.deepEqual(pidsWithEnvironment('MAIL_CONFIG', configDir), [], 'no Postfix process is left')
+  })
+
+  it('delivers one message to three recipients on two routes within seconds, each recipient once', async () => {
+    const sentAt = Date.now()
+    await postfix.send('sender@origin.test', RECIPIENTS, message('three on two routes'))
+    const tookMs = await untilSent(postfix, sentAt)
+    process.stderr.write(`postfix-sender: Postfix delivered 3 recipients on 2 routes in ${tookMs} ms\n`)
+
+    assertEachOnce(runsOf(work, 'three on two routes'))
+    // Postfix's view: one SMTP transaction took all three (one 250 after the dot), nothing deferred.
+    const log = postfix.log()
+    const sent = statusLines(log, 'sent')
+    for (const rcpt of RECIPIENTS) {
+      assert.equal(sent.get(rcpt)?.length, 1, `one status=sent for ${rcpt}`)
+      assert.match(sent.get(rcpt)?.[0] ?? '', new RegExp(`relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${haraka.port}, .*status=sent \\(250 `))
+    }
+    assert.equal(new Set([...sent.values()].map(([line]) => / status=sent \((.*)\)$/.exec(line ?? '')?.[1])).size, 1, 'one reply for all three')
+    assert.deepEqual([...statusLines(log, 'deferred').keys()], [], 'Postfix deferred nothing')
+    assert.doesNotMatch(log, / 452 4\.5\.3 /)
+    assert.deepEqual(await postfix.queue(), [], "Postfix's queue is empty")
+  })
+})
+
+/** Hangs up on the client once the first transaction of three recipients is delivered, before its 250. */
+const DROP_FIRST_REPLY = `
+let dropped = false
+exports.hook_queue_ok = function (next, connection) {
+  if (!dropped && connection.transaction.rcpt_to.length === 3) {
+    dropped = true
+    connection.loginfo(this, 'hanging up before the reply')
+    connection.client.destroy()
+  }
+  next()
+}
+`
+
+describe('a real Postfix whose reply from Haraka is lost after the dot', { skip: process.getuid?.() === 0 ? false : "Postfix's master daemon starts as root: needs root" }, () => {
+  const work = new Scratch()
+  let haraka: Haraka
+  let postfix: PrivatePostfix
+
+  before(async () => {
+    haraka = await Haraka.start({
+      hostList: ['one.test', 'two.test'],
+      plugins: ['rcpt_to.in_host_list', 'pipe_transport', 'drop_first_reply'],
+      extraPlugins: { drop_first_reply: work.file('drop_first_reply.js', DROP_FIRST_REPLY) },
+      ini: harakaIni(work),
+    })
+    // A retry within seconds instead of Postfix's 5 minutes, so the test sees it.
+    postfix = await PrivatePostfix.start({
+      relayPort: haraka.port,
+      main: { queue_run_delay: '1s', minimal_backoff_time: '1s', maximal_backoff_time: '2s' },
+    })
+  })
+
+  after(async () => {
+    const configDir = postfix?.configDir
+    await postfix?.stop()
+    await haraka?.stop()
+    work.remove()
+    if (configDir) assert.deepEqual(pidsWithEnvironment('MAIL_CONFIG', configDir), [], 'no Postfix process is left')
+  })
+
+  it('Postfix sends the message again and the journal answers 250 without a second run', async () => {
+    const sentAt = Date.now()
+    await postfix.send('sender@origin.test', RECIPIENTS, message('reply lost'))
+    const tookMs = await untilSent(postfix, sentAt)
+    process.stderr.write(`postfix-sender: with the first reply lost, Postfix had 3 recipients delivered in ${tookMs} ms\n`)
+
+    assert.match(haraka.log, /\[drop_first_reply\] hanging up before the reply/)
+    assertEachOnce(runsOf(work, 'reply lost'))
+    const log = postfix.log()
+    // First attempt: Postfix knows the message may have arrived, and tries again.
+    const deferred = statusLines(log, 'deferred')
+    for (const rcpt of RECIPIENTS) {
+      assert.equal(deferred.get(rcpt)?.length, 1, `one status=deferred for ${rcpt}`)
+      assert.match(deferred.get(rcpt)?.[0] ?? '', /lost connection .* while sending end of data -- message may be sent more than once/)
+    }
+    // Second attempt: the journal knows all three were delivered.
+    const sent = statusLines(log, 'sent')
+    for (const rcpt of RECIPIENTS) {
+      assert.equal(sent.get(rcpt)?.length, 1, `one status=sent for ${rcpt}`)
+      assert.match(sent.get(rcpt)?.[0] ?? '', /status=sent \(250 2\.0\.0 already delivered \(pipe_transport delivery journal\) \(/)
+    }
+    assert.deepEqual(await postfix.queue(), [], "Postfix's queue is empty")
+  })
+})
