@@ -4,15 +4,17 @@ import { connect } from 'node:net'
 
 const REPLY_TIMEOUT_MS = 30_000
 
-/** Sends one message and drops the connection once the final dot is written. */
-export function sendAndDrop(port: number, from: string, to: string, message: string): Promise<void> {
+/** Sends one message (to one recipient or several) and drops the connection once the final dot is written. */
+export function sendAndDrop(port: number, from: string, to: string | readonly string[], message: string): Promise<void> {
+  const recipients = typeof to === 'string' ? [to] : to
   return new Promise((done, fail) => {
     const socket = connect(port, '127.0.0.1')
     socket.setTimeout(REPLY_TIMEOUT_MS, () => socket.destroy(new Error('no reply from Haraka')))
     socket.once('error', fail)
     // Each step is sent once the previous reply (a final line: code and a space) has come.
-    const steps = [`EHLO drop.test\r\n`, `MAIL FROM:<${from}>\r\n`, `RCPT TO:<${to}>\r\n`, 'DATA\r\n', `${message}.\r\n`]
-    const expected = ['220', '250', '250', '250', '354']
+    const rcpts = recipients.map((rcpt) => `RCPT TO:<${rcpt}>\r\n`)
+    const steps = [`EHLO drop.test\r\n`, `MAIL FROM:<${from}>\r\n`, ...rcpts, 'DATA\r\n', `${message}.\r\n`]
+    const expected = ['220', '250', ...rcpts.map(() => '250'), '250', '354']
     let received = ''
     socket.on('data', (chunk: Buffer) => {
       received += chunk.toString('latin1')
