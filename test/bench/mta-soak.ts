@@ -45,6 +45,14 @@ const MAX_ATTEMPTS = 30
 /** A run lives for at most its timeout plus the plugin's 2 s kill grace. */
 const LEFTOVER_PATIENCE_MS = (TIMEOUT_SECONDS + 2 + 6) * 1000
 
+/**
+ * Mostly small; one in 50 is over 1 MB, which a transaction of several runs reads from a copy in a
+ * file instead of memory (transaction/message-source.ts).
+ */
+function bodyLines(): number {
+  return randomInt(100) < 2 ? randomInt(18_000, 25_000) : randomInt(2, 60)
+}
+
 /** A message to one to three recipients, its bytes fixed: every retry sends exactly these. */
 function plannedMessage(seq: number, failOnceRate: number): { recipients: string[]; text: string; lfBytes: number } {
   const recipients = Array.from({ length: randomInt(1, 4) }, (_, index) =>
@@ -56,7 +64,7 @@ function plannedMessage(seq: number, failOnceRate: number): { recipients: string
     `Subject: mta soak ${seq}`,
     `Message-ID: <${seq}.${randomBytes(6).toString('hex')}@client.test>`,
     '',
-    ...Array.from({ length: randomInt(2, 60) }, (_, i) => `${seq} line ${i} ${randomBytes(24).toString('hex')}`),
+    ...Array.from({ length: bodyLines() }, (_, i) => `${seq} line ${i} ${randomBytes(24).toString('hex')}`),
     mtaLastLine(seq),
   ]
   const text = crlf(lines)
