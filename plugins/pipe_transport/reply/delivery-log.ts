@@ -3,6 +3,7 @@
 // `Object` into logfmt and json lines; one made in the plugin sandbox would be printed whole.
 import type { DeliveryReport } from '../delivery.js'
 import type { Envelope } from '../invocation/envelope.js'
+import { HARAKA_REPLY } from './exit-reply.js'
 import type { Instance } from '../settings/settings.js'
 
 export type LogLevel = 'info' | 'warn' | 'error'
@@ -19,7 +20,6 @@ export function describeDelivery(instance: Instance, envelope: Envelope, report:
   const { outcome, reply } = report
   const ended =
     outcome.kind === 'exited' ? `exit ${outcome.status}` : outcome.kind === 'signaled' ? `signal ${outcome.signal}` : outcome.kind
-  const code = reply.verdict === 'ok' ? 250 : reply.verdict === 'denysoft' ? 450 : 550
   const fields: Record<string, string | number> = {
     queue_id: envelope.queueId,
     instance: instance.name,
@@ -28,7 +28,7 @@ export function describeDelivery(instance: Instance, envelope: Envelope, report:
     bytes: report.bytes,
     duration_ms: report.durationMs,
     ended,
-    reply: `${code} ${reply.text}`.trimEnd(),
+    reply: `${HARAKA_REPLY[reply.verdict].code} ${reply.text}`.trimEnd(),
   }
   if ('cause' in outcome) fields['cause'] = outcome.cause
   if ('reason' in outcome) fields['cause'] = outcome.reason

@@ -10,6 +10,19 @@ export interface Reply {
   readonly text: string
 }
 
+/** What Haraka sends at the queue hook for a verdict: its basic code, and its text for a reply with none. */
+export const HARAKA_REPLY = {
+  ok: { code: 250, text: 'Message Queued' },
+  denysoft: { code: 450, text: 'Message denied temporarily' },
+  deny: { code: 550, text: 'Message denied' },
+} as const satisfies Record<Verdict, { code: number; text: string }>
+
+/** The reply line the client gets, but for the transaction id that Haraka appends. */
+export function replyLine(reply: Reply): string {
+  const haraka = HARAKA_REPLY[reply.verdict]
+  return `${haraka.code} ${reply.text || haraka.text}`
+}
+
 /** How a delivery attempt ended, as seen by the plugin. */
 export type Outcome =
   /** `stderrLine`: the program's first stderr line, when `status_from_stderr` asked for it. */
