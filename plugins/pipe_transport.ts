@@ -1,9 +1,13 @@
 // pipe_transport: delivers mail for configured recipient domains to a local program during the
-// SMTP transaction, and answers with that program's verdict. This entry runs in Haraka's plugin
-// sandbox and only wires hooks; the work is done by the modules under ./pipe_transport/.
-import { join, resolve } from 'node:path'
+// SMTP transaction, and answers with that program's verdict. This entry only wires hooks; the
+// work is done by the modules under ./pipe_transport/. Haraka runs it in its plugin sandbox when
+// it is copied to plugins/pipe_transport.js, and require()s it as an ordinary module when it is
+// the package haraka-plugin-pipe_transport: it works the same both ways.
+import cluster from 'node:cluster'
+import { resolve } from 'node:path'
 import { deliver } from './pipe_transport/delivery.js'
 import { describeDelivery } from './pipe_transport/reply/delivery-log.js'
+import { DENY, DENYSOFT, OK } from 'haraka-constants'
 import DSN = require('haraka-dsn')
 import { envelopeOf, senderOf } from './pipe_transport/invocation/envelope.js'
 import { helperPool } from './pipe_transport/running/helper-pool.js'
@@ -13,15 +17,13 @@ import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/running/process-groups.js'
 import { QUEUE_NAME, rcptDecision } from './pipe_transport/routing/rcpt-policy.js'
 import { sharedRoute } from './pipe_transport/routing/route.js'
-import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type Settings } from './pipe_transport/settings/settings.js'
+import { CONFIG_FILE, checkConfigFile, configFileOf, deliversAsRoot } from './pipe_transport/settings/config-file.js'
+import { MAX_TIMEOUT_SECONDS, type RawIni, type Settings } from './pipe_transport/settings/settings.js'
 
-// The sandbox provides Haraka's return codes as globals; helper modules use plain verdicts.
-declare const OK: number
-declare const DENY: number
-declare const DENYSOFT: number
+/** Haraka's server, a global in both of the ways Haraka loads a plugin. */
+declare const server: { readonly cfg?: { readonly main?: { readonly nodes?: unknown } } } | undefined
 
-const CONFIG_FILE = 'pipe_transport.ini'
-const VERDICT_CODE = { ok: () => OK, deny: () => DENY, denysoft: () => DENYSOFT } as const
+const VERDICT_CODE = { ok: OK, deny: DENY, denysoft: DENYSOFT } as const
 
 interface PipeTransport extends HarakaPlugin {
   settings: Settings
@@ -43,29 +45,36 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
   const starting = this.settings === undefined
   // bin/haraka sets HARAKA to the install dir (`-c DIR`); haraka-config's root_path is not it.
   const installDir = resolve(process.env['HARAKA'] ?? '.')
-  const file = join(installDir, 'config', CONFIG_FILE)
+  const file = configFileOf(installDir)
+  const who = clusterProcess()
   const raw = this.config.get(CONFIG_FILE, (err?: unknown) => {
     // haraka-config hands an Error when the edited file cannot be parsed; the old one stays cached.
-    if (err) this.logerror(`${file}: cannot be parsed, keeping the last good config: ${String(err)}`)
+    if (err) this.logerror(`${who}${file}: cannot be parsed, keeping the last good config: ${String(err)}`)
     else this.load_pipe_transport_ini()
   })
-  const read = readSettings(raw as Parameters<typeof readSettings>[0], {
-    installDir,
-    // Haraka drops to smtp.ini's `user` once it listens; programs are started after that.
-    runningAsRoot: process.getuid?.() === 0 && !(this.config.get('smtp.ini') as { main?: { user?: unknown } }).main?.user,
-  })
-  if ('errors' in read) {
-    const messages = read.errors.map((error) => formatConfigError(file, error))
-    for (const message of messages) this.logcrit(message)
+  const loaded = checkConfigFile(file, raw as RawIni, { installDir, runningAsRoot: deliversAsRoot(this.config.get('smtp.ini')) })
+  for (const warning of loaded.warnings) this.logwarn(`${who}${warning}`)
+  for (const error of loaded.errors) this.logcrit(`${who}${error}`)
+  if (!loaded.settings) {
     // Thrown from register(), this stops Haraka: a plugin that cannot route must not accept mail.
-    if (starting) throw new Error(`${messages.length} error(s) in ${file}, listed above; Haraka cannot start`)
-    this.logerror(`${file}: not reloaded, the last good config stays in force`)
+    // A string, as Haraka's own plugin loader throws: an Error would add a stack trace to the log.
+    if (starting) throw `${loaded.errors.length} error(s) in ${file}, listed above; Haraka cannot start`
+    this.logerror(`${who}${file}: not reloaded, the last good config stays in force`)
     return
   }
-  this.settings = read.settings
-  helperPool.configure(read.settings.spawnHelpers)
-  const names = read.settings.instances.map((instance) => `[${instance.name}] ${instance.domains.join(' ')}`)
-  this.loginfo(`${starting ? 'loaded' : 'reloaded'} ${file}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
+  this.settings = loaded.settings
+  helperPool.configure(loaded.settings.spawnHelpers)
+  const names = loaded.settings.instances.map((instance) => `[${instance.name}] ${instance.domains.join(' ')}`)
+  this.loginfo(`${who}${starting ? 'loaded' : 'reloaded'} ${file}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
+}
+
+/**
+ * In cluster mode (smtp.ini `nodes`) the master and every worker load the config and log about
+ * it; each says which it is. Haraka fills in `nodes = 1` when smtp.ini leaves it unset.
+ */
+function clusterProcess(): string {
+  if (cluster.isWorker) return `worker ${cluster.worker?.id ?? '?'}: `
+  return typeof server === 'object' && server.cfg?.main?.nodes ? 'cluster master: ' : ''
 }
 
 /** One route per transaction, recipient limits, and no address that could become an option. */
@@ -145,7 +154,7 @@ export function hook_queue(this: PipeTransport, next: Next, connection: HarakaCo
       const log = describeDelivery(instance, envelope, report)
       transaction.results.add(this, log.result)
       connection[`log${log.level}`](this, log.message, log.fields)
-      answer(VERDICT_CODE[report.reply.verdict](), report.reply.text || undefined)
+      answer(VERDICT_CODE[report.reply.verdict], report.reply.text || undefined)
     })
     .catch((err: unknown) => {
       stream.unpipe()

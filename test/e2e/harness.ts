@@ -26,7 +26,8 @@ export function withSpawnHelpers(ini: string, count = SPAWN_HELPERS): string {
 }
 
 /** How many spawn helpers Haraka starts for an ini: the test run's, the ini's own, or the default. */
-function spawnHelpersIn(ini: string): number {
+function spawnHelpersIn(ini: string | undefined): number {
+  if (ini === undefined) return DEFAULT_SPAWN_HELPERS
   const match = /^\s*spawn_helpers\s*=\s*(\d+)/m.exec(withSpawnHelpers(ini))
   return match ? Number(match[1]) : DEFAULT_SPAWN_HELPERS
 }
@@ -35,8 +36,8 @@ function spawnHelpersIn(ini: string): number {
 export const HARAKA_SECRET = 'PIPE_TRANSPORT_TEST_SECRET'
 
 export interface HarakaOptions {
-  /** Contents of config/pipe_transport.ini. */
-  readonly ini: string
+  /** Contents of config/pipe_transport.ini; without it, the install dir has none. */
+  readonly ini?: string
   /** Lines of config/plugins; default: rcpt_to.in_host_list then pipe_transport. */
   readonly plugins?: readonly string[]
   /** Domains rcpt_to.in_host_list accepts. */
@@ -134,7 +135,7 @@ export class Haraka {
       me: 'haraka.test',
       plugins: (options.plugins ?? ['rcpt_to.in_host_list', 'pipe_transport']).join('\n'),
       host_list: (options.hostList ?? []).join('\n'),
-      'pipe_transport.ini': withSpawnHelpers(options.ini),
+      ...(options.ini === undefined ? {} : { 'pipe_transport.ini': withSpawnHelpers(options.ini) }),
       ...options.config,
     }
     for (const [name, text] of Object.entries(config)) writeFileSync(join(dir, 'config', name), `${text}\n`)

@@ -60,12 +60,41 @@ ${extra}`
     const before = reloads()
     edit(ini('three', '[two]\ndomain = two.test\ntiemout = 5\n\n[three]\ndomain = one.test\n'))
     await haraka.waitForLog(/\[pipe_transport\] \S+pipe_transport\.ini: not reloaded, the last good config stays in force/)
-    assert.match(haraka.log, /\[CRIT\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini \[two\] tiemout: unknown key; known keys here: /)
+    assert.match(haraka.log, /\[CRIT\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini \[two\] tiemout: unknown key; did you mean "timeout"\?/)
     assert.match(haraka.log, /\[CRIT\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini \[three\] domain: one\.test is already routed by \[one\]/)
     assert.equal(reloads(), before)
     assert.ok(haraka.running)
     assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version two')
     assert.equal(await reply(haraka, 'x@two.test'), '250 Message Queued')
+  })
+
+  it('refuses an edit with a key set twice or a line haraka-config drops, and keeps the last good config', async () => {
+    const before = reloads()
+    edit(`${ini('four')}\n[one.env]\nSTAGE = a\nSTAGE = b\n"QUOTED" = c\n`)
+    await haraka.waitForLog(/\[one\.env\] STAGE: is set on lines 13 and 14: [^\n]*\n(?:[^\n]*\n)*?[^\n]*\[one\.env\] "QUOTED": line 15 is dropped by haraka-config[^\n]*\n(?:[^\n]*\n)*?[^\n]*not reloaded, the last good config stays in force/)
+    assert.equal(reloads(), before)
+    assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version two')
+  })
+})
+
+describe('no pipe_transport.ini', () => {
+  let haraka: Haraka
+
+  before(async () => {
+    haraka = await Haraka.start({ hostList: ['later.test'] })
+  })
+
+  after(async () => {
+    await haraka?.stop()
+  })
+
+  it('is a warning at start; routes nothing until the file is written, then reloads it', async () => {
+    assert.match(haraka.log, /\[WARN\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini is missing, so pipe_transport routes nothing; write it/)
+    assert.match(haraka.log, /\[pipe_transport\] loaded \S+pipe_transport\.ini: no instances, nothing is routed/)
+    assert.equal(await reply(haraka, 'x@later.test'), '451 ')
+    writeFileSync(join(haraka.dir, 'config', 'pipe_transport.ini'), '[later]\nprogram_name = /bin/cat\ndomain = later.test\n\n[later.code]\n0 = 250 2.0.0 written later\n')
+    await haraka.waitForLog(/\[pipe_transport\] reloaded \S+pipe_transport\.ini: \[later\] later\.test/)
+    assert.equal(await reply(haraka, 'x@later.test'), '250 2.0.0 written later')
   })
 })
 

@@ -258,6 +258,12 @@ describe('cluster mode', () => {
     work.remove()
   })
 
+  it('says which process logged each config message: the master and each worker load the config', async () => {
+    const loaded = haraka.log.split('\n').filter((line) => /\[pipe_transport\] .*loaded \S+pipe_transport\.ini/.test(line))
+    const who = loaded.map((line) => /\[pipe_transport\] (.*?)loaded /.exec(line)?.[1]).sort()
+    assert.deepEqual(who, ['cluster master: ', 'worker 1: ', 'worker 2: '])
+  })
+
   it('delivers from each of two workers, and none is left after Haraka stops', async () => {
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => sendMail(haraka.port, { from: 's@origin.test', to: [`r${i}@cluster.test`], message: MESSAGE })))
     assert.deepEqual(results.map((r) => r.reply?.code), Array(8).fill(250))

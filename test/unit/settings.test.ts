@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { checkConfigFile } from '../../plugins/pipe_transport/settings/config-file.js'
 import { DEFAULT_SPAWN_HELPERS, MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type RawIni, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
 
 const context = { installDir: '/srv/haraka', runningAsRoot: false }
@@ -105,6 +109,79 @@ describe('settings', () => {
     for (const bad of [65, -1, 1.5, 'two']) {
       assert.deepEqual(errors({ main: { spawn_helpers: bad }, one }), [`f.ini [main] spawn_helpers: "${bad}" must be a whole number from 0 to 64`])
     }
-    assert.match(errors({ main: {}, one: { ...one, spawn_helpers: 2 } })[0] ?? '', /^f\.ini \[one\] spawn_helpers: unknown key/)
+    assert.match(errors({ main: {}, one: { ...one, spawn_helpers: 2 } })[0] ?? '', /^f\.ini \[one\] spawn_helpers: belongs in \[main\]/)
+  })
+
+  it('suggests the known name nearest to an unknown key or section', () => {
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    assert.deepEqual(errors({ main: { Timeout: 5, max_concurency: 3 }, one: { ...one, argument: 'x', tiemout: 1, frobnicate: 1 } }), [
+      'f.ini [main] Timeout: unknown key; did you mean "timeout"?',
+      'f.ini [main] max_concurency: unknown key; did you mean "max_concurrency"?',
+      'f.ini [one] argument: unknown key; did you mean "arguments"?',
+      'f.ini [one] tiemout: unknown key; did you mean "timeout"?',
+      `f.ini [one] frobnicate: unknown key; known keys here: program_name, arguments, domain, output_file, error_file, directory, timeout, max_concurrency, user, group, code_preset, status_from_stderr, line_endings, return_path, delivered_to, from_line, recipient_limit, check_recipient`,
+    ])
+    assert.deepEqual(errors({ main: {}, one, 'one.evn': {}, 'onw.code': {}, 'mian.env': {}, 'zzz.code': {} }), [
+      'f.ini [one.evn]: unknown section; did you mean [one.env]?',
+      'f.ini [onw.code]: there is no instance [onw] for this section; did you mean [one.code]?',
+      'f.ini [mian.env]: there is no instance [mian] for this section; did you mean [main.env]?',
+      'f.ini [zzz.code]: there is no instance [zzz] for this section',
+    ])
+  })
+
+  it('refuses a key written without "= value", which haraka-config keeps with no value at all', () => {
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    assert.deepEqual(errors({ main: { timeout: undefined }, one, 'one.env': { EMPTY: '', NONE: undefined }, 'one.code': { 75: undefined } }), [
+      'f.ini [main] timeout: has no value; write "timeout = ..."',
+      'f.ini [one.env] NONE: has no value; write "NONE = ..." ("NONE =" sets it empty)',
+      'f.ini [one.code] 75: has no reply; write it as in "75 = 450 4.3.0 try again later"',
+    ])
+    assert.deepEqual(settings({ main: {}, one, 'one.env': { EMPTY: '' } }).instances[0]?.env, { EMPTY: '' })
+  })
+
+  it('refuses a failure reply without text, which would give Haraka\'s own words', () => {
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    assert.deepEqual(errors({ main: {}, one, 'one.code': { 75: 450, 1: '550', default: 451, 2: 250 } }), [
+      'f.ini [one.code] 1: "550" has no text, so the client would get Haraka\'s "550 Message denied"; write one, as in "550 5.3.0 delivery failed"',
+      'f.ini [one.code] 75: "450" has no text, so the client would get Haraka\'s "450 Message denied temporarily"; write one, as in "450 4.3.0 try again later"',
+      'f.ini [one.code] default: "451" has no text, so the client would get Haraka\'s "450 Message denied temporarily"; write one, as in "451 4.3.0 try again later"',
+    ])
+  })
+
+  it('warns, without refusing, when exit status 0 is answered with a failure', () => {
+    const read = readSettings({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.code': { 0: '450 4.3.0 not yet' } }, context)
+    assert.ok('settings' in read)
+    assert.deepEqual(read.warnings.map((w) => formatConfigError('f.ini', w)), [
+      'f.ini [one.code] 0: "450 4.3.0 not yet" answers a program that succeeded with a failure: the sender retries a message the program may have delivered',
+    ])
+    const bounced = readSettings({ main: {}, 'main.code': { 0: '550 5.0.0 no' }, a: { program_name: '/bin/cat', domain: 'a.test' }, b: { program_name: '/bin/cat', domain: 'b.test' } }, context)
+    assert.deepEqual(bounced.warnings.map((w) => formatConfigError('f.ini', w)), [
+      'f.ini [main.code] 0: "550 5.0.0 no" answers a program that succeeded with a failure: the sender bounces a message the program may have delivered',
+    ])
+  })
+})
+
+describe('the config file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-transport-unit-'))
+  after(() => rmSync(dir, { recursive: true, force: true }))
+  const ctx = { installDir: dir, runningAsRoot: false }
+
+  it('is missing: a warning, and nothing is routed', () => {
+    const loaded = checkConfigFile(join(dir, 'missing.ini'), { main: {} }, ctx)
+    assert.deepEqual(loaded.errors, [])
+    assert.deepEqual(loaded.warnings, [`${dir}/missing.ini is missing, so pipe_transport routes nothing; write it (see README, Configuration)`])
+    assert.deepEqual(loaded.settings?.instances, [])
+  })
+
+  it('has problems in its text and in its settings: all are errors, and no settings', () => {
+    const file = join(dir, 'both.ini')
+    writeFileSync(file, '[one]\nprogram_name = /bin/cat\ndomain = one.test\ntimeout = 5\ntimeout = 6\n*.x.test = 1\n[one.code]\n0 = 450 4.0.0 x\n')
+    const loaded = checkConfigFile(file, { main: {}, one: { program_name: '/bin/cat', domain: 'one.test', timeout: 6 }, 'one.code': { 0: '450 4.0.0 x' } }, ctx)
+    assert.equal(loaded.settings, undefined)
+    assert.deepEqual(loaded.errors, [
+      `${file} [one] timeout: is set on lines 4 and 5: haraka-config keeps only the last; write it once`,
+      `${file} [one] *.x.test: line 6 is dropped by haraka-config: a key cannot hold "*" (only letters, digits and _ @ : . + - / [ ])`,
+    ])
+    assert.equal(loaded.warnings.length, 1)
   })
 })

@@ -5,9 +5,10 @@ import { accessSync, constants, statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { isAbsolute, resolve } from 'node:path'
 import { lookupGroup, lookupUser } from './accounts.js'
+import { closest } from './did-you-mean.js'
 import { parseArguments, type WordTemplate } from '../invocation/arguments.js'
 import { TRANSACTION_VARIABLES } from '../invocation/environment.js'
-import { PRESETS, parseReplyLine, type ExitCodeTable, type PresetName, type Reply } from '../reply/exit-reply.js'
+import { PRESETS, parseReplyLine, replyLine, type ExitCodeTable, type PresetName, type Reply } from '../reply/exit-reply.js'
 import { RouteTable, isDomainEntry } from '../routing/route.js'
 
 /**
@@ -127,6 +128,13 @@ type InstanceKey = (typeof INSTANCE_KEYS)[number]
 const MAIN_ONLY_KEYS = ['enable_outbound', 'spawn_helpers'] as const
 /** `[main]` takes every instance key but `domain` (as defaults), and the keys of the whole plugin. */
 const MAIN_KEYS: readonly string[] = [...INSTANCE_KEYS.filter((key) => key !== 'domain'), ...MAIN_ONLY_KEYS]
+/** Known keys written in the wrong kind of section, with where they belong. */
+const MISPLACED_IN_MAIN: Readonly<Record<string, string>> = {
+  domain: 'belongs in an instance section: [main] holds what every instance inherits, and a domain has one instance',
+}
+const MISPLACED_IN_INSTANCE: Readonly<Record<string, string>> = Object.fromEntries(
+  MAIN_ONLY_KEYS.map((key) => [key, 'belongs in [main]: it is a setting of the whole plugin']),
+)
 
 const TRUE_WORDS = ['true', 'yes', 'on', '1']
 const FALSE_WORDS = ['false', 'no', 'off', '0']
@@ -143,21 +151,31 @@ function parseFlag(value: unknown): boolean | undefined {
 /** Sub-sections an instance (or `[main]`, as defaults) may have. */
 const SUBSECTIONS = ['code', 'env'] as const
 
-export function readSettings(raw: RawIni, context: ReadContext): { settings: Settings } | { errors: ConfigError[] } {
+/**
+ * The settings, or every error; warnings either way. A warning is a setting that works but is
+ * most likely not what the operator meant.
+ */
+export function readSettings(
+  raw: RawIni,
+  context: ReadContext,
+): { settings: Settings; warnings: ConfigError[] } | { errors: ConfigError[]; warnings: ConfigError[] } {
   const errors: ConfigError[] = []
+  const warnings: ConfigError[] = []
   const main = raw['main'] ?? {}
-  checkKeys('main', main, MAIN_KEYS, errors)
+  checkKeys('main', main, MAIN_KEYS, errors, MISPLACED_IN_MAIN)
   const spawnHelpers = readSpawnHelpers(main['spawn_helpers'], errors)
 
-  const instanceNames: string[] = []
-  for (const section of Object.keys(raw)) {
-    if (section === 'main') continue
-    const [name = '', sub, ...rest] = section.split('.')
-    if (sub === undefined) instanceNames.push(name)
-    else if (rest.length > 0 || !(SUBSECTIONS as readonly string[]).includes(sub)) {
-      errors.push({ section, message: `unknown section; use [NAME] for an instance, [NAME.code] or [NAME.env] beside it` })
+  const sections = Object.keys(raw)
+  const instanceNames = sections.filter((section) => section !== 'main' && !section.includes('.'))
+  for (const section of sections.filter((name) => name.includes('.'))) {
+    const [name = '', sub = '', ...rest] = section.split('.')
+    if (rest.length > 0 || !(SUBSECTIONS as readonly string[]).includes(sub)) {
+      const near = rest.length > 0 ? undefined : closest(sub, SUBSECTIONS)
+      const hint = near ? `did you mean [${name}.${near}]?` : 'use [NAME] for an instance, [NAME.code] or [NAME.env] beside it'
+      errors.push({ section, message: `unknown section; ${hint}` })
     } else if (name !== 'main' && raw[name] === undefined) {
-      errors.push({ section, message: `there is no instance [${name}] for this section` })
+      const near = closest(name, ['main', ...instanceNames])
+      errors.push({ section, message: `there is no instance [${name}] for this section${near ? `; did you mean [${near}.${sub}]?` : ''}` })
     }
   }
 
@@ -166,7 +184,7 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
     errors.push({ section: 'main', key: 'enable_outbound', message: `"${String(main['enable_outbound'])}" must be true or false` })
   }
 
-  const instances = instanceNames.map((name) => readInstance(name, raw, context, errors))
+  const instances = instanceNames.map((name) => readInstance(name, raw, context, errors, warnings))
   const routeEntries = new Map<string, Instance>()
   for (const instance of instances) {
     for (const domain of instance.domains) {
@@ -175,10 +193,16 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
       else routeEntries.set(domain, instance)
     }
   }
-  // [main.code] and [main.env] are read once per instance; report each of their problems once.
-  const unique = [...new Map(errors.map((error) => [formatConfigError('', error), error])).values()]
-  if (unique.length > 0) return { errors: unique }
-  return { settings: { instances, routes: new RouteTable(routeEntries), enableOutbound: enableOutbound ?? true, spawnHelpers } }
+  if (errors.length > 0) return { errors: once(errors), warnings: once(warnings) }
+  return {
+    settings: { instances, routes: new RouteTable(routeEntries), enableOutbound: enableOutbound ?? true, spawnHelpers },
+    warnings: once(warnings),
+  }
+}
+
+/** [main.code] and [main.env] are read once per instance; each of their problems is reported once. */
+function once(problems: readonly ConfigError[]): ConfigError[] {
+  return [...new Map(problems.map((problem) => [formatConfigError('', problem), problem])).values()]
 }
 
 function readSpawnHelpers(value: unknown, errors: ConfigError[]): number {
@@ -203,16 +227,24 @@ function checkKeys(
   values: Readonly<Record<string, unknown>>,
   known: readonly string[],
   errors: ConfigError[],
+  misplaced: Readonly<Record<string, string>>,
 ): void {
-  for (const key of Object.keys(values)) {
-    if (!known.includes(key)) errors.push({ section, key, message: `unknown key; known keys here: ${known.join(', ')}` })
+  for (const [key, value] of Object.entries(values)) {
+    // haraka-config reads a line `timeout` with no "=" as the key with no value at all.
+    if (known.includes(key)) {
+      if (value === undefined) errors.push({ section, key, message: `has no value; write "${key} = ..."` })
+      continue
+    }
+    const near = closest(key, known)
+    const message = misplaced[key] ?? `unknown key; ${near ? `did you mean "${near}"?` : `known keys here: ${known.join(', ')}`}`
+    errors.push({ section, key, message })
   }
 }
 
-function readInstance(name: string, raw: RawIni, context: ReadContext, errors: ConfigError[]): Instance {
+function readInstance(name: string, raw: RawIni, context: ReadContext, errors: ConfigError[], warnings: ConfigError[]): Instance {
   const own = raw[name] ?? {}
   const main = raw['main'] ?? {}
-  checkKeys(name, own, INSTANCE_KEYS, errors)
+  checkKeys(name, own, INSTANCE_KEYS, errors, MISPLACED_IN_INSTANCE)
 
   /** The instance's value for a key, else `[main]`'s, with the section it came from. */
   const lookup = (key: InstanceKey): { value: unknown; section: string } | undefined => {
@@ -285,7 +317,7 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     maxConcurrency: integer('max_concurrency', DEFAULTS.max_concurrency, 1, 10000),
     ...readIdentity(text('user', ''), text('group', ''), context.runningAsRoot, fail),
     env: readEnv(name, raw, errors),
-    exitCodes: readExitCodes(name, raw, PRESETS[preset], errors),
+    exitCodes: readExitCodes(name, raw, PRESETS[preset], errors, warnings),
     statusFromStderr: flag('status_from_stderr'),
     shape,
     recipientLimit,
@@ -360,6 +392,7 @@ function readEnv(name: string, raw: RawIni, errors: ConfigError[]): Record<strin
   for (const section of ['main.env', `${name}.env`]) {
     for (const [key, value] of Object.entries(raw[section] ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) errors.push({ section, key, message: 'is not a valid environment variable name' })
+      else if (value === undefined) errors.push({ section, key, message: `has no value; write "${key} = ..." ("${key} =" sets it empty)` })
       else if ((TRANSACTION_VARIABLES as readonly string[]).includes(key)) {
         errors.push({ section, key, message: 'is set by pipe_transport from the transaction and cannot be configured' })
       } else env[key] = String(value)
@@ -368,18 +401,37 @@ function readEnv(name: string, raw: RawIni, errors: ConfigError[]): Record<strin
   return env
 }
 
+/** A text to suggest for a failure reply written without one. */
+const EXAMPLE_TEXT = { denysoft: '4.3.0 try again later', deny: '5.3.0 delivery failed' } as const
+
 /** The preset, overridden entry by entry by [main.code], then by [NAME.code]. */
-function readExitCodes(name: string, raw: RawIni, preset: ExitCodeTable, errors: ConfigError[]): ExitCodeTable {
+function readExitCodes(name: string, raw: RawIni, preset: ExitCodeTable, errors: ConfigError[], warnings: ConfigError[]): ExitCodeTable {
   const entries = new Map<number, Reply>(preset.entries)
   let otherwise = preset.otherwise
   for (const section of ['main.code', `${name}.code`]) {
     for (const [key, value] of Object.entries(raw[section] ?? {})) {
-      // haraka-config turns `0 = 250` into the number 250.
-      const reply = parseReplyLine(String(value))
+      // haraka-config turns `0 = 250` into the number 250, and a line `75` into a key with no value.
+      if (value === undefined) {
+        errors.push({ section, key, message: `has no reply; write it as in "${key} = 450 ${EXAMPLE_TEXT.denysoft}"` })
+        continue
+      }
+      const line = String(value)
+      const reply = parseReplyLine(line)
       if ('error' in reply) errors.push({ section, key, message: reply.error })
-      else if (key === 'default') otherwise = reply
-      else if (/^\d+$/.test(key) && Number(key) <= 255) entries.set(Number(key), reply)
-      else errors.push({ section, key, message: 'must be an exit status from 0 to 255, or "default"' })
+      else if (reply.verdict !== 'ok' && reply.text === '') {
+        errors.push({
+          section,
+          key,
+          message: `"${line}" has no text, so the client would get Haraka's "${replyLine(reply)}"; write one, as in "${line} ${EXAMPLE_TEXT[reply.verdict]}"`,
+        })
+      } else if (key === 'default') otherwise = reply
+      else if (/^\d+$/.test(key) && Number(key) <= 255) {
+        if (Number(key) === 0 && reply.verdict !== 'ok') {
+          const then = reply.verdict === 'denysoft' ? 'retries' : 'bounces'
+          warnings.push({ section, key, message: `"${line}" answers a program that succeeded with a failure: the sender ${then} a message the program may have delivered` })
+        }
+        entries.set(Number(key), reply)
+      } else errors.push({ section, key, message: 'must be an exit status from 0 to 255, or "default"' })
     }
   }
   return { entries, otherwise }
