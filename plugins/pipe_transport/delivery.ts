@@ -1,8 +1,7 @@
 // One delivery from start to reply: expand the arguments, build the environment, wait for a
 // slot, run the program (through a spawn helper, or here), and map how it ended to the SMTP reply.
-import { expandArguments } from './invocation/arguments.js'
+import { invocationFor } from './delivery-plan.js'
 import type { Envelope } from './invocation/envelope.js'
-import { programEnvironment } from './invocation/environment.js'
 import { replyFor, type Outcome, type Reply } from './reply/exit-reply.js'
 import { helperPool } from './running/helper-pool.js'
 import { KILL_GRACE_MS } from './running/process-groups.js'
@@ -33,8 +32,8 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
     durationMs: Date.now() - started,
   })
 
-  const expanded = expandArguments(instance.arguments, { envelope, instance: instance.name })
-  if ('refused' in expanded) return report({ kind: 'refused', reason: expanded.refused })
+  const invocation = invocationFor(instance, envelope)
+  if ('refused' in invocation) return report({ kind: 'refused', reason: invocation.refused })
 
   const slots = slotsFor(instance.name, instance.maxConcurrency)
   if (!(await slots.acquire(instance.timeoutSeconds * 1000))) {
@@ -47,8 +46,8 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
     const running = helperPool.run(
       {
         program: instance.program,
-        argv: expanded.argv,
-        env: programEnvironment(envelope, instance.name, instance.env),
+        argv: invocation.argv,
+        env: invocation.env,
         directory: instance.directory,
         uid: instance.uid,
         gid: instance.gid,

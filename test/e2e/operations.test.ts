@@ -1,12 +1,10 @@
-// Issue 6: live reload, the delivery log line in every log format, transaction results, and trying
-// a configuration with try-delivery.js.
+// Issue 6: live reload (also of a missing file), the delivery log line in every log format, and
+// transaction results.
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { promisify } from 'node:util'
-import { Haraka, REPO } from './harness.js'
+import { Haraka } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
 import { sendMail } from './smtp.js'
 
@@ -163,51 +161,3 @@ for (const format of ['default', 'logfmt', 'json'] as const) {
     }
   })
 }
-
-describe('trying a configuration with try-delivery.js', () => {
-  const work = new Scratch()
-  after(() => work.remove())
-
-  it('delivers a message file through the install dir\'s config and prints every reply', async () => {
-    const { dir } = await Haraka.install({
-      hostList: ['try.test'],
-      ini: `[tried]\nprogram_name = /bin/cat\ndomain = try.test\noutput_file = tried.out\n\n[tried.code]\n0 = 250 2.0.0 tried and delivered\n`,
-    })
-    const message = work.file('message.eml', 'Subject: try\n\n.leading dot\nbody\n')
-    try {
-      const { stdout: output } = await promisify(execFile)(
-        process.execPath,
-        [join(dir, 'plugins', 'pipe_transport', 'tools', 'try-delivery.js'), '-c', dir, '--from', 's@origin.test', '--to', 'x@try.test', '--message', message],
-        { cwd: REPO },
-      )
-      // Haraka's own log lines come between the transcript's lines.
-      const stdout = output.split('\n').filter((line) => /^(>>>|<<<) /.test(line)).join('\n')
-      assert.match(stdout, /^>>> RCPT TO:<x@try\.test>\n<<< 250 recipient <x@try\.test> OK$/m)
-      assert.match(stdout, /^>>> \(\d+ bytes of \S+message\.eml, then "\."\)\n<<< 250 2\.0\.0 tried and delivered \(\S+\)$/m)
-      assert.match(output, /\[pipe_transport\] delivery .*instance=tried .*ended="exit 0"/)
-      // Relative output_file resolved against the install dir, as in a running Haraka.
-      assert.match(readFileSync(join(dir, 'tried.out'), 'latin1'), /^Received: from [\s\S]*\nSubject: try\n\n\.leading dot\nbody\n$/)
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
-
-  it('exits 1 and shows the refusal when the program fails', async () => {
-    const failing = work.shell('fail', 'cat > /dev/null\nexit 3')
-    const { dir } = await Haraka.install({ hostList: ['try.test'], ini: `[tried]\nprogram_name = ${failing}\ndomain = try.test\n` })
-    try {
-      const run = promisify(execFile)(
-        process.execPath,
-        [join(dir, 'plugins', 'pipe_transport', 'tools', 'try-delivery.js'), '-c', dir, '--from', 's@origin.test', '--to', 'x@try.test', '--message', work.file('m.eml', 'Subject: x\n\nx\n')],
-        { cwd: REPO },
-      )
-      await assert.rejects(run, (err: { code?: number; stdout?: string }) => {
-        assert.equal(err.code, 1)
-        assert.match(err.stdout ?? '', /^<<< 550 5\.5\.0 pipe transport gave exit status 3 \(\S+\)$/m)
-        return true
-      })
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
-})
