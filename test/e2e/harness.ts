@@ -1,5 +1,6 @@
 // Starts a real Haraka (from node_modules) in a fresh install dir on a free loopback port, with
-// the compiled plugin copied in the way an operator would install it.
+// the compiled plugin copied in (README's fallback to the package), or in a `haraka -i` dir where
+// the package was installed with npm.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
@@ -50,6 +51,11 @@ export interface HarakaOptions {
   readonly extraPlugins?: Readonly<Record<string, string>>
   /** Variables added to Haraka's environment (e.g. NODE_OPTIONS for the bench's spawn timer). */
   readonly env?: Readonly<Record<string, string>>
+  /**
+   * An install dir made by `haraka -i` with the plugin installed in it as a package: the config
+   * is written into it, and no plugin file is copied.
+   */
+  readonly dir?: string
 }
 
 export class Haraka {
@@ -114,15 +120,17 @@ export class Haraka {
 
   /** Writes an install dir (config, the copied plugin) without starting Haraka; the caller removes it. */
   static async install(options: HarakaOptions): Promise<{ dir: string; port: number }> {
-    const dir = mkdtempSync(join(tmpdir(), 'pipe-transport-haraka-'))
-    mkdirSync(join(dir, 'config'))
-    mkdirSync(join(dir, 'plugins'))
-    // Installing = copying the compiled entry and its folder, exactly as README tells operators.
-    cpSync(join(REPO, 'plugins', 'pipe_transport.js'), join(dir, 'plugins', 'pipe_transport.js'))
-    cpSync(join(REPO, 'plugins', 'pipe_transport'), join(dir, 'plugins', 'pipe_transport'), {
-      recursive: true,
-      filter: (source) => !/\.ts$/.test(source),
-    })
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'pipe-transport-haraka-'))
+    mkdirSync(join(dir, 'config'), { recursive: true })
+    mkdirSync(join(dir, 'plugins'), { recursive: true })
+    if (options.dir === undefined) {
+      // Installing = copying the compiled entry and its folder, README's fallback to the package.
+      cpSync(join(REPO, 'plugins', 'pipe_transport.js'), join(dir, 'plugins', 'pipe_transport.js'))
+      cpSync(join(REPO, 'plugins', 'pipe_transport'), join(dir, 'plugins', 'pipe_transport'), {
+        recursive: true,
+        filter: (source) => !/\.ts$/.test(source),
+      })
+    }
     for (const [name, file] of Object.entries(options.extraPlugins ?? {})) cpSync(file, join(dir, 'plugins', `${name}.js`))
     const port = await freePort()
     const config: Record<string, string> = {
