@@ -26,7 +26,7 @@ const args = process.argv.slice(2)
 const name = `npm test pass with ${label(process.env)}`
 // node --test writes spec to a terminal and tap elsewhere; its stdout is a pipe here, so ask.
 const reporter = process.stdout.isTTY && !args.some((arg) => arg.startsWith('--test-reporter')) ? ['--test-reporter=spec'] : []
-process.stdout.write(`\n▶ ${name}\n\n`)
+process.stdout.write(`\n=== ${name} ===\n\n`)
 const child = spawn(process.execPath, [...reporter, ...args], {
   stdio: ['inherit', 'pipe', 'inherit'],
   env: process.stdout.isTTY ? { FORCE_COLOR: '1', ...process.env } : process.env,
@@ -42,6 +42,6 @@ child.stdout.on('data', (chunk: Buffer) => {
 process.on('SIGINT', () => undefined)
 child.on('close', (code, signal) => {
   const verdict = code === 0 ? 'ok' : `FAILED (${signal ?? `exit ${code}`})`
-  process.stdout.write(`\n▲ ${name}: ${verdict}: ${summaryOf(output.replace(/\x1b\[[0-9;]*m/g, ''))}\n`)
+  process.stdout.write(`\n=== ${name}: ${verdict}: ${summaryOf(output.replace(/\x1b\[[0-9;]*m/g, ''))} ===\n`)
   process.exit(code ?? 1)
 })
