@@ -2,6 +2,7 @@
 // slot, run the program (through a spawn helper, or here), and map how it ended to the SMTP reply.
 import { invocationFor } from './delivery-plan.js'
 import type { Envelope } from './invocation/envelope.js'
+import { alreadyDeliveredTo } from './invocation/message-shape.js'
 import { replyFor, type Outcome, type Reply } from './reply/exit-reply.js'
 import { helperPool } from './running/helper-pool.js'
 import { KILL_GRACE_MS } from './running/process-groups.js'
@@ -32,6 +33,8 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
     durationMs: Date.now() - started,
   })
 
+  const looped = instance.shape.deliveredTo ? envelope.recipients.find((rcpt) => alreadyDeliveredTo(envelope.deliveredToHeaders, rcpt)) : undefined
+  if (looped) return report({ kind: 'looped', address: looped.headerAddress })
   const invocation = invocationFor(instance, envelope)
   if ('refused' in invocation) return report({ kind: 'refused', reason: invocation.refused })
 

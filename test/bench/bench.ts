@@ -15,6 +15,7 @@ import { buildDrainProgram } from './drain-program.js'
 import { runLoad } from './load.js'
 import { benchMail, largeMail } from './messages.js'
 import { BENCH_DOMAIN, MODES, type Mode } from './modes.js'
+import { formatTableFigures, measureRouteTables } from './route-tables.js'
 import { machineCpuMs, mainThreadCpuMs, peakRssBytes, processCpuMs, resetPeakRss } from './proc-stats.js'
 import type { SpawnProbe } from './spawn-probe.js'
 import { STATS_FILE_VARIABLE, WRITE_INTERVAL_MS, type SpawnStats } from './spawn-timer.js'
@@ -184,6 +185,8 @@ async function main(): Promise<void> {
       ...options,
     }
     process.stdout.write(formatReport(setup, cells, memory))
+    process.stderr.write('bench: the large routing table\n')
+    process.stdout.write(`\n${formatTableFigures(await measureRouteTables())}`)
   } finally {
     for (const each of running) await each.haraka.stop()
     work.remove()

@@ -139,13 +139,13 @@ user = 54321
       '[missing] program_name: is required: the absolute path of the program to run',
       '[noexec] output_fil: unknown key; did you mean "output_file"?',
       `[noexec] program_name: ${notExecutable} is not executable`,
-      '[nodomain] domain: is required: the recipient domains this instance delivers',
+      '[nodomain] domain: is required, or a [nodomain.address] section: the recipients this instance delivers',
       '[stray.cod]: unknown section; did you mean [stray.code]?',
       '[taken] domain: ok.test is already routed by [baddomain]',
       '[bounds] spawn_helpers: belongs in [main]: it is a setting of the whole plugin',
       '[bounds] timeout: "281" must be a whole number from 1 to 280',
       '[bounds] max_concurrency: "0" must be a whole number from 1 to 10000',
-      '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${domain} ${queue_id} ${client_address} ${client_helo} ${instance}',
+      '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${extension} ${mailbox} ${domain} ${original_recipient} ${route_data} ${queue_id} ${client_address} ${client_helo} ${instance}',
       '[bounds] directory: /no/such/dir is not a directory',
       '[shaping] code_preset: "postfix" must be one of: seed, sysexits, qmail',
       '[shaping] status_from_stderr: "maybe" must be true or false',
@@ -175,10 +175,11 @@ user = 54321
 
 describe('what haraka-config would lose, at start', () => {
   it('refuses lines it drops, keys set twice and failure replies without text, in one line each with no stack trace', async () => {
-    // spawn_helpers is set here so that the test run does not add a line and move the others.
+    // spawn_helpers and journal are set here so that the harness adds no line to move the others.
     const ini = [
       '[main]',
       'spawn_helpers = 0',
+      'journal = off',
       '[text]',
       'program_name = /bin/cat',
       'domain = text.test',
@@ -197,14 +198,75 @@ describe('what haraka-config would lose, at start', () => {
       .filter((line) => line.includes('[CRIT] [-] [pipe_transport]'))
       .map((line) => line.replace(/^.*\[pipe_transport\] \S+\/config\/pipe_transport\.ini /, ''))
     assert.deepEqual(crit, [
-      '[text] timeout: is set on lines 6 and 7: haraka-config keeps only the last; write it once',
-      '[text.env] "QUOTED": line 9 is dropped by haraka-config: a key cannot hold """ (only letters, digits and _ @ : . + - / [ ])',
+      '[text] timeout: is set on lines 7 and 8: haraka-config keeps only the last; write it once',
+      '[text.env] "QUOTED": line 10 is dropped by haraka-config: a key cannot hold """ (only letters, digits and _ @ : . + - / [ ])',
       '[text.code] 75: "450" has no text, so the client would get Haraka\'s "450 Message denied temporarily"; write one, as in "450 4.3.0 try again later"',
     ])
     assert.match(log, /\[WARN\] \[-\] \[pipe_transport\] \S+pipe_transport\.ini \[text\.code\] 0: "450 4\.3\.0 temporary" answers a program that succeeded with a failure/)
     // Haraka's last word is one line; no stack frames follow it, on the line or after.
     assert.match(log, /\[CRIT\] \[-\] \[core\] Caught exception:3 error\(s\) in \S+\/config\/pipe_transport\.ini, listed above; Haraka cannot start\n/)
     assert.doesNotMatch(log, /\bat (Plugin|plugins|Object|Module)\.|\.js:\d+:\d+/)
+  })
+})
+
+describe('configuration errors of routing by address', () => {
+  it('names the section and key of every bad address entry, and both instances of a conflict', async () => {
+    const { code, log } = await Haraka.startExpectingRefusal({
+      ini: `
+[main]
+program_name = /bin/cat
+recipient_delimiter = +@
+
+[rt]
+arguments = --queue \${route_data}
+x_original_to = true
+
+[rt.address]
+support@example.test = general
+nobody-here = x
+dash@example.test = -x
+@example.test
+twice@example.test = a
+Twice@example.test = b
+star*@example.test = x
+
+[other]
+domain = example.test
+
+[other.address]
+support@example.test = other
+
+[lonely]
+
+[main.address]
+a@example.test
+
+[unrouted]
+support@example.test
+@example.test
+abuse@ = yes
+`,
+    })
+    assert.notEqual(code, 0)
+    const errors = log
+      .split('\n')
+      .filter((line) => line.includes('[CRIT] [-] [pipe_transport]'))
+      .map((line) => line.replace(/^.*\[pipe_transport\] \S+\/config\/pipe_transport\.ini /, ''))
+    assert.deepEqual(errors.sort(), sorted([
+      '[main] recipient_delimiter: "+@" must be one or more characters other than white space, @, " and \\, e.g. +',
+      '[main.address]: addresses are routed by an instance: use [NAME.address] beside [NAME]',
+      '[rt] x_original_to: needs recipient_limit = 1: a message can name only one X-Original-To recipient',
+      '[rt.address] nobody-here: must be an address (local@domain) or @domain; internationalised domains in xn-- form',
+      '[rt.address] dash@example.test: route data "-x" must not start with "-"',
+      '[rt.address] Twice@example.test: twice@example.test is listed twice',
+      '[rt.address] star*@example.test = x: haraka-config cannot read this line; an address key may hold letters, digits and . _ + - / : @ only',
+      '[rt.address] @example.test: is already routed by [other]',
+      '[other.address] support@example.test: is already routed by [rt]',
+      '[lonely] domain: is required, or a [lonely.address] section: the recipients this instance delivers',
+      '[unrouted] support@example.test: is routed by [rt] in [rt.address]',
+      '[unrouted] @example.test: must be an address (local@domain) or local@ for that local part in every domain',
+      '[unrouted] abuse@: takes no value: list the address alone',
+    ]))
   })
 })
 

@@ -27,7 +27,7 @@ describe('the demo config', () => {
   })
 
   it('starts with no warning or error, from pipe_transport or about TLS', () => {
-    assert.match(haraka.log, /\[pipe_transport\] loaded \S+pipe_transport\.ini: \[demo\] demo\.example/)
+    assert.match(haraka.log, /\[pipe_transport\] loaded \S+pipe_transport\.ini in \d+ ms: \[demo\] demo\.example/)
     assert.doesNotMatch(haraka.log, /\[(WARN|ERROR|CRIT)\] \[-\] \[(pipe_transport|core)\]/)
     assert.doesNotMatch(haraka.log, /tls (key|cert) .* could not be loaded/)
   })

@@ -2,7 +2,7 @@
 // the compiled plugin copied in (README's fallback to the package), or in a `haraka -i` dir where
 // the package was installed with npm.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -21,9 +21,23 @@ const SPAWN_HELPERS = process.env['PIPE_TRANSPORT_SPAWN_HELPERS']
 
 /** The ini with `spawn_helpers` set in [main] as the test run asks, unless the test sets it. */
 export function withSpawnHelpers(ini: string, count = SPAWN_HELPERS): string {
-  if (count === undefined || /^\s*spawn_helpers\s*=/m.test(ini)) return ini
-  if (/^\[main\][ \t]*$/m.test(ini)) return ini.replace(/^\[main\][ \t]*$/m, `[main]\nspawn_helpers = ${count}`)
-  return `[main]\nspawn_helpers = ${count}\n${ini}`
+  return count === undefined ? ini : withMainDefault(ini, 'spawn_helpers', count)
+}
+
+/** A line set in [main], unless the ini sets that key itself. */
+function withMainDefault(ini: string, key: string, value: string): string {
+  if (new RegExp(`^\\s*${key}\\s*=`, 'm').test(ini)) return ini
+  if (/^\[main\][ \t]*$/m.test(ini)) return ini.replace(/^\[main\][ \t]*$/m, `[main]\n${key} = ${value}`)
+  return `[main]\n${key} = ${value}\n${ini}`
+}
+
+/**
+ * The ini a test's Haraka gets: the test run's spawn_helpers, and `journal = off` unless the test
+ * names a journal. Most tests send the same message more than once and expect each to run; with a
+ * journal those are retries of a delivered message (journal tests set it themselves).
+ */
+export function testIni(ini: string): string {
+  return withMainDefault(withSpawnHelpers(ini), 'journal', 'off')
 }
 
 /** How many spawn helpers Haraka starts for an ini: the test run's, the ini's own, or the default. */
@@ -124,6 +138,8 @@ export class Haraka {
     mkdirSync(join(dir, 'config'), { recursive: true })
     mkdirSync(join(dir, 'plugins'), { recursive: true })
     if (options.dir === undefined) {
+      // The plugin's dependencies (haraka-config, lmdb, redis, ...), as `npm install` in the install dir gives them.
+      symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'))
       // Installing = copying the compiled entry and its folder, README's fallback to the package.
       cpSync(join(REPO, 'plugins', 'pipe_transport.js'), join(dir, 'plugins', 'pipe_transport.js'))
       cpSync(join(REPO, 'plugins', 'pipe_transport'), join(dir, 'plugins', 'pipe_transport'), {
@@ -143,11 +159,16 @@ export class Haraka {
       me: 'haraka.test',
       plugins: (options.plugins ?? ['rcpt_to.in_host_list', 'pipe_transport']).join('\n'),
       host_list: (options.hostList ?? []).join('\n'),
-      ...(options.ini === undefined ? {} : { 'pipe_transport.ini': withSpawnHelpers(options.ini) }),
+      ...(options.ini === undefined ? {} : { 'pipe_transport.ini': testIni(options.ini) }),
       ...options.config,
     }
     for (const [name, text] of Object.entries(config)) writeFileSync(join(dir, 'config', name), `${text}\n`)
     return { dir, port }
+  }
+
+  /** Rewrites config/pipe_transport.ini as start() wrote it (with testIni()), for a live reload. */
+  writeIni(ini: string): void {
+    writeFileSync(join(this.dir, 'config', 'pipe_transport.ini'), `${testIni(ini)}\n`)
   }
 
   /** Everything Haraka has logged so far. */
@@ -203,7 +224,7 @@ export class Haraka {
   }
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const server = createServer()
     server.once('error', fail)
@@ -214,7 +235,7 @@ function freePort(): Promise<number> {
   })
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((done) => {
     const socket = connect(port, '127.0.0.1')
     socket.once('connect', () => {

@@ -224,7 +224,7 @@ describe('spawn_helpers on a live reload', { skip: SECOND_PASS ? 'runs in the fi
   it('grows and shrinks the pool without a restart; 0 delivers in Haraka itself', async () => {
     const [first] = await haraka.waitForHelpers(2)
     for (const size of [1, 3, 0]) {
-      writeFileSync(`${haraka.dir}/config/pipe_transport.ini`, ini(size))
+      haraka.writeIni(ini(size))
       await haraka.waitForHelpers(size)
       const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@resize.test'], message: MESSAGE })
       assert.equal(reply?.code, 250, `after spawn_helpers = ${size}`)

@@ -1,8 +1,7 @@
 // Issue 6: live reload (also of a missing file), the delivery log line in every log format, and
 // transaction results.
 import assert from 'node:assert/strict'
-import { existsSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { Haraka } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
@@ -40,7 +39,7 @@ ${extra}`
     work.remove()
   })
 
-  const edit = (text: string): void => writeFileSync(join(haraka.dir, 'config', 'pipe_transport.ini'), text)
+  const edit = (text: string): void => haraka.writeIni(text)
   const reloads = (): number => haraka.log.split('\n').filter((line) => line.includes('[pipe_transport] reloaded ')).length
 
   it('applies a good edit without a restart; a running delivery finishes under the config it started with', async () => {
@@ -48,7 +47,7 @@ ${extra}`
     const slow = reply(haraka, 'slow@one.test')
     while (!existsSync(work.path('slow-started'))) await new Promise((r) => setTimeout(r, 25))
     edit(ini('two', '[two]\ndomain = two.test\n'))
-    await haraka.waitForLog(/\[pipe_transport\] reloaded \S+pipe_transport\.ini: \[one\] one\.test; \[two\] two\.test/)
+    await haraka.waitForLog(/\[pipe_transport\] reloaded \S+pipe_transport\.ini in \d+ ms: \[one\] one\.test; \[two\] two\.test/)
     assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version two')
     assert.equal(await reply(haraka, 'x@two.test'), '250 Message Queued')
     assert.equal(await slow, '250 2.0.0 version one')
@@ -69,7 +68,7 @@ ${extra}`
   it('refuses an edit with a key set twice or a line haraka-config drops, and keeps the last good config', async () => {
     const before = reloads()
     edit(`${ini('four')}\n[one.env]\nSTAGE = a\nSTAGE = b\n"QUOTED" = c\n`)
-    await haraka.waitForLog(/\[one\.env\] STAGE: is set on lines 13 and 14: [^\n]*\n(?:[^\n]*\n)*?[^\n]*\[one\.env\] "QUOTED": line 15 is dropped by haraka-config[^\n]*\n(?:[^\n]*\n)*?[^\n]*not reloaded, the last good config stays in force/)
+    await haraka.waitForLog(/\[one\.env\] STAGE: is set on lines \d+ and \d+: [^\n]*\n(?:[^\n]*\n)*?[^\n]*\[one\.env\] "QUOTED": line \d+ is dropped by haraka-config[^\n]*\n(?:[^\n]*\n)*?[^\n]*not reloaded, the last good config stays in force/)
     assert.equal(reloads(), before)
     assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version two')
   })
@@ -88,10 +87,10 @@ describe('no pipe_transport.ini', () => {
 
   it('is a warning at start; routes nothing until the file is written, then reloads it', async () => {
     assert.match(haraka.log, /\[WARN\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini is missing, so pipe_transport routes nothing; write it/)
-    assert.match(haraka.log, /\[pipe_transport\] loaded \S+pipe_transport\.ini: no instances, nothing is routed/)
+    assert.match(haraka.log, /\[pipe_transport\] loaded \S+pipe_transport\.ini in \d+ ms: no instances, nothing is routed/)
     assert.equal(await reply(haraka, 'x@later.test'), '451 ')
-    writeFileSync(join(haraka.dir, 'config', 'pipe_transport.ini'), '[later]\nprogram_name = /bin/cat\ndomain = later.test\n\n[later.code]\n0 = 250 2.0.0 written later\n')
-    await haraka.waitForLog(/\[pipe_transport\] reloaded \S+pipe_transport\.ini: \[later\] later\.test/)
+    haraka.writeIni('[later]\nprogram_name = /bin/cat\ndomain = later.test\n\n[later.code]\n0 = 250 2.0.0 written later\n')
+    await haraka.waitForLog(/\[pipe_transport\] reloaded \S+pipe_transport\.ini in \d+ ms: \[later\] later\.test/)
     assert.equal(await reply(haraka, 'x@later.test'), '250 2.0.0 written later')
   })
 })

@@ -113,7 +113,7 @@ describe('the try command', () => {
         '',
         'RCPT TO:<a@try.test>    routed to [tried]',
         'RCPT TO:<b@TRY.test>    routed to [tried]',
-        'RCPT TO:<c@other.test>  452 4.5.3 c@other.test is delivered separately from try.test, send it in another transaction',
+        'RCPT TO:<c@other.test>  452 4.5.3 c@other.test is delivered separately from a@try.test, send it in another transaction',
         '',
         `[tried] runs ${program} once for a@try.test b@TRY.test`,
         `  argv         ${JSON.stringify([program, 'a', 'b', '-f', 's@origin.test', '--', 'a@try.test', 'b@TRY.test'])}`,
@@ -122,7 +122,11 @@ describe('the try command', () => {
         '               SENDER="s@origin.test"',
         '               RECIPIENT="a@try.test"',
         '               LOCAL="a"',
+        '               USER="a"',
+        '               EXTENSION=""',
         '               DOMAIN="try.test"',
+        '               ORIGINAL_RECIPIENT="a@try.test"',
+        '               ROUTE_DATA=""',
         '               QUEUE_ID="<queue id>"',
         '               CLIENT_ADDRESS="127.0.0.1"',
         '               CLIENT_HELO="try-delivery.local"',
@@ -149,7 +153,7 @@ describe('the try command', () => {
   it('with --dry-run shows what RCPT refuses, for the null sender too', async () => {
     const run = await tryCommand(dir, ['-c', dir, '--dry-run', '--to=-o@try.test'])
     assert.equal(run.status, 0, run.stderr)
-    assert.match(run.stdout, /^RCPT TO:<-o@try\.test> {2}550 5\.1\.3 pipe transport refuses a recipient that starts with "-"$/m)
+    assert.match(run.stdout, /^RCPT TO:<-o@try\.test> {2}550 5\.1\.3 pipe transport refuses a recipient that would start a program argument with "-"$/m)
     assert.match(run.stdout, /^pipe_transport delivers nothing: no recipient it routes would be accepted\.$/m)
     const nullSender = await tryCommand(dir, ['-c', dir, '--dry-run', '--to', 'a@try.test'])
     assert.match(nullSender.stdout, /^ {2}argv {9}\[.*"-f","","--","a@try\.test"\]$/m)
@@ -161,10 +165,17 @@ describe('the try command', () => {
     oneLine(await tryCommand(dir, ['-c', dir, '--to', 'a@try.test']), 2, /--message FILE is required, unless --dry-run/)
     oneLine(await tryCommand(dir, ['-c', dir, '--to', 'not-an-address', '--dry-run']), 2, /--to not-an-address is not an address: /)
     oneLine(await tryCommand(dir, ['-c', work.dir, '--to', 'a@try.test', '--dry-run']), 1, /is not a Haraka install dir: it has no config\/ folder$/)
-    const lost = await tryCommand(dir, ['-c', dir, '--to', 'a@try.test', '--dry-run'], '/usr/bin:/bin')
-    oneLine(lost, 1, /cannot find Haraka: not in \S+\/node_modules, not among this command's dependencies, and no haraka command on PATH; name its package directory with --haraka DIR$/)
-    const told = await tryCommand(dir, ['-c', dir, '--to', 'a@try.test', '--dry-run', '--haraka', join(REPO, 'node_modules', 'haraka')], '/usr/bin:/bin')
-    assert.equal(told.status, 0, told.stderr)
+    // An install dir of copied files without node_modules, and no haraka on PATH.
+    const { dir: bare } = await Haraka.install({ hostList: ['try.test'], ini: '[tried]\nprogram_name = /bin/cat\ndomain = try.test\n' })
+    try {
+      rmSync(join(bare, 'node_modules'))
+      const lost = await tryCommand(bare, ['-c', bare, '--to', 'a@try.test', '--dry-run'], '/usr/bin:/bin')
+      oneLine(lost, 1, /cannot find Haraka: not in \S+\/node_modules, not among this command's dependencies, and no haraka command on PATH; name its package directory with --haraka DIR$/)
+      const told = await tryCommand(bare, ['-c', bare, '--to', 'a@try.test', '--dry-run', '--haraka', join(REPO, 'node_modules', 'haraka')], '/usr/bin:/bin')
+      assert.equal(told.status, 0, told.stderr)
+    } finally {
+      rmSync(bare, { recursive: true, force: true })
+    }
   })
 
   it('lists the config\'s errors, one per line, and runs nothing', async () => {

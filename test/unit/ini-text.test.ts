@@ -1,16 +1,63 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { HARAKA_CONFIG_PATTERNS, textProblems } from '../../plugins/pipe_transport/settings/ini-text.js'
+import { parseIni } from 'haraka-config/lib/readers/ini'
+import { harakaConfigGrammar, iniFromText, textProblems, type AddressLine } from '../../plugins/pipe_transport/settings/ini-text.js'
 import { formatConfigError } from '../../plugins/pipe_transport/settings/settings.js'
 
-// haraka-config's own reader, to check that both read the same lines.
-const harakaRegex = require('haraka-config/lib/regex') as Record<string, RegExp>
-const harakaIni = require('haraka-config/lib/readers/ini') as {
-  parseIni(name: string, options: object, text: string): Record<string, Record<string, unknown>>
-  logger: (message: string) => void
-}
+const grammar = harakaConfigGrammar(require)
+const lines = (text: string, section: string): AddressLine[] => [...iniFromText('f.ini', text, grammar).addressLines(section)]
 
-const problems = (text: string): string[] => textProblems(text).map((problem) => formatConfigError('f.ini', problem))
+describe('ini text', () => {
+  const text = [
+    'timeout = 30',
+    '[rt]',
+    'program_name = /bin/cat',
+    'arguments = --queue ${route_data}',
+    '[rt.address]',
+    '; a comment',
+    'support@example.com = general',
+    '',
+    'Billing@Example.com =   billing  ',
+    'bare@example.com',
+    'continued@example.com = gen\\',
+    'eral',
+    'star*@example.com = x',
+    '"quoted"@example.com = y',
+    '[rt.code]',
+    '75 = 450 4.3.0 later',
+    '[rt.address]',
+    'second-block@example.com = z',
+  ].join('\r\n')
+
+  it('gives every other section exactly as haraka-config parses the whole file', () => {
+    const { sections } = iniFromText('f.ini', text, grammar)
+    const whole = parseIni('f.ini', {}, text)
+    for (const name of ['main', 'rt', 'rt.code']) assert.deepEqual(sections[name], whole[name], name)
+    // The address section is there, but its entries are read from the text instead.
+    assert.deepEqual(Object.keys(sections['rt.address'] ?? { missing: true }), [])
+  })
+
+  it('reads the address sections line by line as haraka-config would, and keeps the lines it would drop', () => {
+    assert.deepEqual(lines(text, 'rt.address'), [
+      { key: 'support@example.com', value: 'general' },
+      { key: 'Billing@Example.com', value: 'billing' },
+      { key: 'bare@example.com', value: undefined },
+      { key: 'continued@example.com', value: 'general' },
+      { unreadable: 'star*@example.com = x' },
+      { unreadable: '"quoted"@example.com = y' },
+      { key: 'second-block@example.com', value: 'z' },
+    ])
+    assert.deepEqual(lines(text, 'other.address'), [])
+  })
+
+  it('counts the address lines and their bytes, to size the table', () => {
+    const { addressSize } = iniFromText('f.ini', '[a.address]\nx@y.test = 1\nz@y.test\n', grammar)
+    assert.deepEqual(addressSize, { bytes: 22, entries: 2 })
+  })
+})
+
+const problems = (text: string): string[] => textProblems(text, grammar).map((problem) => formatConfigError('f.ini', problem))
+const harakaIni = require('haraka-config/lib/readers/ini') as { logger: (message: string) => void }
 
 /** haraka-config's parse, with what it would print about dropped lines. */
 function harakaParse(text: string): { parsed: Record<string, Record<string, unknown>>; printed: string[] } {
@@ -18,27 +65,13 @@ function harakaParse(text: string): { parsed: Record<string, Record<string, unkn
   const logger = harakaIni.logger
   harakaIni.logger = (message) => printed.push(message)
   try {
-    return { parsed: harakaIni.parseIni('f.ini', {}, text), printed }
+    return { parsed: parseIni('f.ini', {}, text), printed }
   } finally {
     harakaIni.logger = logger
   }
 }
 
-describe('the text checks beside haraka-config', () => {
-  it('uses the very patterns of the haraka-config in node_modules', () => {
-    const ours = HARAKA_CONFIG_PATTERNS
-    for (const [name, theirs] of [
-      ['SECTION', 'section'],
-      ['PARAM', 'param'],
-      ['COMMENT', 'comment'],
-      ['BLANK', 'blank'],
-      ['CONTINUATION', 'continuation'],
-      ['ARRAY_KEY', 'is_array'],
-    ] as const) {
-      assert.equal(ours[name].source, harakaRegex[theirs]?.source, `${name} differs from haraka-config's ${theirs}: re-check ini-text.ts against lib/readers/ini.js`)
-    }
-  })
-
+describe('what haraka-config\'s parse loses, found in the text', () => {
   it('finds nothing in a clean file: address keys with and without values, key[] lines, continued lines', () => {
     const text = [
       '; comment',
@@ -91,7 +124,7 @@ describe('the text checks beside haraka-config', () => {
     const lines = [
       '[rt]', // 1
       'program_name = /bin/cat',
-      '[rt.address]',
+      '[rt.env]',
       '*.example.com = wild', // 4
       '"john smith"@example.com = quoted', // 5
       'no equals sign here', // 6
@@ -102,18 +135,18 @@ describe('the text checks beside haraka-config', () => {
       'last = line \\', // 11
     ]
     assert.deepEqual(problems(lines.join('\n')), [
-      'f.ini [rt.address] *.example.com: line 4 is dropped by haraka-config: a key cannot hold "*" (only letters, digits and _ @ : . + - / [ ])',
-      'f.ini [rt.address] "john smith"@example.com: line 5 is dropped by haraka-config: a key cannot hold """, a space (only letters, digits and _ @ : . + - / [ ])',
-      'f.ini [rt.address] no equals sign here: line 6 is dropped by haraka-config: a key cannot hold a space (only letters, digits and _ @ : . + - / [ ])',
-      'f.ini [rt.address]: line 7, "= no key", is dropped by haraka-config: it has no key before "="',
-      'f.ini [rt.address]: line 8, "[rt.code] ; the map", is dropped by haraka-config: a section line holds only [NAME] (comments go on lines of their own), so the keys after it count as [rt.address]\'s',
-      'f.ini [rt.address] __proto__: line 9: haraka-config ignores a key of this name',
-      'f.ini [rt.address] prog\u00e9: line 10 is dropped by haraka-config: a key cannot hold "\u00e9" (only letters, digits and _ @ : . + - / [ ])',
-      'f.ini [rt.address]: line 11 ends with "\\", which continues it on the next line, but no line follows: haraka-config drops it',
+      'f.ini [rt.env] *.example.com: line 4 is dropped by haraka-config: a key cannot hold "*" (only letters, digits and _ @ : . + - / [ ])',
+      'f.ini [rt.env] "john smith"@example.com: line 5 is dropped by haraka-config: a key cannot hold """, a space (only letters, digits and _ @ : . + - / [ ])',
+      'f.ini [rt.env] no equals sign here: line 6 is dropped by haraka-config: a key cannot hold a space (only letters, digits and _ @ : . + - / [ ])',
+      'f.ini [rt.env]: line 7, "= no key", is dropped by haraka-config: it has no key before "="',
+      'f.ini [rt.env]: line 8, "[rt.code] ; the map", is dropped by haraka-config: a section line holds only [NAME] (comments go on lines of their own), so the keys after it count as [rt.env]\'s',
+      'f.ini [rt.env] __proto__: line 9: haraka-config ignores a key of this name',
+      'f.ini [rt.env] prog\u00e9: line 10 is dropped by haraka-config: a key cannot hold "\u00e9" (only letters, digits and _ @ : . + - / [ ])',
+      'f.ini [rt.env]: line 11 ends with "\\", which continues it on the next line, but no line follows: haraka-config drops it',
     ])
     // haraka-config indeed has none of them.
     const { parsed, printed } = harakaParse(lines.join('\n'))
-    assert.deepEqual(Object.keys(parsed['rt.address'] ?? {}), [])
+    assert.deepEqual(Object.keys(parsed['rt.env'] ?? {}), [])
     assert.equal(printed.length, 7)
   })
 
@@ -121,6 +154,10 @@ describe('the text checks beside haraka-config', () => {
     assert.deepEqual(problems('[a]\nx = 1 \\\n  2\n"bad" = \\\n  3\n'), [
       'f.ini [a] "bad": line 4 is dropped by haraka-config: a key cannot hold """ (only letters, digits and _ @ : . + - / [ ])',
     ])
+  })
+
+  it('leaves the [NAME.address] sections to the routing table, which reads them line by line', () => {
+    assert.deepEqual(problems('[rt.address]\nstar*@example.com = x\na@example.com = 1\na@example.com = 2\n[rt]\ntimeout = 1\n'), [])
   })
 
   it('reports an unsafe section name once, not the keys in it', () => {

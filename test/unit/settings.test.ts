@@ -4,18 +4,19 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { checkConfigFile } from '../../plugins/pipe_transport/settings/config-file.js'
+import { harakaConfigGrammar, iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
 import { DEFAULT_SPAWN_HELPERS, MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type RawIni, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
 
 const context = { installDir: '/srv/haraka', runningAsRoot: false }
 
 function settings(raw: RawIni, ctx = context): Settings {
-  const read = readSettings(raw, ctx)
+  const read = readSettings(iniFromSections(raw), ctx)
   if ('errors' in read) throw new Error(read.errors.map((e) => formatConfigError('f.ini', e)).join('\n'))
   return read.settings
 }
 
 function errors(raw: RawIni, ctx = context): string[] {
-  const read = readSettings(raw, ctx)
+  const read = readSettings(iniFromSections(raw), ctx)
   return 'errors' in read ? read.errors.map((e) => formatConfigError('f.ini', e)) : []
 }
 
@@ -49,13 +50,13 @@ describe('settings', () => {
     assert.deepEqual(one?.exitCodes.entries.get(1), { verdict: 'deny', text: 'one no' })
     assert.deepEqual(one?.exitCodes.entries.get(0), { verdict: 'ok', text: 'main ok' })
     assert.deepEqual(two?.exitCodes.entries.get(1), { verdict: 'denysoft', text: 'main later' })
-    assert.deepEqual(one?.env, { A: 'main', B: '1' })
+    assert.deepEqual(one?.env, { A: [{ literal: 'main' }], B: [{ literal: '1' }] })
   })
 
   it('routes each domain to its instance', () => {
     const { routes } = settings({ main: {}, one: { program_name: '/bin/cat', domain: ['one.test', 'uno.test'] } })
-    assert.equal(routes.lookup('UNO.test')?.name, 'one')
-    assert.equal(routes.lookup('two.test'), undefined)
+    assert.equal(routes.lookup({ local: 'x', user: 'x', domain: 'UNO.test' })?.route.name, 'one')
+    assert.equal(routes.lookup({ local: 'x', user: 'x', domain: 'two.test' }), undefined)
   })
 
   it('bounds timeout and max_concurrency', () => {
@@ -96,7 +97,7 @@ describe('settings', () => {
   it('refuses an unknown subsection and one whose instance is missing', () => {
     assert.deepEqual(errors({ main: {}, 'ghost.code': { 0: '250 ok' }, 'a.b.c': {} }), [
       'f.ini [ghost.code]: there is no instance [ghost] for this section',
-      'f.ini [a.b.c]: unknown section; use [NAME] for an instance, [NAME.code] or [NAME.env] beside it',
+      'f.ini [a.b.c]: unknown section; use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it',
     ])
   })
 
@@ -114,13 +115,15 @@ describe('settings', () => {
 
   it('suggests the known name nearest to an unknown key or section', () => {
     const one = { program_name: '/bin/cat', domain: 'one.test' }
-    assert.deepEqual(errors({ main: { Timeout: 5, max_concurency: 3 }, one: { ...one, argument: 'x', tiemout: 1, frobnicate: 1 } }), [
+    const found = errors({ main: { Timeout: 5, max_concurency: 3 }, one: { ...one, argument: 'x', tiemout: 1, frobnicate: 1 } })
+    assert.deepEqual(found.slice(0, 4), [
       'f.ini [main] Timeout: unknown key; did you mean "timeout"?',
       'f.ini [main] max_concurency: unknown key; did you mean "max_concurrency"?',
       'f.ini [one] argument: unknown key; did you mean "arguments"?',
       'f.ini [one] tiemout: unknown key; did you mean "timeout"?',
-      `f.ini [one] frobnicate: unknown key; known keys here: program_name, arguments, domain, output_file, error_file, directory, timeout, max_concurrency, user, group, code_preset, status_from_stderr, line_endings, return_path, delivered_to, from_line, recipient_limit, check_recipient`,
     ])
+    assert.match(found[4] ?? '', /^f\.ini \[one\] frobnicate: unknown key; known keys here: program_name, arguments, domain, .*, check_recipient/)
+    assert.equal(found.length, 5)
     assert.deepEqual(errors({ main: {}, one, 'one.evn': {}, 'onw.code': {}, 'mian.env': {}, 'zzz.code': {} }), [
       'f.ini [one.evn]: unknown section; did you mean [one.env]?',
       'f.ini [onw.code]: there is no instance [onw] for this section; did you mean [one.code]?',
@@ -136,7 +139,7 @@ describe('settings', () => {
       'f.ini [one.env] NONE: has no value; write "NONE = ..." ("NONE =" sets it empty)',
       'f.ini [one.code] 75: has no reply; write it as in "75 = 450 4.3.0 try again later"',
     ])
-    assert.deepEqual(settings({ main: {}, one, 'one.env': { EMPTY: '' } }).instances[0]?.env, { EMPTY: '' })
+    assert.deepEqual(settings({ main: {}, one, 'one.env': { EMPTY: '' } }).instances[0]?.env, { EMPTY: [] })
   })
 
   it('refuses a failure reply without text, which would give Haraka\'s own words', () => {
@@ -149,15 +152,101 @@ describe('settings', () => {
   })
 
   it('warns, without refusing, when exit status 0 is answered with a failure', () => {
-    const read = readSettings({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.code': { 0: '450 4.3.0 not yet' } }, context)
+    const read = readSettings(iniFromSections({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.code': { 0: '450 4.3.0 not yet' } }), context)
     assert.ok('settings' in read)
     assert.deepEqual(read.warnings.map((w) => formatConfigError('f.ini', w)), [
       'f.ini [one.code] 0: "450 4.3.0 not yet" answers a program that succeeded with a failure: the sender retries a message the program may have delivered',
     ])
-    const bounced = readSettings({ main: {}, 'main.code': { 0: '550 5.0.0 no' }, a: { program_name: '/bin/cat', domain: 'a.test' }, b: { program_name: '/bin/cat', domain: 'b.test' } }, context)
+    const bounced = readSettings(
+      iniFromSections({ main: {}, 'main.code': { 0: '550 5.0.0 no' }, a: { program_name: '/bin/cat', domain: 'a.test' }, b: { program_name: '/bin/cat', domain: 'b.test' } }),
+      context,
+    )
     assert.deepEqual(bounced.warnings.map((w) => formatConfigError('f.ini', w)), [
       'f.ini [main.code] 0: "550 5.0.0 no" answers a program that succeeded with a failure: the sender bounces a message the program may have delivered',
     ])
+  })
+
+  it('reads [NAME.address] entries with their route data, lower-cased, beside or instead of domain', () => {
+    const { instances, routes, addressCounts } = settings({
+      main: { program_name: '/bin/cat' },
+      rt: {},
+      'rt.address': { 'Support@Example.com': 'general', 'billing@example.com': ' billing ', 'bare@example.com': undefined, '@rt.example.com': 7 },
+      lists: { domain: 'lists.example.com' },
+    })
+    const route = (local: string, domain: string): [string | undefined, string | undefined] => {
+      const found = routes.lookup({ local, user: local, domain })
+      return [found?.route.name, found?.data]
+    }
+    assert.deepEqual(route('SUPPORT', 'example.COM'), ['rt', 'general'])
+    assert.deepEqual(route('billing', 'example.com'), ['rt', 'billing'])
+    assert.deepEqual(route('bare', 'example.com'), ['rt', ''])
+    assert.equal(instances[0] && addressCounts.get(instances[0]), 4)
+    assert.deepEqual(instances[0]?.domains, [])
+    assert.deepEqual(route('x', 'rt.example.com'), ['rt', '7'])
+  })
+
+  it('refuses bad address entries, and an instance with neither domain nor addresses', () => {
+    assert.deepEqual(errors({ main: { program_name: '/bin/cat' }, rt: {}, 'rt.address': { 'no-at-sign': 'x', 'a@-bad-.test': '', 'a@b.test': '-x', 'A@b.test': 'y' }, empty: {} }), [
+      'f.ini [rt.address] no-at-sign: must be an address (local@domain) or @domain; internationalised domains in xn-- form',
+      'f.ini [rt.address] a@-bad-.test: must be an address (local@domain) or @domain; internationalised domains in xn-- form',
+      'f.ini [rt.address] a@b.test: route data "-x" must not start with "-"',
+      'f.ini [rt.address] A@b.test: a@b.test is listed twice',
+      'f.ini [empty] domain: is required, or a [empty.address] section: the recipients this instance delivers',
+    ])
+    assert.deepEqual(errors({ main: { program_name: '/bin/cat' }, 'main.address': { 'a@b.test': '' }, one: { domain: 'one.test' } }), [
+      'f.ini [main.address]: addresses are routed by an instance: use [NAME.address] beside [NAME]',
+    ])
+  })
+
+  it('names both instances when two route the same address, or @domain beside domain', () => {
+    assert.deepEqual(
+      errors({
+        main: { program_name: '/bin/cat' },
+        a: { domain: 'a.test' },
+        'a.address': { 'x@shared.test': '', '@b.test': '' },
+        b: { domain: 'b.test' },
+        'b.address': { 'x@shared.test': '', '@a.test': '' },
+      }),
+      [
+        'f.ini [a.address] @b.test: is already routed by [b]',
+        'f.ini [b.address] x@shared.test: is already routed by [a]',
+        'f.ini [b.address] @a.test: is already routed by [a]',
+      ],
+    )
+    // In one instance, @domain beside domain is redundant, not a conflict.
+    assert.deepEqual(errors({ main: { program_name: '/bin/cat' }, a: { domain: 'a.test' }, 'a.address': { '@a.test': '' } }), [])
+  })
+
+  it('reads [unrouted] addresses, without values, and never one that an instance routes', () => {
+    const { routes } = settings({ main: { program_name: '/bin/cat' }, lists: { domain: 'lists.test' }, unrouted: { 'Postmaster@lists.test': undefined, 'abuse@': '' } })
+    assert.equal(routes.lookup({ local: 'postmaster', user: 'postmaster', domain: 'lists.test' }), undefined)
+    assert.equal(routes.lookup({ local: 'abuse', user: 'abuse', domain: 'lists.test' }), undefined)
+    assert.equal(routes.lookup({ local: 'owner', user: 'owner', domain: 'lists.test' })?.route.name, 'lists')
+    assert.deepEqual(
+      errors({ main: { program_name: '/bin/cat' }, rt: {}, 'rt.address': { 'x@a.test': '' }, unrouted: { 'x@a.test': undefined, '@a.test': undefined, 'y@a.test': 'v' }, 'unrouted.code': {} }),
+      [
+        'f.ini [unrouted.code]: unknown section; use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it',
+        'f.ini [unrouted] x@a.test: is routed by [rt] in [rt.address]',
+        'f.ini [unrouted] @a.test: must be an address (local@domain) or local@ for that local part in every domain',
+        'f.ini [unrouted] y@a.test: takes no value: list the address alone',
+      ],
+    )
+  })
+
+  it('reads recipient_delimiter from [main]; x_original_to needs recipient_limit = 1', () => {
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    assert.equal(settings({ main: {}, one }).recipientDelimiter, undefined)
+    assert.equal(settings({ main: { recipient_delimiter: '+-' }, one }).recipientDelimiter, '+-')
+    assert.deepEqual(errors({ main: { recipient_delimiter: 'a@' }, one }), ['f.ini [main] recipient_delimiter: "a@" must be one or more characters other than white space, @, " and \\, e.g. +'])
+    assert.deepEqual(errors({ main: {}, one: { ...one, x_original_to: 'true' } }), [
+      'f.ini [one] x_original_to: needs recipient_limit = 1: a message can name only one X-Original-To recipient',
+    ])
+  })
+
+  it('reads macros in [NAME.env] values, and reports an unknown one', () => {
+    const [one] = settings({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.env': { USER_ADDR: '${user}@${domain}' } }).instances
+    assert.deepEqual(one?.env['USER_ADDR'], [{ macro: 'user' }, { literal: '@' }, { macro: 'domain' }])
+    assert.match(errors({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.env': { X: '${usr}' } })[0] ?? '', /^f\.ini \[one\.env\] X: unknown macro \$\{usr\}/)
   })
 })
 
@@ -166,8 +255,10 @@ describe('the config file', () => {
   after(() => rmSync(dir, { recursive: true, force: true }))
   const ctx = { installDir: dir, runningAsRoot: false }
 
+  const grammar = harakaConfigGrammar(require)
+
   it('is missing: a warning, and nothing is routed', () => {
-    const loaded = checkConfigFile(join(dir, 'missing.ini'), { main: {} }, ctx)
+    const loaded = checkConfigFile(join(dir, 'missing.ini'), null, grammar, ctx)
     assert.deepEqual(loaded.errors, [])
     assert.deepEqual(loaded.warnings, [`${dir}/missing.ini is missing, so pipe_transport routes nothing; write it (see README, Configuration)`])
     assert.deepEqual(loaded.settings?.instances, [])
@@ -175,13 +266,22 @@ describe('the config file', () => {
 
   it('has problems in its text and in its settings: all are errors, and no settings', () => {
     const file = join(dir, 'both.ini')
-    writeFileSync(file, '[one]\nprogram_name = /bin/cat\ndomain = one.test\ntimeout = 5\ntimeout = 6\n*.x.test = 1\n[one.code]\n0 = 450 4.0.0 x\n')
-    const loaded = checkConfigFile(file, { main: {}, one: { program_name: '/bin/cat', domain: 'one.test', timeout: 6 }, 'one.code': { 0: '450 4.0.0 x' } }, ctx)
+    const text = '[one]\nprogram_name = /bin/cat\ndomain = one.test\ntimeout = 5\ntimeout = 6\n*.x.test = 1\n[one.code]\n0 = 450 4.0.0 x\n'
+    writeFileSync(file, text)
+    const loaded = checkConfigFile(file, Buffer.from(text), grammar, ctx)
     assert.equal(loaded.settings, undefined)
     assert.deepEqual(loaded.errors, [
       `${file} [one] timeout: is set on lines 4 and 5: haraka-config keeps only the last; write it once`,
       `${file} [one] *.x.test: line 6 is dropped by haraka-config: a key cannot hold "*" (only letters, digits and _ @ : . + - / [ ])`,
     ])
     assert.equal(loaded.warnings.length, 1)
+  })
+
+  it('cannot be read: an error, where haraka-config gave nothing', () => {
+    const file = join(dir, 'present.ini')
+    writeFileSync(file, '')
+    const loaded = checkConfigFile(file, null, grammar, ctx)
+    assert.equal(loaded.settings, undefined)
+    assert.deepEqual(loaded.errors, [`${file}: cannot be read by Haraka`])
   })
 })

@@ -2,32 +2,47 @@
 // (line endings, envelope headers, an mbox From_ line). The shaping happens on the way into this
 // program only; the transaction, and every other plugin's view of it, is left as it is.
 import { Transform, type TransformCallback, type Writable } from 'node:stream'
-import type { Envelope } from './envelope.js'
-import type { HarakaMessageStream } from '../types/haraka-types.js'
+import type { Envelope, Recipient } from './envelope.js'
+import type { MessageSource } from '../transaction/message-source.js'
 import type { Feed } from '../running/run-program.js'
 import type { MessageShape } from '../settings/settings.js'
 
-export function shapedFeed(message: HarakaMessageStream, shape: MessageShape, envelope: Envelope): Feed {
+export function shapedFeed(message: MessageSource, shape: MessageShape, envelope: Envelope): Feed {
   return (stdin: Writable) => {
     const preface = prefaceFor(shape, envelope, new Date())
     if (preface !== '') stdin.write(preface)
     if (!shape.fromLine) {
-      message.pipe(stdin, { line_endings: shape.lineEnding })
+      message.pipeTo(stdin, shape.lineEnding)
       return
     }
     const escaper = new FromEscaper()
     escaper.pipe(stdin)
-    message.pipe(escaper, { line_endings: shape.lineEnding })
+    message.pipeTo(escaper, shape.lineEnding)
   }
 }
 
-/** The lines written before the message, in Postfix pipe(8)'s order: From_, Return-Path, Delivered-To. */
+/**
+ * The lines written before the message, in Postfix pipe(8)'s order: From_, Return-Path,
+ * X-Original-To, Delivered-To. Addresses are written as headers write them (quoted local parts).
+ */
 export function prefaceFor(shape: MessageShape, envelope: Envelope, now: Date): string {
   const lines: string[] = []
-  if (shape.fromLine) lines.push(`From ${envelope.sender === '' ? 'MAILER-DAEMON' : envelope.sender} ${asctime(now)}`)
-  if (shape.returnPath) lines.push(`Return-Path: <${envelope.sender}>`)
-  if (shape.deliveredTo && envelope.recipients[0]) lines.push(`Delivered-To: ${envelope.recipients[0].address}`)
+  const [first] = envelope.recipients
+  if (shape.fromLine) lines.push(`From ${envelope.senderHeaderAddress === '' ? 'MAILER-DAEMON' : envelope.senderHeaderAddress} ${asctime(now)}`)
+  if (shape.returnPath) lines.push(`Return-Path: <${envelope.senderHeaderAddress}>`)
+  if (shape.xOriginalTo && first) lines.push(`X-Original-To: ${first.originalHeaderAddress}`)
+  if (shape.deliveredTo && first) lines.push(`Delivered-To: ${first.headerAddress}`)
   return lines.map((line) => `${line}${shape.lineEnding}`).join('')
+}
+
+/**
+ * The loop check of Postfix's flag D: a message that already names the recipient in a
+ * Delivered-To: header has been here before, and delivering it again would go round for ever.
+ * Compared as Postfix does, in lower case, in the form the header is written.
+ */
+export function alreadyDeliveredTo(deliveredToHeaders: readonly string[], recipient: Recipient): boolean {
+  const address = recipient.headerAddress.toLowerCase()
+  return deliveredToHeaders.some((value) => value.trim().toLowerCase() === address)
 }
 
 /** The date in an mbox From_ line: C's asctime() layout, in UTC, e.g. `Wed Nov  5 09:04:01 2026`. */

@@ -1,10 +1,10 @@
-// pipe_transport.ini as the plugin and the try command load it: haraka-config's parse (which
-// Haraka hands the plugin, and watches) checked together with the file's own text, into settings
-// or errors, each a line ready to log with file, section and key.
-import { readFileSync } from 'node:fs'
+// pipe_transport.ini as the plugin and the try command load it: the file's bytes as haraka-config
+// read them (and watches them), read as an ini (ini-text.ts) and checked (settings.ts), into
+// settings or errors, each a line ready to log with file, section and key.
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { textProblems } from './ini-text.js'
-import { formatConfigError, readSettings, type ConfigError, type RawIni, type ReadContext, type Settings } from './settings.js'
+import { iniFromText, type IniGrammar } from './ini-text.js'
+import { formatConfigError, readSettings, type ConfigError, type ReadContext, type Settings } from './settings.js'
 
 export const CONFIG_FILE = 'pipe_transport.ini'
 
@@ -28,32 +28,16 @@ export function deliversAsRoot(smtpIni: unknown): boolean {
   return process.getuid?.() === 0 && !(smtpIni as { main?: { user?: unknown } } | undefined)?.main?.user
 }
 
-/**
- * `raw` is haraka-config's parse of `file`. The text is read again here, just after that parse;
- * should the file change in between, haraka-config's watcher reloads it once more.
- */
-export function checkConfigFile(file: string, raw: RawIni, context: ReadContext): LoadedConfig {
-  const text = readText(file)
-  const read = readSettings(raw, context)
+/** `bytes` is the file as haraka-config's binary reader gave it: null when it has none. */
+export function checkConfigFile(file: string, bytes: Buffer | null, grammar: IniGrammar, context: ReadContext): LoadedConfig {
+  const read = readSettings(iniFromText(file, bytes === null ? '' : bytes.toString('utf8'), grammar), context)
   const format = (problem: ConfigError): string => formatConfigError(file, problem)
-  const errors = [
-    ...('unreadable' in text ? [`${file}: cannot be read: ${text.unreadable}`] : []),
-    ...('text' in text ? textProblems(text.text).map(format) : []),
-    ...('errors' in read ? read.errors.map(format) : []),
-  ]
+  // haraka-config gives null for a file it cannot read as well as for a missing one.
+  const unreadable = bytes === null && existsSync(file)
+  const errors = [...(unreadable ? [`${file}: cannot be read by Haraka`] : []), ...('errors' in read ? read.errors.map(format) : [])]
   const warnings = [
-    ...('missing' in text ? [`${file} is missing, so pipe_transport routes nothing; write it (see README, Configuration)`] : []),
+    ...(bytes === null && !unreadable ? [`${file} is missing, so pipe_transport routes nothing; write it (see README, Configuration)`] : []),
     ...read.warnings.map(format),
   ]
   return { settings: errors.length === 0 && 'settings' in read ? read.settings : undefined, errors, warnings }
-}
-
-function readText(file: string): { text: string } | { missing: true } | { unreadable: string } {
-  try {
-    return { text: readFileSync(file, 'utf8') }
-  } catch (err) {
-    // haraka-config reads a missing file as empty, and one it cannot read as empty too.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { missing: true }
-    return { unreadable: String(err) }
-  }
 }

@@ -1,78 +1,175 @@
-// What haraka-config's parse of pipe_transport.ini loses without a word, found in the file's
-// text: lines it cannot read (it prints them to its console and drops them) and keys set twice
-// (it keeps the last). The walk is haraka-config 1.7's (lib/readers/ini.js) with its patterns
-// (lib/regex.js; a unit test keeps the copies in step), so both see the same sections and keys.
+// pipe_transport.ini as haraka-config reads any ini, with one difference: the entries of the
+// `[NAME.address]` sections are not turned into objects. Those sections can hold 100,000
+// addresses; parsed into one object they cost tens of MB that V8 keeps (see routing/address-table.ts),
+// so they are read from the text, one entry at a time, when settings.ts builds the routing table.
+// Every other line goes to haraka-config's own parser, and every line is split and classified
+// with haraka-config's own regular expressions, so the file means what any Haraka ini means.
+// What that parser loses without a word (lines it drops, keys set twice, of which it keeps the
+// last) is found in the text too, and reported as errors.
 import type { ConfigError } from './settings.js'
 
-const SECTION = /^\s*\[([^\]]*)\]\s*$/
-const PARAM = /^\s*([\w@:._+\-/[\]]+)\s*(?:=\s*(.*?)\s*)?$/
-const COMMENT = /^\s*[;#].*$/
-const BLANK = /^\s*$/
-const CONTINUATION = /\\[ \t]*$/
-const ARRAY_KEY = /^(.+)\[\]$/
-/** Names haraka-config refuses as sections and keys (lib/unsafe-keys.js). */
-const UNSAFE_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
-
-export const HARAKA_CONFIG_PATTERNS = { SECTION, PARAM, COMMENT, BLANK, CONTINUATION, ARRAY_KEY } as const
-
-/** Where a key was set: its line, and whether as `key[] = v` (which adds to a list). */
-interface Setting {
-  readonly line: number
-  readonly list: boolean
+/** What haraka-config provides (harakaConfigGrammar). */
+export interface IniGrammar {
+  /** haraka-config's lib/regex.js. */
+  readonly regex: {
+    readonly section: RegExp
+    readonly param: RegExp
+    readonly comment: RegExp
+    readonly blank: RegExp
+    readonly continuation: RegExp
+    readonly is_array: RegExp
+  }
+  /** haraka-config's lib/unsafe-keys.js: section and key names it ignores. */
+  readonly unsafeKeys: ReadonlySet<string>
+  /** haraka-config's lib/readers/ini.js parseIni(): the file name only appears in its log lines. */
+  parseIni(name: string, options: Record<string, unknown>, data: string): Record<string, Record<string, unknown>>
 }
 
-export function textProblems(text: string): ConfigError[] {
+/**
+ * haraka-config's grammar from the haraka-config that `load` finds: the sandboxed entry's
+ * `require` finds Haraka's own, the package's its dependency, the try command Haraka's.
+ */
+export function harakaConfigGrammar(load: (id: string) => unknown): IniGrammar {
+  return {
+    regex: load('haraka-config/lib/regex') as IniGrammar['regex'],
+    parseIni: (load('haraka-config/lib/readers/ini') as Pick<IniGrammar, 'parseIni'>).parseIni,
+    unsafeKeys: (load('haraka-config/lib/unsafe-keys') as { UNSAFE_KEYS: ReadonlySet<string> }).UNSAFE_KEYS,
+  }
+}
+
+export type RawSection = Readonly<Record<string, unknown>>
+
+/**
+ * A line of a `[NAME.address]` section: a key, its value (undefined for a key written alone,
+ * without `=`), or a line that haraka-config could not read as `key` or `key = value` (it would
+ * drop it without a word).
+ */
+export type AddressLine = { readonly key: string; readonly value: string | undefined } | { readonly unreadable: string }
+
+export interface Ini {
+  /** Every section, as haraka-config parses it; the `[NAME.address]` ones are here, but empty. */
+  readonly sections: Readonly<Record<string, RawSection | undefined>>
+  /** A `[NAME.address]` section's lines, in the file's order. */
+  addressLines(section: string): Iterable<AddressLine>
+  /** How many bytes and lines all `[NAME.address]` sections take, to size the routing table. */
+  readonly addressSize: { readonly bytes: number; readonly entries: number }
+  /** What haraka-config's parse of the other sections loses (textProblems). */
+  readonly problems: readonly ConfigError[]
+}
+
+export const ADDRESS_SUFFIX = '.address'
+
+/** The ini for sections already parsed into objects (tests, and haraka-config's own parse). */
+export function iniFromSections(sections: Readonly<Record<string, RawSection | undefined>>): Ini {
+  return {
+    sections,
+    *addressLines(section) {
+      for (const [key, value] of Object.entries(sections[section] ?? {})) {
+        yield { key, value: value === undefined || value === null ? undefined : String(value) }
+      }
+    },
+    addressSize: { bytes: 4096, entries: 256 },
+    problems: [],
+  }
+}
+
+/** The ini for the file's text. */
+export function iniFromText(file: string, text: string, grammar: IniGrammar): Ini {
+  const { regex } = grammar
+  const rest: string[] = []
+  /** Where each address section's lines are: [start, end) offsets into `text`, per block of it. */
+  const ranges = new Map<string, [number, number][]>()
+  let inAddress: [number, number] | undefined
+  const addressSize = { bytes: 0, entries: 0 }
+  for (const { line, end } of lines(text, 0, text.length)) {
+    const header = regex.section.exec(line)
+    if (header) {
+      const name = (header[1] ?? '').trim()
+      inAddress = name.endsWith(ADDRESS_SUFFIX) ? [end, end] : undefined
+      if (inAddress) ranges.set(name, [...(ranges.get(name) ?? []), inAddress])
+      rest.push(line)
+    } else if (inAddress) {
+      addressSize.bytes += end - inAddress[1]
+      addressSize.entries++
+      inAddress[1] = end
+    } else {
+      rest.push(line)
+    }
+  }
+  const addressLines = function* (section: string): Iterable<AddressLine> {
+    for (const [from, to] of ranges.get(section) ?? []) {
+      let pending = ''
+      for (const { line: raw } of lines(text, from, to)) {
+        if (regex.comment.test(raw) || regex.blank.test(raw)) continue
+        // A trailing backslash continues the line, as haraka-config reads it.
+        if (regex.continuation.test(raw)) {
+          pending += raw.replace(regex.continuation, '')
+          continue
+        }
+        const line = pending + raw
+        pending = ''
+        const param = regex.param.exec(line)
+        yield param ? { key: param[1] ?? '', value: param[2] } : { unreadable: line }
+      }
+    }
+  }
+  return { sections: grammar.parseIni(file, {}, rest.join('\n')), addressLines, addressSize, problems: textProblems(text, grammar) }
+}
+
+/**
+ * Lines haraka-config drops and keys it would keep only the last of, outside the `[NAME.address]`
+ * sections (whose lines route-entries.ts checks one by one as it reads them). The walk is
+ * haraka-config 1.7's own (lib/readers/ini.js), so both see the same sections, keys and lines.
+ */
+export function textProblems(text: string, grammar: Pick<IniGrammar, 'regex' | 'unsafeKeys'>): ConfigError[] {
+  const { regex, unsafeKeys } = grammar
   const problems: { line: number; error: ConfigError }[] = []
-  /** Every setting of every key, by section, in file order. */
-  const settings = new Map<string, Map<string, Setting[]>>()
+  /** Where each key was set, by section, in file order; `list` for `key[] = v`, which adds to a list. */
+  const settings = new Map<string, Map<string, { line: number; list: boolean }[]>>()
   let section = 'main'
-  let tracked: Map<string, Setting[]> | undefined = sectionKeys(settings, section)
+  let tracked: Map<string, { line: number; list: boolean }[]> | undefined = sectionKeys(settings, section)
   let pending = ''
   let pendingLine = 0
-
-  const lines = text.split(/\r\n|\r|\n/)
-  lines.forEach((physical, index) => {
-    const number = index + 1
-    if (COMMENT.test(physical) || BLANK.test(physical)) return
-    const header = SECTION.exec(physical)
+  let number = 0
+  for (const { line: physical } of lines(text, 0, text.length)) {
+    number++
+    if (regex.comment.test(physical) || regex.blank.test(physical)) continue
+    const header = regex.section.exec(physical)
     if (header) {
       section = (header[1] ?? '').trim()
-      tracked = UNSAFE_NAMES.has(section) ? undefined : sectionKeys(settings, section)
-      if (!tracked) problems.push({ line: number, error: { section, message: `line ${number}: haraka-config ignores this section name and every key in it` } })
-      return
+      const ignored = unsafeKeys.has(section)
+      if (ignored) problems.push({ line: number, error: { section, message: `line ${number}: haraka-config ignores this section name and every key in it` } })
+      // Address sections are read line by line into the routing table, which checks them itself.
+      tracked = ignored || section.endsWith(ADDRESS_SUFFIX) ? undefined : sectionKeys(settings, section)
+      continue
     }
-    if (CONTINUATION.test(physical)) {
+    if (!tracked) continue
+    if (regex.continuation.test(physical)) {
       if (pending === '') pendingLine = number
-      pending += physical.replace(CONTINUATION, '')
-      return
+      pending += physical.replace(regex.continuation, '')
+      continue
     }
     const line = `${pending}${physical}`
-    const lineNumber = pending === '' ? number : pendingLine
+    const at = pending === '' ? number : pendingLine
     pending = ''
-
-    const param = PARAM.exec(line)
+    const param = regex.param.exec(line)
     if (!param) {
-      problems.push({ line: lineNumber, error: unreadable(section, lineNumber, line) })
-      return
+      problems.push({ line: at, error: unreadable(section, at, line) })
+      continue
     }
     const name = param[1] ?? ''
-    const list = ARRAY_KEY.test(name)
+    const list = regex.is_array.test(name)
     const key = list ? name.replace('[]', '') : name
-    if (UNSAFE_NAMES.has(key)) {
-      problems.push({ line: lineNumber, error: { section, key, message: `line ${lineNumber}: haraka-config ignores a key of this name` } })
-      return
+    if (unsafeKeys.has(key)) {
+      problems.push({ line: at, error: { section, key, message: `line ${at}: haraka-config ignores a key of this name` } })
+      continue
     }
-    if (!tracked) return
-    const seen = tracked.get(key) ?? []
-    tracked.set(key, [...seen, { line: lineNumber, list }])
-  })
-  if (pending !== '') {
-    problems.push({
-      line: pendingLine,
-      error: { section, message: `line ${pendingLine} ends with "\\", which continues it on the next line, but no line follows: haraka-config drops it` },
-    })
+    tracked.set(key, [...(tracked.get(key) ?? []), { line: at, list }])
   }
-
+  if (pending !== '') {
+    const message = `line ${pendingLine} ends with "\\", which continues it on the next line, but no line follows: haraka-config drops it`
+    problems.push({ line: pendingLine, error: { section, message } })
+  }
   for (const [name, keys] of settings) {
     for (const [key, seen] of keys) {
       const repeated = repetition(seen, key)
@@ -82,7 +179,7 @@ export function textProblems(text: string): ConfigError[] {
   return problems.sort((a, b) => a.line - b.line).map((problem) => problem.error)
 }
 
-function sectionKeys(settings: Map<string, Map<string, Setting[]>>, section: string): Map<string, Setting[]> {
+function sectionKeys<Setting>(settings: Map<string, Map<string, Setting[]>>, section: string): Map<string, Setting[]> {
   // haraka-config merges a section named twice into one, so its keys are counted together.
   const keys = settings.get(section) ?? new Map<string, Setting[]>()
   settings.set(section, keys)
@@ -90,7 +187,7 @@ function sectionKeys(settings: Map<string, Map<string, Setting[]>>, section: str
 }
 
 /** The message for a key set more than once, or undefined when that is fine (`key[]` lines only). */
-function repetition(seen: readonly Setting[], key: string): string | undefined {
+function repetition(seen: readonly { line: number; list: boolean }[], key: string): string | undefined {
   if (seen.length < 2 || seen.every((setting) => setting.list)) return undefined
   const numbers = seen.map((setting) => setting.line)
   const where = `${numbers.slice(0, -1).join(', ')} and ${numbers.at(-1)}`
@@ -120,5 +217,18 @@ function unreadable(section: string, number: number, line: string): ConfigError 
     section,
     key,
     message: `line ${number} is dropped by haraka-config: a key cannot hold ${refused.join(', ')} (only letters, digits and _ @ : . + - / [ ])`,
+  }
+}
+
+/** The lines of text[from, to), split as haraka-config splits a file (CRLF, CR or LF). */
+function* lines(text: string, from: number, to: number): Iterable<{ line: string; end: number }> {
+  let start = from
+  while (start < to) {
+    let end = start
+    while (end < to && text.charCodeAt(end) !== 10 && text.charCodeAt(end) !== 13) end++
+    const line = text.slice(start, end)
+    if (text.charCodeAt(end) === 13 && text.charCodeAt(end + 1) === 10) end++
+    yield { line, end: end + 1 }
+    start = end + 1
   }
 }

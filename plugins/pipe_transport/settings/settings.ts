@@ -6,10 +6,13 @@ import { availableParallelism } from 'node:os'
 import { isAbsolute, resolve } from 'node:path'
 import { lookupGroup, lookupUser } from './accounts.js'
 import { closest } from './did-you-mean.js'
-import { parseArguments, type WordTemplate } from '../invocation/arguments.js'
+import { parseArguments, parseTemplate, type Template, type WordTemplate } from '../invocation/arguments.js'
 import { TRANSACTION_VARIABLES } from '../invocation/environment.js'
 import { PRESETS, parseReplyLine, replyLine, type ExitCodeTable, type PresetName, type Reply } from '../reply/exit-reply.js'
 import { RouteTable, isDomainEntry } from '../routing/route.js'
+import type { Ini } from './ini-text.js'
+import { JOURNAL_KEYS, readJournalConfig, type JournalConfig } from './journal-settings.js'
+import { UNROUTED_SECTION, routeEntries } from './route-entries.js'
 
 /**
  * A delivery may wait `timeout` for a slot and then run for `timeout`, plus the kill grace. SMTP
@@ -34,8 +37,10 @@ export interface MessageShape {
   readonly lineEnding: '\n' | '\r\n'
   /** Prepend `Return-Path: <sender>`. */
   readonly returnPath: boolean
-  /** Prepend `Delivered-To: <recipient>` (one recipient per run). */
+  /** Prepend `Delivered-To: recipient` (one recipient per run), and refuse a message that has it already. */
   readonly deliveredTo: boolean
+  /** Prepend `X-Original-To: original recipient` (one recipient per run). */
+  readonly xOriginalTo: boolean
   /** Start with an mbox `From sender date` line and escape body lines starting `From `. */
   readonly fromLine: boolean
 }
@@ -44,6 +49,7 @@ export interface Instance {
   readonly name: string
   readonly program: string
   readonly arguments: readonly WordTemplate[]
+  /** `domain` entries, lower-case: `example.com`, `*.example.com`, `*`. */
   readonly domains: readonly string[]
   readonly outputFile: string
   readonly errorFile: string
@@ -52,7 +58,8 @@ export interface Instance {
   readonly maxConcurrency: number
   readonly uid: number | undefined
   readonly gid: number | undefined
-  readonly env: Readonly<Record<string, string>>
+  /** `[main.env]` and `[NAME.env]`, their values with macros. */
+  readonly env: Readonly<Record<string, Template>>
   readonly exitCodes: ExitCodeTable
   /** Let a failing program's first stderr line, if it starts with an enhanced code, be the reply. */
   readonly statusFromStderr: boolean
@@ -61,15 +68,22 @@ export interface Instance {
   readonly recipientLimit: number | undefined
   /** Accept (OK) this instance's recipients at RCPT, so they need no other rcpt plugin. */
   readonly checkRecipient: boolean
+  /** lowercase_local_part (Postfix flag u): the local part in lower case in macros and environment. */
+  readonly lowercaseLocalPart: boolean
 }
 
 export interface Settings {
   readonly instances: readonly Instance[]
   readonly routes: RouteTable<Instance>
+  /** How many `[NAME.address]` entries each instance has (the routing table holds them). */
+  readonly addressCounts: ReadonlyMap<Instance, number>
+  /** recipient_delimiter: the characters that start an address extension; undefined for none. */
+  readonly recipientDelimiter: string | undefined
   /** Deliver routed domains for relaying clients too (queue_outbound). */
   readonly enableOutbound: boolean
   /** Helper processes that fork the programs (helper-pool.ts); 0 forks them in Haraka itself. */
   readonly spawnHelpers: number
+  readonly journal: JournalConfig
 }
 
 /**
@@ -120,12 +134,14 @@ const INSTANCE_KEYS = [
   'return_path',
   'delivered_to',
   'from_line',
+  'x_original_to',
   'recipient_limit',
   'check_recipient',
+  'lowercase_local_part',
 ] as const
 type InstanceKey = (typeof INSTANCE_KEYS)[number]
 /** Keys that concern the whole plugin rather than one instance. */
-const MAIN_ONLY_KEYS = ['enable_outbound', 'spawn_helpers'] as const
+const MAIN_ONLY_KEYS = ['enable_outbound', 'spawn_helpers', 'recipient_delimiter', ...JOURNAL_KEYS] as const
 /** `[main]` takes every instance key but `domain` (as defaults), and the keys of the whole plugin. */
 const MAIN_KEYS: readonly string[] = [...INSTANCE_KEYS.filter((key) => key !== 'domain'), ...MAIN_ONLY_KEYS]
 /** Known keys written in the wrong kind of section, with where they belong. */
@@ -149,30 +165,34 @@ function parseFlag(value: unknown): boolean | undefined {
 }
 
 /** Sub-sections an instance (or `[main]`, as defaults) may have. */
-const SUBSECTIONS = ['code', 'env'] as const
+const SUBSECTIONS = ['code', 'env', 'address'] as const
 
 /**
  * The settings, or every error; warnings either way. A warning is a setting that works but is
- * most likely not what the operator meant.
+ * most likely not what the operator meant. The errors include what haraka-config's parse of the
+ * text lost (ini-text.ts).
  */
 export function readSettings(
-  raw: RawIni,
+  ini: Ini,
   context: ReadContext,
 ): { settings: Settings; warnings: ConfigError[] } | { errors: ConfigError[]; warnings: ConfigError[] } {
+  const raw = ini.sections
   const errors: ConfigError[] = []
   const warnings: ConfigError[] = []
   const main = raw['main'] ?? {}
   checkKeys('main', main, MAIN_KEYS, errors, MISPLACED_IN_MAIN)
   const spawnHelpers = readSpawnHelpers(main['spawn_helpers'], errors)
 
-  const sections = Object.keys(raw)
-  const instanceNames = sections.filter((section) => section !== 'main' && !section.includes('.'))
+  const sections = Object.keys(raw).filter((section) => section !== 'main' && section !== UNROUTED_SECTION)
+  const instanceNames = sections.filter((section) => !section.includes('.'))
   for (const section of sections.filter((name) => name.includes('.'))) {
     const [name = '', sub = '', ...rest] = section.split('.')
-    if (rest.length > 0 || !(SUBSECTIONS as readonly string[]).includes(sub)) {
-      const near = rest.length > 0 ? undefined : closest(sub, SUBSECTIONS)
-      const hint = near ? `did you mean [${name}.${near}]?` : 'use [NAME] for an instance, [NAME.code] or [NAME.env] beside it'
+    if (rest.length > 0 || !(SUBSECTIONS as readonly string[]).includes(sub) || name === UNROUTED_SECTION) {
+      const near = rest.length > 0 || name === UNROUTED_SECTION ? undefined : closest(sub, SUBSECTIONS)
+      const hint = near ? `did you mean [${name}.${near}]?` : 'use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it'
       errors.push({ section, message: `unknown section; ${hint}` })
+    } else if (name === 'main' && sub === 'address') {
+      errors.push({ section, message: 'addresses are routed by an instance: use [NAME.address] beside [NAME]' })
     } else if (name !== 'main' && raw[name] === undefined) {
       const near = closest(name, ['main', ...instanceNames])
       errors.push({ section, message: `there is no instance [${name}] for this section${near ? `; did you mean [${near}.${sub}]?` : ''}` })
@@ -183,19 +203,20 @@ export function readSettings(
   if (enableOutbound === undefined) {
     errors.push({ section: 'main', key: 'enable_outbound', message: `"${String(main['enable_outbound'])}" must be true or false` })
   }
+  const recipientDelimiter = readRecipientDelimiter(main['recipient_delimiter'], errors)
+  const journal = readJournalConfig(main, context.installDir, errors)
 
   const instances = instanceNames.map((name) => readInstance(name, raw, context, errors, warnings))
-  const routeEntries = new Map<string, Instance>()
+  const { addressCounts, ...entries } = routeEntries(instances, ini, errors)
   for (const instance of instances) {
-    for (const domain of instance.domains) {
-      const owner = routeEntries.get(domain)
-      if (owner) errors.push({ section: instance.name, key: 'domain', message: `${domain} is already routed by [${owner.name}]` })
-      else routeEntries.set(domain, instance)
+    if (instance.domains.length === 0 && !addressCounts.get(instance)) {
+      errors.push({ section: instance.name, key: 'domain', message: `is required, or a [${instance.name}.address] section: the recipients this instance delivers` })
     }
   }
-  if (errors.length > 0) return { errors: once(errors), warnings: once(warnings) }
+  const routes = new RouteTable(entries)
+  if (errors.length > 0 || ini.problems.length > 0) return { errors: [...ini.problems, ...once(errors)], warnings: once(warnings) }
   return {
-    settings: { instances, routes: new RouteTable(routeEntries), enableOutbound: enableOutbound ?? true, spawnHelpers },
+    settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound: enableOutbound ?? true, spawnHelpers, journal },
     warnings: once(warnings),
   }
 }
@@ -203,6 +224,17 @@ export function readSettings(
 /** [main.code] and [main.env] are read once per instance; each of their problems is reported once. */
 function once(problems: readonly ConfigError[]): ConfigError[] {
   return [...new Map(problems.map((problem) => [formatConfigError('', problem), problem])).values()]
+}
+
+/** One or more characters; the extension starts at the first of them in a local part (Postfix). */
+function readRecipientDelimiter(value: unknown, errors: ConfigError[]): string | undefined {
+  if (value === undefined) return undefined
+  const text = String(value).trim()
+  if (text === '' || /[\s@"\\]/.test(text)) {
+    errors.push({ section: 'main', key: 'recipient_delimiter', message: `"${text}" must be one or more characters other than white space, @, " and \\, e.g. +` })
+    return undefined
+  }
+  return text
 }
 
 function readSpawnHelpers(value: unknown, errors: ConfigError[]): number {
@@ -298,18 +330,23 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     lineEnding: choice('line_endings', ['lf', 'crlf'], DEFAULTS.line_endings) === 'crlf' ? '\r\n' : '\n',
     returnPath: flag('return_path'),
     deliveredTo: flag('delivered_to'),
+    xOriginalTo: flag('x_original_to'),
     fromLine: flag('from_line'),
   }
   if (shape.deliveredTo && recipientLimit !== 1) {
     fail('delivered_to', 'needs recipient_limit = 1: a message can name only one Delivered-To recipient')
   }
+  if (shape.xOriginalTo && recipientLimit !== 1) {
+    fail('x_original_to', 'needs recipient_limit = 1: a message can name only one X-Original-To recipient')
+  }
+  const domains = readDomains(lookup('domain')?.value, (message) => fail('domain', message))
   const preset = choice('code_preset', Object.keys(PRESETS) as PresetName[], DEFAULTS.code_preset)
 
   return {
     name,
     program,
     arguments: 'words' in parsedArguments ? parsedArguments.words : [],
-    domains: readDomains(lookup('domain')?.value, (message) => fail('domain', message)),
+    domains,
     outputFile: path('output_file', DEFAULTS.output_file),
     errorFile: path('error_file', DEFAULTS.error_file),
     directory,
@@ -322,6 +359,7 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     shape,
     recipientLimit,
     checkRecipient: flag('check_recipient'),
+    lowercaseLocalPart: flag('lowercase_local_part'),
   }
 }
 
@@ -354,7 +392,6 @@ function readDomains(value: unknown, fail: (message: string) => void): string[] 
   // `domain = a.example, b.example` gives a string; `domain[] = a.example` lines give an array.
   const items = Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)]
   const domains = items.flatMap((item) => item.split(/[\s,]+/)).filter((entry) => entry !== '').map((entry) => entry.toLowerCase())
-  if (domains.length === 0) fail('is required: the recipient domains this instance delivers')
   for (const domain of domains) {
     if (!isDomainEntry(domain)) fail(`"${domain}" is not a domain, "*.domain" or "*"`)
   }
@@ -387,15 +424,20 @@ function readIdentity(
   return { uid: account?.uid, gid }
 }
 
-function readEnv(name: string, raw: RawIni, errors: ConfigError[]): Record<string, string> {
-  const env: Record<string, string> = {}
+/** `[main.env]`, then `[NAME.env]`; values may hold the macros of `arguments`. */
+function readEnv(name: string, raw: RawIni, errors: ConfigError[]): Record<string, Template> {
+  const env: Record<string, Template> = {}
   for (const section of ['main.env', `${name}.env`]) {
     for (const [key, value] of Object.entries(raw[section] ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) errors.push({ section, key, message: 'is not a valid environment variable name' })
       else if (value === undefined) errors.push({ section, key, message: `has no value; write "${key} = ..." ("${key} =" sets it empty)` })
       else if ((TRANSACTION_VARIABLES as readonly string[]).includes(key)) {
         errors.push({ section, key, message: 'is set by pipe_transport from the transaction and cannot be configured' })
-      } else env[key] = String(value)
+      } else {
+        const parsed = parseTemplate(String(value))
+        if ('error' in parsed) errors.push({ section, key, message: parsed.error })
+        else env[key] = parsed.template
+      }
     }
   }
   return env

@@ -1,6 +1,6 @@
 // The try command's --dry-run: a delivery plan (delivery-plan.ts) as text, for a person to read.
 // Values are JSON-quoted, so that spaces, empty values and odd characters show exactly.
-import type { DeliveryPlan, PlannedRecipient, PlannedRun } from '../delivery-plan.js'
+import type { DeliveryPlan, PlannedInvocation, PlannedRecipient } from '../delivery-plan.js'
 import { replyFor, replyLine, type Outcome } from '../reply/exit-reply.js'
 import type { Instance } from '../settings/settings.js'
 
@@ -10,24 +10,26 @@ export interface MessageFile {
 }
 
 export function describePlan(plan: DeliveryPlan, message: MessageFile | undefined): string[] {
-  const width = Math.max(...plan.recipients.map(({ recipient }) => recipient.address.length))
+  const width = Math.max(...plan.recipients.map(({ routed }) => routed.address.length))
   const lines = plan.recipients.map((planned) => describeRecipient(planned, width))
   if (plan.runs.length === 0) lines.push('', 'pipe_transport delivers nothing: no recipient it routes would be accepted.')
   for (const run of plan.runs) lines.push('', ...describeRun(run, message))
   return lines
 }
 
-function describeRecipient({ recipient, route, decision }: PlannedRecipient, width: number): string {
+function describeRecipient({ routed, decision }: PlannedRecipient, width: number): string {
+  const route = routed.match?.route
+  const data = routed.match?.data ? ` with route data ${JSON.stringify(routed.match.data)}` : ''
   const answer =
     decision.kind !== 'continue'
       ? `${decision.code} ${String(decision.code).charAt(0)}.${decision.subject}.${decision.detail} ${decision.text}`
       : route
-        ? `routed to [${route.name}]${route.checkRecipient ? ', which accepts it (check_recipient)' : ''}`
+        ? `routed to [${route.name}]${data}${route.checkRecipient ? ', which accepts it (check_recipient)' : ''}`
         : "not routed by pipe_transport: Haraka's other plugins decide"
-  return `RCPT TO:${`<${recipient.address}>`.padEnd(width + 2)}  ${answer}`
+  return `RCPT TO:${`<${routed.address}>`.padEnd(width + 2)}  ${answer}`
 }
 
-function describeRun({ instance, envelope, invocation }: PlannedRun, message: MessageFile | undefined): string[] {
+function describeRun({ instance, envelope, invocation }: PlannedInvocation, message: MessageFile | undefined): string[] {
   const recipients = envelope.recipients.map((recipient) => recipient.address).join(' ')
   if ('refused' in invocation) {
     const refusal = replyLine(replyFor({ kind: 'refused', reason: invocation.refused }, instance.exitCodes))
@@ -58,6 +60,7 @@ function describeStdin(instance: Instance, message: MessageFile | undefined): st
   const first = [
     ...(shape.fromLine ? ['a "From " line'] : []),
     ...(shape.returnPath ? ['Return-Path:'] : []),
+    ...(shape.xOriginalTo ? ['X-Original-To:'] : []),
     ...(shape.deliveredTo ? ['Delivered-To:'] : []),
   ]
   const what = message ? `${message.name} (${message.bytes} bytes as sent)` : 'the message'

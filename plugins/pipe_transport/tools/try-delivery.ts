@@ -7,10 +7,10 @@ import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { planDelivery } from '../delivery-plan.js'
-import { recipientOf, senderOf } from '../invocation/envelope.js'
+import { envelopeOf } from '../invocation/envelope.js'
 import { CONFIG_FILE, checkConfigFile, configFileOf, deliversAsRoot } from '../settings/config-file.js'
-import type { RawIni } from '../settings/settings.js'
-import type { HarakaAddress } from '../types/haraka-types.js'
+import { harakaConfigGrammar } from '../settings/ini-text.js'
+import type { HarakaAddress, HarakaConnection, HarakaTransaction } from '../types/haraka-types.js'
 import { describePlan } from './dry-run.js'
 import { findHaraka } from './find-haraka.js'
 import { deliverLive } from './live-delivery.js'
@@ -82,9 +82,10 @@ async function main(args: string[]): Promise<number> {
   // As bin/haraka does for `-c DIR`; haraka-config reads it when it is first required.
   process.env['HARAKA'] = installDir
   const harakaRequire = createRequire(join(haraka.dir, 'package.json'))
-  const harakaConfig = harakaRequire('haraka-config') as { get(name: string): unknown }
+  const harakaConfig = harakaRequire('haraka-config') as { get(name: string, type?: string): unknown }
   const smtpIni = harakaConfig.get('smtp.ini') as { main?: Record<string, unknown> }
-  const loaded = checkConfigFile(configFileOf(installDir), harakaConfig.get(CONFIG_FILE) as RawIni, {
+  const bytes = harakaConfig.get(CONFIG_FILE, 'binary') as Buffer | null
+  const loaded = checkConfigFile(configFileOf(installDir), bytes, harakaConfigGrammar(harakaRequire), {
     installDir,
     runningAsRoot: deliversAsRoot(smtpIni),
   })
@@ -102,16 +103,14 @@ async function main(args: string[]): Promise<number> {
         throw usage(`${option} ${text} is not an address: ${(err as Error).message}`)
       }
     }
-    const envelope = {
-      sender: senderOf(parse('--from', values.from)),
-      recipients: values.to.map((to) => recipientOf(parse('--to', to))),
-      queueId: '<queue id>',
-      clientAddress: '127.0.0.1',
-      clientHelo: values.helo,
-    }
+    const sender = parse('--from', values.from)
+    const recipients = values.to.map((to) => parse('--to', to))
+    // What envelopeOf() reads of a connection and its transaction, as the live delivery would have them.
+    const connection = { remote: { ip: '127.0.0.1' }, hello: { host: values.helo } } as HarakaConnection
+    const transaction = { mail_from: sender, uuid: '<queue id>', header: { get_all: () => [] } } as unknown as HarakaTransaction
     const file = message && values.message ? { name: values.message, bytes: message.length } : undefined
     console.log(`${COMMAND} --dry-run: nothing runs. What ${configFileOf(installDir)} does with this message:\n`)
-    for (const line of describePlan(planDelivery(loaded.settings, envelope), file)) console.log(line)
+    for (const line of describePlan(planDelivery(loaded.settings, envelopeOf(connection, transaction), recipients), file)) console.log(line)
     return 0
   }
   // The plugin logs the config's warnings itself, through Haraka's log.

@@ -11,7 +11,7 @@ export interface HarakaAddress {
 }
 
 export interface HarakaMessageStream {
-  pipe(dest: Writable, options: { line_endings: '\n' | '\r\n'; dot_stuffed?: boolean; end?: boolean }): Writable
+  pipe(dest: Writable, options: { line_endings: '\n' | '\r\n'; dot_stuffed?: boolean; end?: boolean; skip_headers?: boolean }): Writable
   unpipe(dest?: Writable): void
 }
 
@@ -24,11 +24,20 @@ export interface HarakaNotes {
   set(path: string, value: unknown): void
 }
 
+/** haraka-email-message Header: the message's parsed header block. */
+export interface HarakaHeader {
+  /** Every value of a header field, in order. */
+  get_all(name: string): string[]
+  /** The header lines as they are now, folded lines whole, with their line ends. */
+  readonly header_list: readonly string[]
+}
+
 export interface HarakaTransaction {
   readonly uuid: string
   readonly mail_from: HarakaAddress
   readonly rcpt_to: HarakaAddress[]
   readonly message_stream: HarakaMessageStream
+  readonly header: HarakaHeader
   readonly data_bytes: number
   readonly notes: HarakaNotes
   readonly results: HarakaResults
@@ -49,6 +58,8 @@ export interface HarakaConnection {
 /** haraka-config's reader, as handed to a plugin in `this.config`. */
 export interface HarakaConfig {
   get(name: string, onChange?: (err?: unknown) => void): unknown
+  /** The file's bytes (null when it does not exist), watched like any config. */
+  get(name: string, type: 'binary', onChange?: (err?: unknown) => void): Buffer | null
 }
 
 /** Hook callback: `next()` declines, `next(code, text)` answers. */
