@@ -11,14 +11,7 @@ import type { ConfigError } from './settings.js'
 /** What haraka-config provides (harakaConfigGrammar). */
 export interface IniGrammar {
   /** haraka-config's lib/regex.js. */
-  readonly regex: {
-    readonly section: RegExp
-    readonly param: RegExp
-    readonly comment: RegExp
-    readonly blank: RegExp
-    readonly continuation: RegExp
-    readonly is_array: RegExp
-  }
+  readonly regex: typeof import('haraka-config/lib/regex')
   /** haraka-config's lib/unsafe-keys.js: section and key names it ignores. */
   readonly unsafeKeys: ReadonlySet<string>
   /** haraka-config's lib/readers/ini.js parseIni(): the file name only appears in its log lines. */
