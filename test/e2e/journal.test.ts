@@ -232,7 +232,10 @@ describe('delivery journal shared through Redis', () => {
     assert.deepEqual(runs(work), ['two down@two.test'])
     await redis.start()
     const after = freshMessage()
-    assert.deepEqual(await retryUntilAccepted(mx2.port, ['up@two.test'], after), ['250 Message Queued'])
+    // The journal reconnects by itself, within a second or so; until then it defers, as told.
+    const replies = await retryUntilAccepted(mx2.port, ['up@two.test'], after)
+    assert.equal(replies.at(-1), '250 Message Queued')
+    for (const early of replies.slice(0, -1)) assert.equal(early, '450 4.3.0 pipe transport delivery journal unavailable, try again later')
     assert.equal(reply(await sendMail(mx1.port, { from: 's@origin.test', to: ['up@two.test'], message: after })), '250 2.0.0 already delivered (pipe_transport delivery journal)')
     assert.deepEqual(runs(work), ['two up@two.test'])
   })
