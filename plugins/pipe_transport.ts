@@ -10,24 +10,26 @@ import { openJournal } from './pipe_transport/journal/open-journal.js'
 import type { JournalConfig } from './pipe_transport/settings/journal-settings.js'
 import { deliverTransaction } from './pipe_transport/transaction/deliver-transaction.js'
 import { messageFingerprint, noteClientHeaders } from './pipe_transport/transaction/fingerprint.js'
-import { describeDelivery, describeTransaction } from './pipe_transport/reply/delivery-log.js'
+import { describeDelivery, describeRecipientCheck, describeTransaction } from './pipe_transport/reply/delivery-log.js'
 import { DENY, DENYSOFT, OK } from 'haraka-constants'
 import DSN = require('haraka-dsn')
-import { envelopeOf, senderOf } from './pipe_transport/invocation/envelope.js'
+import { envelopeOf, senderOf, type Envelope, type Recipient } from './pipe_transport/invocation/envelope.js'
 import { helperPool } from './pipe_transport/running/helper-pool.js'
 import { PRESETS, replyFor } from './pipe_transport/reply/exit-reply.js'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/types/haraka-types.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/running/process-groups.js'
 import { acceptedFromRcptCommand, noteRcptCommand, originalOf } from './pipe_transport/routing/original-recipients.js'
-import { QUEUE_NAME, rcptDecision } from './pipe_transport/routing/rcpt-policy.js'
+import { QUEUE_NAME, rcptDecision, type RcptDecision } from './pipe_transport/routing/rcpt-policy.js'
+import { checkRecipient } from './pipe_transport/routing/recipient-check.js'
 import { routeRecipient } from './pipe_transport/routing/route-recipient.js'
 import { CONFIG_FILE, checkConfigFile, configFileOf, deliversAsRoot } from './pipe_transport/settings/config-file.js'
 import { harakaConfigGrammar } from './pipe_transport/settings/ini-text.js'
-import { MAX_TIMEOUT_SECONDS, type Instance, type Settings } from './pipe_transport/settings/settings.js'
+import { MAX_TIMEOUT_SECONDS, type Instance, type RecipientCheck, type Settings } from './pipe_transport/settings/settings.js'
 
 /** Haraka's server, a global in both of the ways Haraka loads a plugin. */
 declare const server: { readonly cfg?: { readonly main?: { readonly nodes?: unknown } } } | undefined
 
+type Refusal = Exclude<RcptDecision, { kind: 'continue' }>
 const VERDICT_CODE = { ok: OK, deny: DENY, denysoft: DENYSOFT } as const
 // Through the entry's own require: in the sandbox that finds Haraka's haraka-config (a module the
 // entry requires by a relative path resolves from its own folder, where a copied install dir has
@@ -127,27 +129,64 @@ export function note_original_rcpt(this: PipeTransport, next: Next, connection: 
   next()
 }
 
-/** Recipients for other queue plugins go in other transactions; no address may become an option. */
+/**
+ * Recipients for other queue plugins go in other transactions; no address may become an option;
+ * with check_program, a recipient its program does not know is refused before any data is taken.
+ */
 export function check_rcpt_route(this: PipeTransport, next: Next, connection: HarakaConnection): void {
   const transaction = connection.transaction
   if (!transaction) return next()
   const candidates = acceptedFromRcptCommand(transaction)
   if (!this.handles(connection)) return next()
   const start = transaction.rcpt_to.length - candidates.length
+  /** Haraka takes the last recipient back on a refusal; the others this command added go too. */
+  const refuse = (decision: Refusal): void => {
+    transaction.rcpt_to.splice(start, candidates.length - 1)
+    next(decision.kind === 'deny' ? DENY : DENYSOFT, DSN.create(decision.code, decision.text, decision.subject, decision.detail))
+  }
   const first = transaction.rcpt_to[0]
   let firstAccepted = start > 0 && first ? routeRecipient(this.settings, first, originalOf(first)) : undefined
   const context = { sender: senderOf(transaction.mail_from), queueWants: transaction.notes.get('queue.wants') }
+  const checks: Promise<RcptDecision>[] = []
   for (const candidate of candidates) {
     const routed = routeRecipient(this.settings, candidate, originalOf(candidate))
     const decision = rcptDecision(routed, { ...context, firstAccepted })
-    if (decision.kind !== 'continue') {
-      // Haraka takes the last recipient back on a refusal; the others this command added go too.
-      transaction.rcpt_to.splice(start, candidates.length - 1)
-      return next(decision.kind === 'deny' ? DENY : DENYSOFT, DSN.create(decision.code, decision.text, decision.subject, decision.detail))
-    }
+    if (decision.kind !== 'continue') return refuse(decision)
     firstAccepted ??= routed
+    const instance = routed.match?.route
+    if (instance?.recipientCheck && routed.recipient) {
+      checks.push(checkAndLog(this, connection, envelopeOf(connection, transaction), instance, instance.recipientCheck, routed.recipient))
+    }
   }
-  next()
+  if (checks.length === 0) return next()
+  Promise.all(checks).then(
+    (decisions) => {
+      const refused = decisions.find((decision): decision is Refusal => decision.kind !== 'continue')
+      if (refused) refuse(refused)
+      else next()
+    },
+    (err: unknown) => {
+      connection.logerror(this, `recipient check failed inside the plugin: ${String(err)}`)
+      refuse({ kind: 'denysoft', code: 450, subject: 3, detail: 0, text: 'pipe transport cannot check this recipient now, try again later' })
+    },
+  )
+}
+
+/** Runs an instance's check_program for one recipient, and logs what it said. */
+async function checkAndLog(
+  plugin: PipeTransport,
+  connection: HarakaConnection,
+  envelope: Omit<Envelope, 'recipients'>,
+  instance: Instance,
+  check: RecipientCheck,
+  recipient: Recipient,
+): Promise<RcptDecision> {
+  const { decision, outcome } = await checkRecipient(instance, check, recipient, envelope)
+  if (outcome !== 'cached') {
+    const log = describeRecipientCheck(instance, recipient, decision, outcome)
+    connection[`log${log.level}`](plugin, log.message, log.fields)
+  }
+  return decision
 }
 
 /** check_recipient: accept this plugin's own recipients, so they need no other rcpt plugin. */

@@ -199,7 +199,7 @@ abuse@
     assert.deepEqual(runs(work), [])
     assert.equal(await send(['bob@example.test'], looping), '250 Message Queued')
     assert.deepEqual(runs(work).map((run) => run.env['RECIPIENT']), ['bob@example.test'])
-    assert.match(haraka.log, /\[WARN\] .*delivery .*ended="?looped"? .*reply="550 5\.4\.6 mail forwarding loop for alice@example\.test"/)
+    await haraka.waitForLog(/\[WARN\] .*delivery .*ended="?looped"? .*reply="550 5\.4\.6 mail forwarding loop for alice@example\.test"/)
   })
 
   it('leaves [unrouted] addresses to the other queue plugins, though @domain and the catch-all would take them', async () => {

@@ -139,14 +139,13 @@ domain = contested.test
 
     it('answers 450 and pipes nothing when an unrouted recipient is still there at queue time', async () => {
       assert.deepEqual(await send(['a@sneak.test']), ['final: 450 4.3.0 pipe transport: some recipients are delivered by other means, send them separately'])
-      // The reply can reach the client before the log line reaches the harness through Haraka's stdout.
       await haraka.waitForLog(/\[ERROR\] .*\[pipe_transport\] recipients slipped@unrouted\.test are not routed, beside routed ones; refusing to deliver part of the transaction/)
       assert.deepEqual(runs(work), [])
     })
 
     it('claims its transactions through queue.wants, and leaves those another plugin claimed', async () => {
       assert.deepEqual(await send(['a@one.test']), ['final: 250 Message Queued'])
-      assert.match(haraka.log, /\[claimer\] queue\.wants=pipe_transport/)
+      await haraka.waitForLog(/\[claimer\] queue\.wants=pipe_transport/)
       // contested.test is routed here too, but the claimer, listed first, claimed it first.
       assert.deepEqual(await send(['a@contested.test']), ['final: 250 taken by claimer'])
       // A routed recipient does not join a transaction another plugin has claimed.
@@ -251,12 +250,6 @@ describe('cluster mode', () => {
   after(async () => {
     await haraka?.stop()
     work.remove()
-  })
-
-  it('says which process logged each config message: the master and each worker load the config', async () => {
-    const loaded = haraka.log.split('\n').filter((line) => /\[pipe_transport\] .*loaded \S+pipe_transport\.ini/.test(line))
-    const who = loaded.map((line) => /\[pipe_transport\] (.*?)loaded /.exec(line)?.[1]).sort()
-    assert.deepEqual(who, ['cluster master: ', 'worker 1: ', 'worker 2: '])
   })
 
   it('delivers from each of two workers, and none is left after Haraka stops', async () => {

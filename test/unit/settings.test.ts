@@ -248,6 +248,33 @@ describe('settings', () => {
     assert.deepEqual(one?.env['USER_ADDR'], [{ macro: 'user' }, { literal: '@' }, { macro: 'domain' }])
     assert.match(errors({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.env': { X: '${usr}' } })[0] ?? '', /^f\.ini \[one\.env\] X: unknown macro \$\{usr\}/)
   })
+
+  it('reads the journal keys of [main], naming what is allowed', () => {
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    assert.deepEqual(settings({ main: {}, one }).journal, { store: 'local', directory: '/srv/haraka/pipe_transport-journal', retentionDays: 7, unavailable: 'deliver' })
+    assert.deepEqual(settings({ main: { journal: 'redis://127.0.0.1:6379/2', journal_days: 10, journal_unavailable: 'defer', journal_directory: '/var/lib/j' }, one }).journal, {
+      store: 'redis://127.0.0.1:6379/2',
+      directory: '/var/lib/j',
+      retentionDays: 10,
+      unavailable: 'defer',
+    })
+    assert.deepEqual(errors({ main: { journal: 'lmdb', journal_days: 0, journal_unavailable: 'maybe' }, one }), [
+      'f.ini [main] journal: "lmdb" must be local, off or redis://HOST:PORT/DB',
+      'f.ini [main] journal_days: "0" must be a whole number from 1 to 365',
+      'f.ini [main] journal_unavailable: "maybe" must be one of: deliver, defer',
+    ])
+    assert.match(errors({ main: {}, one: { ...one, journal: 'off' } })[0] ?? '', /^f\.ini \[one\] journal: belongs in \[main\]/)
+  })
+
+  it('reads check_program with its arguments, timeout and cache, and its keys only with it', () => {
+    const [one] = settings({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test', check_program: '/bin/true', check_arguments: 'user ${user}', check_timeout: 3 } }).instances
+    assert.deepEqual(one?.recipientCheck, { program: '/bin/true', arguments: [[{ literal: 'user' }], [{ macro: 'user' }]], timeoutSeconds: 3, cacheSeconds: 60 })
+    assert.deepEqual(errors({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test', check_timeout: 3, check_program: '' } }), ['f.ini [one] check_timeout: needs check_program'])
+    assert.deepEqual(errors({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test', check_program: '/no/such', check_cache: 4000 } }), [
+      'f.ini [one] check_program: /no/such does not exist',
+      'f.ini [one] check_cache: "4000" must be a whole number from 0 to 3600',
+    ])
+  })
 })
 
 describe('the config file', () => {

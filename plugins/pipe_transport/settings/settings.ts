@@ -30,6 +30,8 @@ export const DEFAULTS = {
   max_concurrency: 10,
   code_preset: 'seed',
   line_endings: 'lf',
+  check_timeout: 5,
+  check_cache: 60,
 } as const
 
 /** How the message is shaped for one program; never changes the transaction itself. */
@@ -70,6 +72,16 @@ export interface Instance {
   readonly checkRecipient: boolean
   /** lowercase_local_part (Postfix flag u): the local part in lower case in macros and environment. */
   readonly lowercaseLocalPart: boolean
+  /** check_program: asked at RCPT whether a recipient exists (routing/recipient-check.ts). */
+  readonly recipientCheck: RecipientCheck | undefined
+}
+
+export interface RecipientCheck {
+  readonly program: string
+  readonly arguments: readonly WordTemplate[]
+  readonly timeoutSeconds: number
+  /** How long an answer (exists, or does not) is reused; 0 asks every time. */
+  readonly cacheSeconds: number
 }
 
 export interface Settings {
@@ -137,6 +149,10 @@ const INSTANCE_KEYS = [
   'x_original_to',
   'recipient_limit',
   'check_recipient',
+  'check_program',
+  'check_arguments',
+  'check_timeout',
+  'check_cache',
   'lowercase_local_part',
 ] as const
 type InstanceKey = (typeof INSTANCE_KEYS)[number]
@@ -360,6 +376,23 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     recipientLimit,
     checkRecipient: flag('check_recipient'),
     lowercaseLocalPart: flag('lowercase_local_part'),
+    recipientCheck: readRecipientCheck(),
+  }
+
+  function readRecipientCheck(): RecipientCheck | undefined {
+    const checkProgram = text('check_program', '')
+    if (checkProgram === '') {
+      for (const key of ['check_arguments', 'check_timeout', 'check_cache'] as const) if (lookup(key)) fail(key, 'needs check_program')
+      return undefined
+    }
+    const parsed = parseArguments(text('check_arguments', ''))
+    if ('error' in parsed) fail('check_arguments', parsed.error)
+    return {
+      program: readProgram(checkProgram, context.installDir, (message) => fail('check_program', message)),
+      arguments: 'words' in parsed ? parsed.words : [],
+      timeoutSeconds: integer('check_timeout', DEFAULTS.check_timeout, 1, 30),
+      cacheSeconds: integer('check_cache', DEFAULTS.check_cache, 0, 3600),
+    }
   }
 }
 
