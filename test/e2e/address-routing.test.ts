@@ -33,12 +33,7 @@ process.stdin.on('end', () => {
 
 /** The runs recorded since the last call. */
 function runs(work: Scratch): Run[] {
-  return work
-    .take('runs.jsonl')
-    .toString()
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Run)
+  return work.takeLines('runs.jsonl').map((line) => JSON.parse(line) as Run)
 }
 
 /** Takes an other queue plugin's transactions: what pipe_transport leaves gets this answer. */

@@ -51,12 +51,7 @@ domain = two.test
 
 /** The runs recorded since the last call, sorted (the runs of a transaction go at once). */
 function runs(work: Scratch): string[] {
-  return work
-    .take('runs.log')
-    .toString()
-    .split('\n')
-    .filter((line) => line !== '')
-    .sort()
+  return work.takeLines('runs.log').sort()
 }
 
 const HOSTS = ['one.test', 'two.test']

@@ -17,10 +17,7 @@ function recorder(work: Scratch): string {
 /** Runs recorded since the last call, without the ppid, sorted: a transaction's runs go at once. */
 function runs(work: Scratch): string[] {
   return work
-    .take('runs.log')
-    .toString()
-    .split('\n')
-    .filter((line) => line !== '')
+    .takeLines('runs.log')
     .map((line) => line.replace(/ ppid=\d+$/, ''))
     .sort()
 }
