@@ -8,6 +8,7 @@ import DSN = require('haraka-dsn')
 import { envelopeOf, senderOf } from './pipe_transport/invocation/envelope.js'
 import { helperPool } from './pipe_transport/running/helper-pool.js'
 import { replyFor } from './pipe_transport/reply/exit-reply.js'
+import { describeSpawner } from './pipe_transport/running/run-program.js'
 import { shapedFeed } from './pipe_transport/invocation/message-shape.js'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/types/haraka-types.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/running/process-groups.js'
@@ -159,13 +160,20 @@ export function hook_queue(this: PipeTransport, next: Next, connection: HarakaCo
  * master too, which delivers nothing, and before Haraka drops privileges (smtp.ini user/group).
  */
 export function hook_init_master(this: PipeTransport, next: Next, server: { cluster?: unknown }): void {
-  if (!server.cluster) helperPool.start(this)
+  if (!server.cluster) startDelivering(this)
   next()
 }
 
 export function hook_init_child(this: PipeTransport, next: Next): void {
-  helperPool.start(this)
+  startDelivering(this)
   next()
+}
+
+function startDelivering(plugin: PipeTransport): void {
+  const spawner = describeSpawner()
+  if (spawner.level === 'warn') plugin.logwarn(spawner.message)
+  else plugin.loginfo(spawner.message)
+  helperPool.start(plugin)
 }
 
 /** Haraka is stopping: end every running program; their transactions are not answered 250. */
