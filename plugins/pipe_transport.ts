@@ -6,7 +6,6 @@ import { deliver } from './pipe_transport/delivery.js'
 import { describeDelivery } from './pipe_transport/reply/delivery-log.js'
 import DSN = require('haraka-dsn')
 import { envelopeOf, senderOf } from './pipe_transport/invocation/envelope.js'
-import { helperPool } from './pipe_transport/running/helper-pool.js'
 import { replyFor } from './pipe_transport/reply/exit-reply.js'
 import { describeSpawner } from './pipe_transport/running/run-program.js'
 import { shapedFeed } from './pipe_transport/invocation/message-shape.js'
@@ -64,7 +63,6 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
     return
   }
   this.settings = read.settings
-  helperPool.configure(read.settings.spawnHelpers)
   const names = read.settings.instances.map((instance) => `[${instance.name}] ${instance.domains.join(' ')}`)
   this.loginfo(`${starting ? 'loaded' : 'reloaded'} ${file}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
 }
@@ -156,28 +154,26 @@ export function hook_queue(this: PipeTransport, next: Next, connection: HarakaCo
 }
 
 /**
- * The spawn helpers start once Haraka serves SMTP, not in register(): register() runs in a cluster
- * master too, which delivers nothing, and before Haraka drops privileges (smtp.ini user/group).
+ * Says once how programs will start, where Haraka serves SMTP: not in register(), which runs in a
+ * cluster master too, and that delivers nothing.
  */
 export function hook_init_master(this: PipeTransport, next: Next, server: { cluster?: unknown }): void {
-  if (!server.cluster) startDelivering(this)
+  if (!server.cluster) announceSpawner(this)
   next()
 }
 
 export function hook_init_child(this: PipeTransport, next: Next): void {
-  startDelivering(this)
+  announceSpawner(this)
   next()
 }
 
-function startDelivering(plugin: PipeTransport): void {
+function announceSpawner(plugin: PipeTransport): void {
   const spawner = describeSpawner()
   if (spawner.level === 'warn') plugin.logwarn(spawner.message)
   else plugin.loginfo(spawner.message)
-  helperPool.start(plugin)
 }
 
 /** Haraka is stopping: end every running program; their transactions are not answered 250. */
 export function shutdown(): void {
   shutdownAll()
-  helperPool.stop()
 }

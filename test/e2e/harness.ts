@@ -6,30 +6,16 @@ import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { DEFAULT_SPAWN_HELPERS } from '../../plugins/pipe_transport/settings/settings.js'
-import { spawnHelpersOf } from './processes.js'
 
 export const REPO = resolve(__dirname, '..', '..')
 const HARAKA_BIN = join(REPO, 'node_modules', 'haraka', 'bin', 'haraka')
 
 /**
- * `PIPE_TRANSPORT_SPAWN_HELPERS=N` runs the end-to-end tests with `spawn_helpers = N` (npm test
- * runs them once with 0, forking in Haraka, and once with 2); unset, the plugin's default holds.
+ * `PIPE_TRANSPORT_SPAWNER=child_process` in the tests' environment reaches every Haraka they start
+ * and makes it start programs through child_process, the fallback where posix_spawn cannot be had
+ * (npm test runs the end-to-end tests once each way); unset, posix_spawn is used.
  */
-const SPAWN_HELPERS = process.env['PIPE_TRANSPORT_SPAWN_HELPERS']
-
-/** The ini with `spawn_helpers` set in [main] as the test run asks, unless the test sets it. */
-export function withSpawnHelpers(ini: string, count = SPAWN_HELPERS): string {
-  if (count === undefined || /^\s*spawn_helpers\s*=/m.test(ini)) return ini
-  if (/^\[main\][ \t]*$/m.test(ini)) return ini.replace(/^\[main\][ \t]*$/m, `[main]\nspawn_helpers = ${count}`)
-  return `[main]\nspawn_helpers = ${count}\n${ini}`
-}
-
-/** How many spawn helpers Haraka starts for an ini: the test run's, the ini's own, or the default. */
-function spawnHelpersIn(ini: string): number {
-  const match = /^\s*spawn_helpers\s*=\s*(\d+)/m.exec(withSpawnHelpers(ini))
-  return match ? Number(match[1]) : DEFAULT_SPAWN_HELPERS
-}
+export const SPAWNER = process.env['PIPE_TRANSPORT_SPAWNER'] === 'child_process' ? 'child_process' : 'posix_spawn'
 
 /** A value planted in Haraka's environment that a program must never see. */
 export const HARAKA_SECRET = 'PIPE_TRANSPORT_TEST_SECRET'
@@ -69,21 +55,7 @@ export class Haraka {
   static async start(options: HarakaOptions): Promise<Haraka> {
     const haraka = await Haraka.launch(options)
     await haraka.waitForPort()
-    // Deliveries before the helpers are ready would spawn in Haraka and test the wrong mode.
-    const helpers = (options.plugins ?? ['pipe_transport']).includes('pipe_transport') ? spawnHelpersIn(options.ini) : 0
-    if (helpers > 0 && !/^\s*nodes\s*=\s*[1-9c]/m.test((options.smtp ?? []).join('\n'))) await haraka.waitForHelpers(helpers)
     return haraka
-  }
-
-  /** Waits until `count` spawn helpers of this Haraka are ready; returns their pids. */
-  async waitForHelpers(count: number, timeoutMs = 20_000): Promise<number[]> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const pids = spawnHelpersOf(this.pid)
-      if (pids.length === count) return pids
-      if (Date.now() > deadline) throw new Error(`expected ${count} spawn helpers, found ${pids.length}:\n${this.output.slice(-4000)}`)
-      await sleep(50)
-    }
   }
 
   /** Starts Haraka with a config it must refuse; resolves with its exit code and output. */
@@ -134,7 +106,7 @@ export class Haraka {
       me: 'haraka.test',
       plugins: (options.plugins ?? ['rcpt_to.in_host_list', 'pipe_transport']).join('\n'),
       host_list: (options.hostList ?? []).join('\n'),
-      'pipe_transport.ini': withSpawnHelpers(options.ini),
+      'pipe_transport.ini': options.ini,
       ...options.config,
     }
     for (const [name, text] of Object.entries(config)) writeFileSync(join(dir, 'config', name), `${text}\n`)

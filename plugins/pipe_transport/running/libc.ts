@@ -6,7 +6,11 @@ import type * as Koffi from 'koffi'
 
 /** The calls this plugin makes, typed as it makes them. */
 export interface Libc {
-  posixSpawn(pid: [number], path: string, fileActions: Buffer, attributes: Buffer, argv: (string | null)[], envp: (string | null)[]): number
+  /**
+   * posix_spawn on one of koffi's worker threads: its vfork suspends only that thread until the
+   * child has exec'd, never Haraka's event loop.
+   */
+  posixSpawn(pid: [number], path: string, fileActions: Buffer, attributes: Buffer, argv: (string | null)[], envp: (string | null)[]): Promise<number>
   fileActionsInit(fileActions: Buffer): number
   fileActionsDestroy(fileActions: Buffer): number
   addDup2(fileActions: Buffer, fd: number, newFd: number): number
@@ -57,9 +61,11 @@ function load(): { libc: Libc } | { missing: string } {
     return { missing: `glibc (libc.so.6) cannot be loaded (${firstLine(err)})` }
   }
   try {
+    const posixSpawn = lib.func('int posix_spawn(_Out_ int *pid, const char *path, void *file_actions, void *attrp, const char **argv, const char **envp)')
     return {
       libc: {
-        posixSpawn: lib.func('int posix_spawn(_Out_ int *pid, const char *path, void *file_actions, void *attrp, const char **argv, const char **envp)'),
+        posixSpawn: (...args) =>
+          new Promise((resolve, reject) => posixSpawn.async(...args, (err: unknown, result: number) => (err ? reject(err) : resolve(result)))),
         fileActionsInit: lib.func('int posix_spawn_file_actions_init(void *file_actions)'),
         fileActionsDestroy: lib.func('int posix_spawn_file_actions_destroy(void *file_actions)'),
         addDup2: lib.func('int posix_spawn_file_actions_adddup2(void *file_actions, int fd, int newfd)'),

@@ -1,6 +1,8 @@
 // Starts a program with glibc's posix_spawn. It uses clone(CLONE_VM|CLONE_VFORK): no page tables
-// are copied, so starting a program costs Haraka a fraction of what fork() of a Node process costs
-// (child_process), and that cost does not grow with Haraka's memory.
+// are copied, so starting a program costs a fraction of what fork() of a Node process costs
+// (child_process), and that cost does not grow with Haraka's memory. The call runs on one of
+// koffi's worker threads, and vfork suspends only that thread until the child has exec'd: Haraka's
+// event loop goes on serving every other session meanwhile.
 //
 // Everything the child needs is said up front, and done by glibc in the child before exec:
 // its own session and process group, default signal dispositions (Node ignores SIGPIPE and
@@ -30,10 +32,8 @@ const OUTPUT_MODE = 0o640
 
 export class PosixSpawner {
   private readonly reaper: Reaper
-  /** The same for every program, so set up once. */
+  /** The same for every program, so set up once; glibc only reads them. */
   private readonly attributes = Buffer.alloc(ATTRIBUTES_BYTES)
-  private readonly fileActions = Buffer.alloc(FILE_ACTIONS_BYTES)
-  private readonly pid: [number] = [0]
   private readonly fds: [number, number] = [0, 0]
 
   constructor(private readonly libc: Libc) {
@@ -51,12 +51,15 @@ export class PosixSpawner {
    * Starts the program, or says why it could not. With `captureStderrLine` its stderr is a pipe,
    * which the caller copies into error_file; else stderr goes straight to error_file.
    */
-  start(spec: ProgramSpec): Started | { readonly cause: string } {
+  async start(spec: ProgramSpec): Promise<Started | { readonly cause: string }> {
     const nul = [spec.program, spec.directory, ...spec.argv, ...Object.entries(spec.env).flat()].some((text) => text.includes('\0'))
     // A C string ends at the first NUL: the program would get a shorter argument than configured.
     if (nul) return { cause: `cannot start ${spec.program}: an argument or variable holds a NUL byte` }
     this.reaper.listen()
-    const { libc, fileActions } = this
+    const { libc } = this
+    // Per start: several may be under way on worker threads at once.
+    const fileActions = Buffer.alloc(FILE_ACTIONS_BYTES)
+    const pidOut: [number] = [0]
     const stdin = this.pipe()
     if ('cause' in stdin) return stdin
     const stderr = spec.captureStderrLine ? this.pipe() : undefined
@@ -75,7 +78,7 @@ export class PosixSpawner {
       libc.addClosefrom(fileActions, 3)
       const argv = [spec.program, ...spec.argv, null]
       const envp = [...Object.entries(spec.env).map(([name, value]) => `${name}=${value}`), null]
-      failed = libc.posixSpawn(this.pid, spec.program, fileActions, this.attributes, argv, envp)
+      failed = await libc.posixSpawn(pidOut, spec.program, fileActions, this.attributes, argv, envp)
     } finally {
       libc.fileActionsDestroy(fileActions)
       // The child has its copies (or never ran); ours of its ends must go, or EOF never comes.
@@ -87,7 +90,7 @@ export class PosixSpawner {
       if (stderr) libc.close(stderr.read)
       return { cause: whyNotStarted(spec, failed) }
     }
-    const pid = this.pid[0]
+    const pid = pidOut[0]
     const input = new Socket({ fd: stdin.write, readable: false, writable: true })
     // end() on a socket made from a pipe cannot shut it down and leaves it open: close it once
     // everything is written, so the program reads EOF.

@@ -40,9 +40,6 @@ export interface RunResult {
 /** Writes the message into the program's stdin and ends it. */
 export type Feed = (stdin: Writable) => void
 
-/** Told the program's pid (its process group) once it runs, before its input is fed. */
-export type OnStarted = (pid: number) => void
-
 /** A program that runs, whichever way it was started. */
 export interface Started {
   /** Also its process group's and session's id. */
@@ -77,22 +74,22 @@ export function describeSpawner(): { readonly level: 'info' | 'warn'; readonly m
   return { level: 'warn', message: `programs start through child_process (fork), which blocks Haraka longer per delivery: ${why}` }
 }
 
-export async function runProgram(spec: ProgramSpec, feed: Feed, onStarted?: OnStarted): Promise<RunResult> {
+export async function runProgram(spec: ProgramSpec, feed: Feed): Promise<RunResult> {
   let output: FileHandle | undefined
   let error: FileHandle | undefined
   try {
     if (posixSpawner && spec.uid === undefined && spec.gid === undefined) {
       // The child opens its own output files; a captured stderr is copied into error_file here.
       if (spec.captureStderrLine) error = await openForAppend(spec.errorFile, 'error_file')
-      const started = posixSpawner.start(spec)
+      const started = await posixSpawner.start(spec)
       if ('cause' in started) return { outcome: { kind: 'start-failed', cause: started.cause }, bytesWritten: 0 }
-      return await watch(started, spec, feed, onStarted, error)
+      return await watch(started, spec, feed, error)
     }
     output = await openForAppend(spec.outputFile, 'output_file')
     error = await openForAppend(spec.errorFile, 'error_file')
     const started = await spawnWithChildProcess(spec, output, error)
     if ('cause' in started) return { outcome: { kind: 'start-failed', cause: started.cause }, bytesWritten: 0 }
-    return await watch(started, spec, feed, onStarted, error)
+    return await watch(started, spec, feed, error)
   } catch (err) {
     return { outcome: { kind: 'start-failed', cause: messageOf(err) }, bytesWritten: 0 }
   } finally {
@@ -144,7 +141,7 @@ async function spawnWithChildProcess(
   return { pid, stdin: stdin as Started['stdin'], stderr: stderr ?? undefined, exited, closed }
 }
 
-async function watch(started: Started, spec: ProgramSpec, feed: Feed, onStarted: OnStarted | undefined, error: FileHandle | undefined): Promise<RunResult> {
+async function watch(started: Started, spec: ProgramSpec, feed: Feed, error: FileHandle | undefined): Promise<RunResult> {
   const { stdin, stderr, pid } = started
   const bytesWritten = (): number => stdin.bytesWritten
 
@@ -162,7 +159,6 @@ async function watch(started: Started, spec: ProgramSpec, feed: Feed, onStarted:
   const timer = setTimeout(() => endBy({ kind: 'timed-out', seconds: spec.timeoutSeconds }), spec.timeoutSeconds * 1000)
   trackRunning(pid, () => endBy({ kind: 'shutdown' }))
 
-  onStarted?.(pid)
   feed(stdin)
   const { status, signal } = await started.exited
   clearTimeout(timer)

@@ -2,7 +2,6 @@
 // Every problem is collected, not just the first, and each names its section and key, so an
 // operator fixes a file in one pass. A typo is an error, never a silent default.
 import { accessSync, constants, statSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
 import { isAbsolute, resolve } from 'node:path'
 import { lookupGroup, lookupUser } from './accounts.js'
 import { parseArguments, type WordTemplate } from '../invocation/arguments.js'
@@ -67,16 +66,7 @@ export interface Settings {
   readonly routes: RouteTable<Instance>
   /** Deliver routed domains for relaying clients too (queue_outbound). */
   readonly enableOutbound: boolean
-  /** Helper processes that fork the programs (helper-pool.ts); 0 forks them in Haraka itself. */
-  readonly spawnHelpers: number
 }
-
-/**
- * spawn_helpers: one helper per core, at most 4. A helper spends most of its time inside fork(),
- * which uses one core; more helpers than cores only compete with Haraka and the programs.
- */
-export const DEFAULT_SPAWN_HELPERS = Math.min(4, availableParallelism())
-export const MAX_SPAWN_HELPERS = 64
 
 export interface ConfigError {
   readonly section: string
@@ -124,7 +114,14 @@ const INSTANCE_KEYS = [
 ] as const
 type InstanceKey = (typeof INSTANCE_KEYS)[number]
 /** Keys that concern the whole plugin rather than one instance. */
-const MAIN_ONLY_KEYS = ['enable_outbound', 'spawn_helpers'] as const
+const MAIN_ONLY_KEYS = ['enable_outbound'] as const
+/**
+ * Keys that earlier versions took, with what to do about them: an error rather than an unknown
+ * key, so that the operator learns why.
+ */
+const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  spawn_helpers: 'is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
+}
 /** `[main]` takes every instance key but `domain` (as defaults), and the keys of the whole plugin. */
 const MAIN_KEYS: readonly string[] = [...INSTANCE_KEYS.filter((key) => key !== 'domain'), ...MAIN_ONLY_KEYS]
 
@@ -147,7 +144,6 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
   const errors: ConfigError[] = []
   const main = raw['main'] ?? {}
   checkKeys('main', main, MAIN_KEYS, errors)
-  const spawnHelpers = readSpawnHelpers(main['spawn_helpers'], errors)
 
   const instanceNames: string[] = []
   for (const section of Object.keys(raw)) {
@@ -178,17 +174,7 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
   // [main.code] and [main.env] are read once per instance; report each of their problems once.
   const unique = [...new Map(errors.map((error) => [formatConfigError('', error), error])).values()]
   if (unique.length > 0) return { errors: unique }
-  return { settings: { instances, routes: new RouteTable(routeEntries), enableOutbound: enableOutbound ?? true, spawnHelpers } }
-}
-
-function readSpawnHelpers(value: unknown, errors: ConfigError[]): number {
-  if (value === undefined) return DEFAULT_SPAWN_HELPERS
-  const number = parseWholeNumber(value, 0, MAX_SPAWN_HELPERS)
-  if ('error' in number) {
-    errors.push({ section: 'main', key: 'spawn_helpers', message: number.error })
-    return DEFAULT_SPAWN_HELPERS
-  }
-  return number.value
+  return { settings: { instances, routes: new RouteTable(routeEntries), enableOutbound: enableOutbound ?? true } }
 }
 
 /** A whole number from min to max, as an ini value (haraka-config may already have made it a number). */
@@ -205,7 +191,9 @@ function checkKeys(
   errors: ConfigError[],
 ): void {
   for (const key of Object.keys(values)) {
-    if (!known.includes(key)) errors.push({ section, key, message: `unknown key; known keys here: ${known.join(', ')}` })
+    const removed = REMOVED_KEYS[key]
+    if (removed !== undefined) errors.push({ section, key, message: removed })
+    else if (!known.includes(key)) errors.push({ section, key, message: `unknown key; known keys here: ${known.join(', ')}` })
   }
 }
 
