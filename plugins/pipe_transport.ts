@@ -11,9 +11,11 @@ import { describeSpawner } from './pipe_transport/running/run-program.js'
 import { shapedFeed } from './pipe_transport/invocation/message-shape.js'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/types/haraka-types.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/running/process-groups.js'
+import { acceptedFromRcptCommand, noteRcptCommand, originalOf } from './pipe_transport/routing/original-recipients.js'
 import { QUEUE_NAME, rcptDecision } from './pipe_transport/routing/rcpt-policy.js'
-import { sharedRoute } from './pipe_transport/routing/route.js'
-import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type Settings } from './pipe_transport/settings/settings.js'
+import { sameRoute } from './pipe_transport/routing/route.js'
+import { routeRecipient } from './pipe_transport/routing/route-recipient.js'
+import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type Instance, type Settings } from './pipe_transport/settings/settings.js'
 
 // The sandbox provides Haraka's return codes as globals; helper modules use plain verdicts.
 declare const OK: number
@@ -34,9 +36,13 @@ export function register(this: PipeTransport): void {
   // still deliver). Our own worst case is a slot wait plus a run plus the kill grace.
   this.timeout = 2 * MAX_TIMEOUT_SECONDS + KILL_GRACE_MS / 1000 + 10
   this.load_pipe_transport_ini()
-  // Before any plugin that accepts recipients: rcpt_to.in_host_list answers OK and ends the
-  // chain, and a plugin listed after it would never see the recipient.
-  this.register_hook('rcpt', 'check_rcpt_route', -100)
+  // Before every other rcpt plugin, the client's address as it came: haraka-plugin-aliases and
+  // the like replace it, and ${original_recipient} is what the client sent.
+  this.register_hook('rcpt', 'note_original_rcpt', -100)
+  // The route decisions follow the address as rcpt plugins left it, so they are made at rcpt_ok,
+  // which runs for every accepted recipient after the whole rcpt chain (whatever the plugin order,
+  // even after rcpt_to.in_host_list ended that chain), and before other plugins' rcpt_ok.
+  this.register_hook('rcpt_ok', 'check_rcpt_route', -100)
 }
 
 export function load_pipe_transport_ini(this: PipeTransport): void {
@@ -63,33 +69,49 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
     return
   }
   this.settings = read.settings
-  const names = read.settings.instances.map((instance) => `[${instance.name}] ${instance.domains.join(' ')}`)
+  const names = read.settings.instances.map(describeRoutes)
   this.loginfo(`${starting ? 'loaded' : 'reloaded'} ${file}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
 }
 
-/** One route per transaction, recipient limits, and no address that could become an option. */
-export function check_rcpt_route(this: PipeTransport, next: Next, connection: HarakaConnection, params: [HarakaAddress]): void {
-  const transaction = connection.transaction
-  if (!transaction || !this.handles(connection)) return next()
-  const [candidate] = params
-  const decision = rcptDecision(
-    this.settings,
-    { address: candidate.address, domain: candidate.host },
-    {
-      sender: senderOf(transaction.mail_from),
-      // Haraka has already appended the candidate; the others were accepted before it.
-      acceptedDomains: transaction.rcpt_to.filter((rcpt) => rcpt !== candidate).map((rcpt) => rcpt.host),
-      queueWants: transaction.notes.get('queue.wants'),
-    },
-  )
-  if (decision.kind === 'continue') return next()
-  const code = decision.kind === 'deny' ? DENY : DENYSOFT
-  next(code, DSN.create(decision.code, decision.text, decision.subject, decision.detail))
+/** `[rt] 2 addresses`, `[lists] lists.example.com, 1 address`: what an instance routes, in brief. */
+function describeRoutes(instance: Instance): string {
+  const addresses = instance.addresses.size
+  const routes = [...instance.domains, ...(addresses === 0 ? [] : [`${addresses} address${addresses === 1 ? '' : 'es'}`])]
+  return `[${instance.name}] ${routes.join(' ')}`
 }
 
-/** check_recipient: accept this plugin's own domains, so they need no other rcpt plugin. */
+/** Notes the client's address before any rcpt plugin can replace it (original-recipients.ts). */
+export function note_original_rcpt(this: PipeTransport, next: Next, connection: HarakaConnection, params: [HarakaAddress]): void {
+  if (connection.transaction) noteRcptCommand(connection.transaction, params[0])
+  next()
+}
+
+/** One route per transaction, recipient limits, and no address that could become an option. */
+export function check_rcpt_route(this: PipeTransport, next: Next, connection: HarakaConnection): void {
+  const transaction = connection.transaction
+  if (!transaction) return next()
+  const candidates = acceptedFromRcptCommand(transaction)
+  if (!this.handles(connection)) return next()
+  const start = transaction.rcpt_to.length - candidates.length
+  const first = transaction.rcpt_to[0]
+  let firstAccepted = start > 0 && first ? routeRecipient(this.settings, first, originalOf(first)) : undefined
+  const context = { sender: senderOf(transaction.mail_from), queueWants: transaction.notes.get('queue.wants') }
+  for (const [index, candidate] of candidates.entries()) {
+    const routed = routeRecipient(this.settings, candidate, originalOf(candidate))
+    const decision = rcptDecision(routed, { ...context, firstAccepted, acceptedCount: start + index })
+    if (decision.kind !== 'continue') {
+      // Haraka takes the last recipient back on a refusal; the others this command added go too.
+      transaction.rcpt_to.splice(start, candidates.length - 1)
+      return next(decision.kind === 'deny' ? DENY : DENYSOFT, DSN.create(decision.code, decision.text, decision.subject, decision.detail))
+    }
+    firstAccepted ??= routed
+  }
+  next()
+}
+
+/** check_recipient: accept this plugin's own recipients, so they need no other rcpt plugin. */
 export function hook_rcpt(this: PipeTransport, next: Next, connection: HarakaConnection, params: [HarakaAddress]): void {
-  const instance = this.handles(connection) ? this.settings.routes.lookup(params[0].host) : undefined
+  const instance = this.handles(connection) ? routeRecipient(this.settings, params[0]).match?.route : undefined
   if (!instance?.checkRecipient) return next()
   connection.transaction?.results.add(this, { pass: `rcpt ${instance.name}` })
   next(OK)
@@ -98,7 +120,7 @@ export function hook_rcpt(this: PipeTransport, next: Next, connection: HarakaCon
 /** Claims routed transactions, so that other queue plugins leave them to this one. */
 export function hook_rcpt_ok(this: PipeTransport, next: Next, connection: HarakaConnection, address: HarakaAddress): void {
   const notes = connection.transaction?.notes
-  if (notes && !notes.get('queue.wants') && this.handles(connection) && this.settings.routes.lookup(address.host)) {
+  if (notes && !notes.get('queue.wants') && this.handles(connection) && routeRecipient(this.settings, address).match) {
     notes.set('queue.wants', QUEUE_NAME)
   }
   next()
@@ -121,16 +143,17 @@ export function hook_queue(this: PipeTransport, next: Next, connection: HarakaCo
   const wanted = transaction.notes.get('queue.wants')
   if (wanted && wanted !== QUEUE_NAME) return next()
 
-  const shared = sharedRoute(this.settings.routes, transaction.rcpt_to.map((rcpt) => rcpt.host))
-  if ('mixed' in shared) {
-    const names = shared.mixed.map((instance) => instance?.name ?? '(none)').join(', ')
+  const routed = transaction.rcpt_to.map((rcpt) => routeRecipient(this.settings, rcpt, originalOf(rcpt)))
+  const [first] = routed
+  if (routed.some((each) => !sameRoute(each.match, first?.match))) {
+    const names = [...new Set(routed.map((each) => each.match?.route.name ?? '(none)'))].join(', ')
     connection.logerror(this, `recipients span several routes (${names}); refusing to deliver part of the transaction`)
     return next(DENYSOFT, '4.3.0 pipe transport: recipients need different routes, send them separately')
   }
-  const instance = shared.route
+  const instance = first?.match?.route
   if (!instance) return next()
 
-  const envelope = envelopeOf(connection, transaction, transaction.rcpt_to)
+  const envelope = envelopeOf(connection, transaction, routed.flatMap((each) => (each.recipient ? [each.recipient] : [])))
   const stream = transaction.message_stream
   let answered = false
   const answer: Next = (code, text) => {

@@ -3,6 +3,7 @@
 import { expandArguments } from './invocation/arguments.js'
 import type { Envelope } from './invocation/envelope.js'
 import { programEnvironment } from './invocation/environment.js'
+import { alreadyDeliveredTo } from './invocation/message-shape.js'
 import { replyFor, type Outcome, type Reply } from './reply/exit-reply.js'
 import { KILL_GRACE_MS } from './running/process-groups.js'
 import { STDIO_LINGER_MS, runProgram, type Feed, type RunResult } from './running/run-program.js'
@@ -32,6 +33,8 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
     durationMs: Date.now() - started,
   })
 
+  const looped = instance.shape.deliveredTo ? envelope.recipients.find((rcpt) => alreadyDeliveredTo(envelope.deliveredToHeaders, rcpt)) : undefined
+  if (looped) return report({ kind: 'looped', address: looped.headerAddress })
   const expanded = expandArguments(instance.arguments, { envelope, instance: instance.name })
   if ('refused' in expanded) return report({ kind: 'refused', reason: expanded.refused })
 

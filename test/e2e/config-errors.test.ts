@@ -139,13 +139,13 @@ user = 54321
       '[missing] program_name: is required: the absolute path of the program to run',
       `[noexec] output_fil: unknown key; known keys here: …`,
       `[noexec] program_name: ${notExecutable} is not executable`,
-      '[nodomain] domain: is required: the recipient domains this instance delivers',
-      '[stray.cod]: unknown section; use [NAME] for an instance, [NAME.code] or [NAME.env] beside it',
+      '[nodomain] domain: is required, or a [nodomain.address] section: the recipients this instance delivers',
+      '[stray.cod]: unknown section; use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it',
       '[taken] domain: ok.test is already routed by [baddomain]',
       '[bounds] spawn_helpers: is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
       '[bounds] timeout: "281" must be a whole number from 1 to 280',
       '[bounds] max_concurrency: "0" must be a whole number from 1 to 10000',
-      '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${domain} ${queue_id} ${client_address} ${client_helo} ${instance}',
+      '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${extension} ${mailbox} ${domain} ${original_recipient} ${route_data} ${queue_id} ${client_address} ${client_helo} ${instance}',
       '[bounds] directory: /no/such/dir is not a directory',
       '[shaping] code_preset: "postfix" must be one of: seed, sysexits, qmail',
       '[shaping] status_from_stderr: "maybe" must be true or false',
@@ -169,6 +169,62 @@ user = 54321
       ...(process.getuid?.() === 0
         ? ['[bounds] user: programs never run as root (uid 0)', '[bounds] user: programs never run with group root (gid 0)']
         : ['[bounds] user: needs Haraka to run as root and stay root (no user in smtp.ini)']),
+    ]))
+  })
+})
+
+describe('configuration errors of routing by address', () => {
+  it('names the section and key of every bad address entry, and both instances of a conflict', async () => {
+    const { code, log } = await Haraka.startExpectingRefusal({
+      ini: `
+[main]
+program_name = /bin/cat
+recipient_delimiter = +@
+
+[rt]
+arguments = --queue \${route_data}
+x_original_to = true
+
+[rt.address]
+support@example.test = general
+nobody-here = x
+dash@example.test = -x
+@example.test
+
+[other]
+domain = example.test
+
+[other.address]
+support@example.test = other
+
+[lonely]
+
+[main.address]
+a@example.test
+
+[unrouted]
+support@example.test
+@example.test
+abuse@ = yes
+`,
+    })
+    assert.notEqual(code, 0)
+    const errors = log
+      .split('\n')
+      .filter((line) => line.includes('[CRIT] [-] [pipe_transport]'))
+      .map((line) => line.replace(/^.*\[pipe_transport\] \S+\/config\/pipe_transport\.ini /, ''))
+    assert.deepEqual(errors.sort(), sorted([
+      '[main] recipient_delimiter: "+@" must be one or more characters other than white space, @, " and \\, e.g. +',
+      '[main.address]: addresses are routed by an instance: use [NAME.address] beside [NAME]',
+      '[rt] x_original_to: needs recipient_limit = 1: a message can name only one X-Original-To recipient',
+      '[rt.address] nobody-here: must be an address (local@domain) or @domain; internationalised domains in xn-- form',
+      '[rt.address] dash@example.test: route data "-x" must not start with "-"',
+      '[other] domain: example.test is already routed by [rt]',
+      '[other.address] support@example.test: is already routed by [rt]',
+      '[lonely] domain: is required, or a [lonely.address] section: the recipients this instance delivers',
+      '[unrouted] support@example.test: is routed by [rt] in [rt.address]',
+      '[unrouted] @example.test: must be an address (local@domain) or local@ for that local part in every domain',
+      '[unrouted] abuse@: takes no value: list the address alone',
     ]))
   })
 })

@@ -111,7 +111,7 @@ domain = contested.test
 
     it('defers an unrouted recipient after a routed one with 452 4.5.3, and delivers the rest', async () => {
       assert.deepEqual(await send(['a@one.test', 'b@unrouted.test', 'c@one.test']), [
-        'b@unrouted.test: 452 4.5.3 b@unrouted.test is delivered separately from one.test, send it in another transaction',
+        'b@unrouted.test: 452 4.5.3 b@unrouted.test is delivered separately from a@one.test, send it in another transaction',
         'final: 250 Message Queued',
       ])
       assert.deepEqual(runs(work), ['one a@one.test c@one.test'])
@@ -119,7 +119,7 @@ domain = contested.test
 
     it('defers a routed recipient after an unrouted one, and never runs the program for the rest', async () => {
       assert.deepEqual(await send(['b@unrouted.test', 'a@one.test']), [
-        'a@one.test: 452 4.5.3 a@one.test is delivered separately from unrouted.test, send it in another transaction',
+        'a@one.test: 452 4.5.3 a@one.test is delivered separately from b@unrouted.test, send it in another transaction',
         // Haraka's own answer when no queue plugin takes a transaction.
         'final: 451',
       ])
@@ -128,7 +128,7 @@ domain = contested.test
 
     it('gives each instance its own transaction', async () => {
       assert.deepEqual(await send(['a@two.test', 'b@one.test', 'c@two.test']), [
-        'b@one.test: 452 4.5.3 b@one.test is delivered separately from two.test, send it in another transaction',
+        'b@one.test: 452 4.5.3 b@one.test is delivered separately from a@two.test, send it in another transaction',
         'final: 250 Message Queued',
       ])
       assert.deepEqual(runs(work), ['two a@two.test c@two.test'])
@@ -156,7 +156,7 @@ domain = contested.test
       assert.deepEqual(await send(['a@contested.test']), ['final: 250 taken by claimer'])
       // A routed recipient does not join a transaction another plugin has claimed.
       assert.deepEqual(await send(['x@claimed.test', 'a@one.test']), [
-        'a@one.test: 452 4.5.3 a@one.test is delivered separately from claimed.test, send it in another transaction',
+        'a@one.test: 452 4.5.3 a@one.test is delivered separately from x@claimed.test, send it in another transaction',
         'final: 250 taken by claimer',
       ])
       assert.deepEqual(runs(work), ['one a@one.test'])

@@ -169,22 +169,26 @@ output_file = ${work.path('id.out')}
       assert.deepEqual(report('args.out').argv.slice(0, 3), ['-f', '', '--'])
     })
 
-    it('hands shell metacharacters in addresses to the program literally', async () => {
+    it('hands shell metacharacters in addresses to the program literally, local parts unquoted', async () => {
       const hostile = '"a;touch ${HOME}/pwned $(touch /tmp/pwned-pipe)`id`|&"@args.test'
       const sender = '"$(touch /tmp/pwned-pipe);x"@origin.test'
       const { reply } = await sendMail(haraka.port, { from: sender, to: [hostile], message: MESSAGE })
       assert.equal(reply?.code, 250)
       const { argv } = report('args.out')
-      assert.equal(argv[1], sender)
-      assert.equal(argv[3], hostile)
+      assert.equal(argv[1], '$(touch /tmp/pwned-pipe);x@origin.test')
+      assert.equal(argv[3], 'a;touch ${HOME}/pwned $(touch /tmp/pwned-pipe)`id`|&@args.test')
+      assert.equal(argv[4], 'q a;touch ${HOME}/pwned $(touch /tmp/pwned-pipe)`id`|&')
       assert.equal(existsSync('/tmp/pwned-pipe'), false)
     })
 
     it('refuses a recipient or sender that would become an option, at RCPT, without running anything', async () => {
-      const rcpt = await sendMail(haraka.port, { from: 's@origin.test', to: ['-oQ/tmp/x@args.test'], message: MESSAGE })
+      // Quoting does not hide the dash: what would be passed is -oQ/tmp/x@args.test either way.
+      const rcpt = await sendMail(haraka.port, { from: 's@origin.test', to: ['-oQ/tmp/x@args.test', '"-oQ/tmp/y"@args.test'], message: MESSAGE })
       assert.equal(rcpt.reply, undefined)
-      assert.equal(rcpt.refused.get('-oQ/tmp/x@args.test')?.code, 550)
-      assert.match(rcpt.refused.get('-oQ/tmp/x@args.test')?.text ?? '', /^5\.1\.3 /)
+      for (const refused of ['-oQ/tmp/x@args.test', '"-oQ/tmp/y"@args.test']) {
+        assert.equal(rcpt.refused.get(refused)?.code, 550, refused)
+        assert.match(rcpt.refused.get(refused)?.text ?? '', /^5\.1\.3 pipe transport refuses a recipient that would start a program argument with "-"/)
+      }
       const sender = await sendMail(haraka.port, { from: '-f@origin.test', to: ['a@args.test'], message: MESSAGE })
       assert.equal(sender.reply, undefined)
       assert.match(sender.refused.get('a@args.test')?.text ?? '', /^5\.1\.7 /)
@@ -203,7 +207,11 @@ output_file = ${work.path('id.out')}
       SENDER: 's@origin.test',
       RECIPIENT: 'Who@env.test',
       LOCAL: 'Who',
+      USER: 'Who',
+      EXTENSION: '',
       DOMAIN: 'env.test',
+      ORIGINAL_RECIPIENT: 'Who@env.test',
+      ROUTE_DATA: '',
       QUEUE_ID: queueId,
       CLIENT_ADDRESS: '127.0.0.1',
       CLIENT_HELO: 'client.test',

@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { expandArguments, parseArguments, type WordTemplate } from '../../plugins/pipe_transport/invocation/arguments.js'
+import { expandArguments, expandTemplate, parseArguments, parseTemplate, type WordTemplate } from '../../plugins/pipe_transport/invocation/arguments.js'
 import type { Envelope } from '../../plugins/pipe_transport/invocation/envelope.js'
+import { envelopeFor, recipient } from './recipients.js'
 
-const envelope: Envelope = {
-  sender: 's@x.test',
-  recipients: [
-    { address: 'a@y.test', user: 'a', domain: 'y.test' },
-    { address: 'b@z.test', user: 'b', domain: 'z.test' },
-  ],
-  queueId: 'Q1.1',
-  clientAddress: '127.0.0.1',
-  clientHelo: 'client.test',
-}
+const envelope: Envelope = envelopeFor([recipient('a@y.test'), recipient('b@z.test')])
 
 function words(text: string): WordTemplate[] {
   const parsed = parseArguments(text)
@@ -55,12 +47,40 @@ describe('arguments', () => {
   })
 
   it('rejects unknown macros and unbalanced syntax', () => {
-    assert.deepEqual(parseArguments('${nope}'), { error: 'unknown macro ${nope}; known: ${sender} ${recipient} ${user} ${domain} ${queue_id} ${client_address} ${client_helo} ${instance}' })
+    assert.deepEqual(parseArguments('${nope}'), {
+      error:
+        'unknown macro ${nope}; known: ${sender} ${recipient} ${user} ${extension} ${mailbox} ${domain} ${original_recipient} ${route_data} ${queue_id} ${client_address} ${client_helo} ${instance}',
+    })
     assert.deepEqual(parseArguments('"open'), { error: 'unterminated double quote' })
     assert.deepEqual(parseArguments('${sender'), { error: 'unterminated macro at "${sender"' })
   })
 
   it('leaves a lone dollar sign alone', () => {
     assert.deepEqual(argv('$HOME cost$'), ['$HOME', 'cost$'])
+  })
+
+  it('gives user, extension and mailbox per recipient, and the route data of the run', () => {
+    const plus = { delimiter: '+', routeData: 'general' }
+    const two = envelopeFor([recipient('Alice+Work@Y.test', plus), recipient('bob@y.test', plus)])
+    assert.deepEqual(argv('-d ${user} -m ${extension} -x ${mailbox}@${domain} --queue ${route_data}', two), [
+      '-d', 'Alice', 'bob', '-m', 'Work', '', '-x', 'Alice+Work@y.test', 'bob@y.test', '--queue', 'general',
+    ])
+  })
+
+  it('gives the original recipient, and the local parts unquoted and folded when asked', () => {
+    const aliased = envelopeFor([recipient('"John Smith"@y.test', { original: 'Info@Y.test', lowercaseLocalPart: true })])
+    assert.deepEqual(argv('${recipient} ${user} ${original_recipient}', aliased), ['john smith@y.test', 'john smith', 'info@Y.test'])
+  })
+
+  it('refuses an unquoted local part that would start a word with "-"', () => {
+    assert.match(String(argv('${recipient}', envelopeFor([recipient('"-oQ/tmp/x"@y.test')]))), /would start argument "-oQ\/tmp\/x@y\.test" with "-"/)
+  })
+
+  it('parses environment values as one string with macros', () => {
+    const parsed = parseTemplate('"${user}@${domain}" and $HOME')
+    if ('error' in parsed) throw new Error(parsed.error)
+    assert.equal(expandTemplate(parsed.template, { envelope, instance: 'i' }, envelope.recipients[0]), '"a@y.test" and $HOME')
+    assert.deepEqual(parseTemplate('${nope}'), parseArguments('${nope}'))
+    assert.deepEqual(parseTemplate('x${user'), { error: 'unterminated macro at "${user"' })
   })
 })

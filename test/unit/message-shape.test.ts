@@ -2,18 +2,12 @@ import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import { describe, it } from 'node:test'
-import type { Envelope } from '../../plugins/pipe_transport/invocation/envelope.js'
-import { FromEscaper, asctime, prefaceFor } from '../../plugins/pipe_transport/invocation/message-shape.js'
+import { FromEscaper, alreadyDeliveredTo, asctime, prefaceFor } from '../../plugins/pipe_transport/invocation/message-shape.js'
 import type { MessageShape } from '../../plugins/pipe_transport/settings/settings.js'
+import { envelopeFor, recipient } from './recipients.js'
 
-const envelope: Envelope = {
-  sender: 's@x.test',
-  recipients: [{ address: 'a@y.test', user: 'a', domain: 'y.test' }],
-  queueId: 'Q',
-  clientAddress: '127.0.0.1',
-  clientHelo: 'h',
-}
-const plain: MessageShape = { lineEnding: '\n', returnPath: false, deliveredTo: false, fromLine: false }
+const envelope = envelopeFor([recipient('a@y.test', { original: 'info@y.test' })])
+const plain: MessageShape = { lineEnding: '\n', returnPath: false, deliveredTo: false, xOriginalTo: false, fromLine: false }
 
 async function escape(chunks: string[]): Promise<string> {
   const out = await buffer(Readable.from(chunks.map((chunk) => Buffer.from(chunk, 'latin1'))).pipe(new FromEscaper()))
@@ -21,14 +15,32 @@ async function escape(chunks: string[]): Promise<string> {
 }
 
 describe('message shaping', () => {
-  it('writes the preface lines in From_, Return-Path, Delivered-To order with the chosen line ending', () => {
+  it('writes the preface lines in From_, Return-Path, X-Original-To, Delivered-To order with the chosen line ending', () => {
     const now = new Date(Date.UTC(2026, 10, 5, 9, 4, 1))
     assert.equal(prefaceFor(plain, envelope, now), '')
     assert.equal(
-      prefaceFor({ lineEnding: '\r\n', returnPath: true, deliveredTo: true, fromLine: true }, envelope, now),
-      'From s@x.test Thu Nov  5 09:04:01 2026\r\nReturn-Path: <s@x.test>\r\nDelivered-To: a@y.test\r\n',
+      prefaceFor({ lineEnding: '\r\n', returnPath: true, deliveredTo: true, xOriginalTo: true, fromLine: true }, envelope, now),
+      'From s@x.test Thu Nov  5 09:04:01 2026\r\nReturn-Path: <s@x.test>\r\nX-Original-To: info@y.test\r\nDelivered-To: a@y.test\r\n',
     )
-    assert.equal(prefaceFor({ ...plain, returnPath: true, fromLine: true }, { ...envelope, sender: '' }, now), 'From MAILER-DAEMON Thu Nov  5 09:04:01 2026\nReturn-Path: <>\n')
+    assert.equal(
+      prefaceFor({ ...plain, returnPath: true, fromLine: true }, { ...envelope, sender: '', senderHeaderAddress: '' }, now),
+      'From MAILER-DAEMON Thu Nov  5 09:04:01 2026\nReturn-Path: <>\n',
+    )
+  })
+
+  it('quotes local parts in headers where RFC 5322 needs it', () => {
+    const quoted = envelopeFor([recipient('"john smith"@y.test', { original: '"a\\"b"@y.test' })], '"x y"@s.test')
+    assert.equal(
+      prefaceFor({ ...plain, returnPath: true, deliveredTo: true, xOriginalTo: true }, { ...quoted, senderHeaderAddress: '"x y"@s.test' }, new Date()),
+      'Return-Path: <"x y"@s.test>\nX-Original-To: "a\\"b"@y.test\nDelivered-To: "john smith"@y.test\n',
+    )
+  })
+
+  it('finds the recipient among Delivered-To headers, ignoring case and white space (the loop check)', () => {
+    const alice = recipient('Alice@Y.test')
+    assert.equal(alreadyDeliveredTo([' alice@y.TEST\n'], alice), true)
+    assert.equal(alreadyDeliveredTo(['bob@y.test', 'alice@z.test'], alice), false)
+    assert.equal(alreadyDeliveredTo(['"john smith"@y.test'], recipient('"John Smith"@y.test')), true)
   })
 
   it('formats dates as asctime() does', () => {

@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { Address } from '@haraka/email-address'
 import { rcptDecision, type RcptContext } from '../../plugins/pipe_transport/routing/rcpt-policy.js'
+import { routeRecipient } from '../../plugins/pipe_transport/routing/route-recipient.js'
 import { readSettings, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
 
-function settings(): Settings {
+function readTestSettings(): Settings {
   const read = readSettings(
     {
-      main: { program_name: '/bin/cat' },
+      main: { program_name: '/bin/cat', recipient_delimiter: '+' },
       one: { domain: 'one.test' },
       two: { domain: 'two.test' },
       single: { domain: 'single.test', recipient_limit: 1 },
+      rt: {},
+      'rt.address': { 'support@rt.test': 'general', 'billing@rt.test': 'billing', 'sales@rt.test': 'general' },
     },
     { installDir: '/', runningAsRoot: false },
   )
@@ -17,9 +21,16 @@ function settings(): Settings {
   return read.settings
 }
 
-const fresh: RcptContext = { sender: 's@x.test', acceptedDomains: [], queueWants: undefined }
-const decide = (address: string, context: Partial<RcptContext> = {}): string => {
-  const decision = rcptDecision(settings(), { address, domain: address.split('@')[1] ?? '' }, { ...fresh, ...context })
+const settings = readTestSettings()
+const routed = (address: string) => routeRecipient(settings, new Address(`<${address}>`))
+const decide = (address: string, context: { first?: string; count?: number; sender?: string; queueWants?: unknown } = {}): string => {
+  const full: RcptContext = {
+    sender: context.sender ?? 's@x.test',
+    firstAccepted: context.first === undefined ? undefined : routed(context.first),
+    acceptedCount: context.count ?? (context.first === undefined ? 0 : 1),
+    queueWants: context.queueWants,
+  }
+  const decision = rcptDecision(routed(address), full)
   return decision.kind === 'continue' ? 'continue' : `${decision.code} ${decision.kind === 'deny' ? 5 : 4}.${decision.subject}.${decision.detail}`
 }
 
@@ -30,11 +41,17 @@ describe('rcpt-policy', () => {
   })
 
   it('defers a recipient whose route differs from the first accepted one', () => {
-    assert.equal(decide('a@two.test', { acceptedDomains: ['one.test'] }), '452 4.5.3')
-    assert.equal(decide('a@elsewhere.test', { acceptedDomains: ['one.test'] }), '452 4.5.3')
-    assert.equal(decide('a@one.test', { acceptedDomains: ['elsewhere.test'] }), '452 4.5.3')
-    assert.equal(decide('b@one.test', { acceptedDomains: ['ONE.test'] }), 'continue')
-    assert.equal(decide('b@elsewhere.test', { acceptedDomains: ['other.test'] }), 'continue')
+    assert.equal(decide('a@two.test', { first: 'x@one.test' }), '452 4.5.3')
+    assert.equal(decide('a@elsewhere.test', { first: 'x@one.test' }), '452 4.5.3')
+    assert.equal(decide('a@one.test', { first: 'x@elsewhere.test' }), '452 4.5.3')
+    assert.equal(decide('b@one.test', { first: 'x@ONE.test' }), 'continue')
+    assert.equal(decide('b@elsewhere.test', { first: 'x@other.test' }), 'continue')
+  })
+
+  it('counts route data as part of the route', () => {
+    assert.equal(decide('sales@rt.test', { first: 'support@rt.test' }), 'continue')
+    assert.equal(decide('billing@rt.test', { first: 'support@rt.test' }), '452 4.5.3')
+    assert.equal(decide('support+x@rt.test', { first: 'sales@rt.test' }), 'continue')
   })
 
   it('defers a routed recipient when another queue plugin has claimed the transaction', () => {
@@ -42,14 +59,16 @@ describe('rcpt-policy', () => {
     assert.equal(decide('a@one.test', { queueWants: 'pipe_transport' }), 'continue')
   })
 
-  it('refuses routed addresses that start with "-"', () => {
+  it('refuses routed recipients whose macro values would start with "-", and such senders', () => {
     assert.equal(decide('-x@one.test'), '550 5.1.3')
+    assert.equal(decide('"-oQ/tmp/x"@one.test'), '550 5.1.3')
+    assert.equal(decide('a+-x@one.test'), '550 5.1.3')
     assert.equal(decide('a@one.test', { sender: '-x@evil.test' }), '550 5.1.7')
     assert.equal(decide('-x@elsewhere.test'), 'continue')
   })
 
   it('enforces recipient_limit', () => {
     assert.equal(decide('a@single.test'), 'continue')
-    assert.equal(decide('b@single.test', { acceptedDomains: ['single.test'] }), '452 4.5.3')
+    assert.equal(decide('b@single.test', { first: 'a@single.test' }), '452 4.5.3')
   })
 })

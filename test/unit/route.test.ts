@@ -1,38 +1,98 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { RouteTable, isDomainEntry, sharedRoute } from '../../plugins/pipe_transport/routing/route.js'
+import { splitExtension } from '../../plugins/pipe_transport/routing/address-parts.js'
+import { RouteTable, isDomainEntry, sameRoute, type RouteMatch } from '../../plugins/pipe_transport/routing/route.js'
+
+const match = (route: string, data = ''): RouteMatch<string> => ({ route, data })
+const routes = new RouteTable({
+  addresses: new Map([
+    ['support@example.com', match('rt', 'general')],
+    ['support-comment@example.com', match('rt-comment', 'general')],
+    ['list@example.com', match('mlmmj', 'list')],
+    ['@example.com', match('domain-wide')],
+    ['@lists.example.com', match('lists')],
+  ]),
+  unrouted: new Set(['postmaster@lists.example.com', 'abuse@']),
+  domains: new Map([
+    ['example.com', match('exact')],
+    ['*.example.com', match('sub')],
+    ['*.deep.example.com', match('deeper')],
+    ['*', match('catch-all')],
+  ]),
+})
+
+/** The route name and data for an address, splitting the extension at `delimiters`. */
+function route(address: string, delimiters?: string): string | undefined {
+  const at = address.lastIndexOf('@')
+  const local = address.slice(0, at)
+  const found = routes.lookup({ local, user: splitExtension(local, delimiters).user, domain: address.slice(at + 1) })
+  return found && (found.data === '' ? found.route : `${found.route} ${found.data}`)
+}
 
 describe('route', () => {
-  const routes = new RouteTable(
-    new Map([
-      ['example.com', 'exact'],
-      ['*.example.com', 'sub'],
-      ['*.deep.example.com', 'deeper'],
-      ['*', 'catch-all'],
-    ]),
-  )
-
-  it('prefers exact, then the longest wildcard, then the catch-all', () => {
-    assert.equal(routes.lookup('Example.COM'), 'exact')
-    assert.equal(routes.lookup('a.example.com'), 'sub')
-    assert.equal(routes.lookup('x.deep.example.com'), 'deeper')
-    assert.equal(routes.lookup('deep.example.com'), 'sub')
-    assert.equal(routes.lookup('other.test'), 'catch-all')
+  it('prefers the whole address, then the address without its extension, then @domain', () => {
+    assert.equal(route('Support@EXAMPLE.com'), 'rt general')
+    assert.equal(route('support-comment@example.com', '-'), 'rt-comment general')
+    assert.equal(route('support+x@example.com', '+'), 'rt general')
+    assert.equal(route('list+subscribe@example.com', '+'), 'mlmmj list')
+    // Without a delimiter an extension is part of the local part, which no entry names.
+    assert.equal(route('support+x@example.com'), 'domain-wide')
+    assert.equal(route('other@example.com'), 'domain-wide')
   })
 
-  it('finds nothing without a catch-all', () => {
-    const plain = new RouteTable(new Map([['example.com', 'exact']]))
-    assert.equal(plain.lookup('sub.example.com'), undefined)
+  it('leaves [unrouted] addresses to others, though a domain route would take them', () => {
+    assert.equal(route('postmaster@lists.example.com'), undefined)
+    assert.equal(route('Abuse@anywhere.test'), undefined)
+    assert.equal(route('abuse+x@example.com', '+'), undefined)
+    assert.equal(route('postmaster@example.com'), 'domain-wide')
+    assert.equal(route('owner@lists.example.com'), 'lists')
   })
 
-  it('tells whether recipients share one route', () => {
-    assert.deepEqual(sharedRoute(routes, ['example.com', 'EXAMPLE.com']), { route: 'exact' })
-    assert.deepEqual(sharedRoute(routes, ['example.com', 'a.example.com']), { mixed: ['exact', 'sub'] })
-    assert.deepEqual(sharedRoute(new RouteTable(new Map()), ['x.test']), { route: undefined })
+  it('prefers exact domains, then the longest wildcard, then the catch-all', () => {
+    assert.equal(route('x@a.example.com'), 'sub')
+    assert.equal(route('x@x.deep.example.com'), 'deeper')
+    assert.equal(route('x@deep.example.com'), 'sub')
+    assert.equal(route('x@other.test'), 'catch-all')
+    const plain = new RouteTable({ addresses: new Map(), unrouted: new Set(), domains: new Map([['example.com', match('exact')]]) })
+    assert.equal(plain.lookup({ local: 'x', user: 'x', domain: 'sub.example.com' }), undefined)
+  })
+
+  it('tells two routes apart by instance and route data', () => {
+    const general = match('rt', 'general')
+    assert.ok(sameRoute(general, match('rt', 'general')))
+    assert.ok(!sameRoute(general, match('rt', 'billing')))
+    assert.ok(!sameRoute(general, undefined))
+    assert.ok(sameRoute(undefined, undefined))
   })
 
   it('accepts domain entries and rejects anything else', () => {
     for (const good of ['example.com', '*.example.com', '*', 'localhost', 'xn--bcher-kva.example', 'a-b.c_d.test']) assert.ok(isDomainEntry(good), good)
     for (const bad of ['-a.test', 'a..test', '*example.com', 'a.*.test', 'ex ample.com', 'a@b.test', '', 'example.com.']) assert.ok(!isDomainEntry(bad), bad)
+  })
+})
+
+describe('address extensions', () => {
+  const split = (local: string, delimiters?: string): string => {
+    const { user, extension, extended } = splitExtension(local, delimiters)
+    return extended ? `${user} | ${extension}` : user
+  }
+
+  it('splits at the first of the delimiters, as Postfix does', () => {
+    assert.equal(split('alice+work'), 'alice+work')
+    assert.equal(split('alice+work', '+'), 'alice | work')
+    assert.equal(split('alice+work+home', '+'), 'alice | work+home')
+    assert.equal(split('a-b+c', '+-'), 'a | b+c')
+    assert.equal(split('alice+', '+'), 'alice | ')
+  })
+
+  it('keeps the names Postfix never splits', () => {
+    assert.equal(split('+alice', '+'), '+alice')
+    assert.equal(split('Postmaster', '+-'), 'Postmaster')
+    assert.equal(split('mailer-daemon', '-'), 'mailer-daemon')
+    assert.equal(split('owner-list', '-'), 'owner-list')
+    assert.equal(split('list-request', '-'), 'list-request')
+    assert.equal(split('owner-list', '+'), 'owner-list')
+    assert.equal(split('list-request', '+-'), 'list-request')
+    assert.equal(split('list-x', '+-'), 'list | x')
   })
 })

@@ -45,13 +45,13 @@ describe('settings', () => {
     assert.deepEqual(one?.exitCodes.entries.get(1), { verdict: 'deny', text: 'one no' })
     assert.deepEqual(one?.exitCodes.entries.get(0), { verdict: 'ok', text: 'main ok' })
     assert.deepEqual(two?.exitCodes.entries.get(1), { verdict: 'denysoft', text: 'main later' })
-    assert.deepEqual(one?.env, { A: 'main', B: '1' })
+    assert.deepEqual(one?.env, { A: [{ literal: 'main' }], B: [{ literal: '1' }] })
   })
 
   it('routes each domain to its instance', () => {
     const { routes } = settings({ main: {}, one: { program_name: '/bin/cat', domain: ['one.test', 'uno.test'] } })
-    assert.equal(routes.lookup('UNO.test')?.name, 'one')
-    assert.equal(routes.lookup('two.test'), undefined)
+    assert.equal(routes.lookup({ local: 'x', user: 'x', domain: 'UNO.test' })?.route.name, 'one')
+    assert.equal(routes.lookup({ local: 'x', user: 'x', domain: 'two.test' }), undefined)
   })
 
   it('bounds timeout and max_concurrency', () => {
@@ -92,7 +92,7 @@ describe('settings', () => {
   it('refuses an unknown subsection and one whose instance is missing', () => {
     assert.deepEqual(errors({ main: {}, 'ghost.code': { 0: '250 ok' }, 'a.b.c': {} }), [
       'f.ini [ghost.code]: there is no instance [ghost] for this section',
-      'f.ini [a.b.c]: unknown section; use [NAME] for an instance, [NAME.code] or [NAME.env] beside it',
+      'f.ini [a.b.c]: unknown section; use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it',
     ])
   })
 
@@ -101,5 +101,87 @@ describe('settings', () => {
     const why = 'is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line'
     assert.deepEqual(errors({ main: { spawn_helpers: 2 }, one }), [`f.ini [main] spawn_helpers: ${why}`])
     assert.deepEqual(errors({ main: {}, one: { ...one, spawn_helpers: 0 } }), [`f.ini [one] spawn_helpers: ${why}`])
+  })
+
+  it('reads [NAME.address] entries with their route data, lower-cased, beside or instead of domain', () => {
+    const { instances, routes } = settings({
+      main: { program_name: '/bin/cat' },
+      rt: {},
+      'rt.address': { 'Support@Example.com': 'general', 'billing@example.com': ' billing ', 'bare@example.com': undefined, '@rt.example.com': 7 },
+      lists: { domain: 'lists.example.com' },
+    })
+    assert.deepEqual([...(instances[0]?.addresses ?? [])], [
+      ['support@example.com', 'general'],
+      ['billing@example.com', 'billing'],
+      ['bare@example.com', ''],
+      ['@rt.example.com', '7'],
+    ])
+    assert.deepEqual(instances[0]?.domains, [])
+    const found = routes.lookup({ local: 'x', user: 'x', domain: 'rt.example.com' })
+    assert.deepEqual([found?.route.name, found?.data], ['rt', '7'])
+  })
+
+  it('refuses bad address entries, and an instance with neither domain nor addresses', () => {
+    assert.deepEqual(errors({ main: { program_name: '/bin/cat' }, rt: {}, 'rt.address': { 'no-at-sign': 'x', 'a@-bad-.test': '', 'a@b.test': '-x', 'A@b.test': 'y' }, empty: {} }), [
+      'f.ini [rt.address] no-at-sign: must be an address (local@domain) or @domain; internationalised domains in xn-- form',
+      'f.ini [rt.address] a@-bad-.test: must be an address (local@domain) or @domain; internationalised domains in xn-- form',
+      'f.ini [rt.address] a@b.test: route data "-x" must not start with "-"',
+      'f.ini [rt.address] A@b.test: a@b.test is listed twice',
+      'f.ini [empty] domain: is required, or a [empty.address] section: the recipients this instance delivers',
+    ])
+    assert.deepEqual(errors({ main: { program_name: '/bin/cat' }, 'main.address': { 'a@b.test': '' }, one: { domain: 'one.test' } }), [
+      'f.ini [main.address]: addresses are routed by an instance: use [NAME.address] beside [NAME]',
+    ])
+  })
+
+  it('names both instances when two route the same address, or @domain beside domain', () => {
+    assert.deepEqual(
+      errors({
+        main: { program_name: '/bin/cat' },
+        a: { domain: 'a.test' },
+        'a.address': { 'x@shared.test': '', '@b.test': '' },
+        b: { domain: 'b.test' },
+        'b.address': { 'x@shared.test': '', '@a.test': '' },
+      }),
+      [
+        'f.ini [b] domain: b.test is already routed by [a]',
+        'f.ini [b.address] x@shared.test: is already routed by [a]',
+        'f.ini [b.address] @a.test: is already routed by [a]',
+      ],
+    )
+    // In one instance, @domain beside domain is redundant, not a conflict.
+    assert.deepEqual(errors({ main: { program_name: '/bin/cat' }, a: { domain: 'a.test' }, 'a.address': { '@a.test': '' } }), [])
+  })
+
+  it('reads [unrouted] addresses, without values, and never one that an instance routes', () => {
+    const { routes } = settings({ main: { program_name: '/bin/cat' }, lists: { domain: 'lists.test' }, unrouted: { 'Postmaster@lists.test': undefined, 'abuse@': '' } })
+    assert.equal(routes.lookup({ local: 'postmaster', user: 'postmaster', domain: 'lists.test' }), undefined)
+    assert.equal(routes.lookup({ local: 'abuse', user: 'abuse', domain: 'lists.test' }), undefined)
+    assert.equal(routes.lookup({ local: 'owner', user: 'owner', domain: 'lists.test' })?.route.name, 'lists')
+    assert.deepEqual(
+      errors({ main: { program_name: '/bin/cat' }, rt: {}, 'rt.address': { 'x@a.test': '' }, unrouted: { 'x@a.test': undefined, '@a.test': undefined, 'y@a.test': 'v' }, 'unrouted.code': {} }),
+      [
+        'f.ini [unrouted.code]: unknown section; use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it',
+        'f.ini [unrouted] x@a.test: is routed by [rt] in [rt.address]',
+        'f.ini [unrouted] @a.test: must be an address (local@domain) or local@ for that local part in every domain',
+        'f.ini [unrouted] y@a.test: takes no value: list the address alone',
+      ],
+    )
+  })
+
+  it('reads recipient_delimiter from [main]; x_original_to needs recipient_limit = 1', () => {
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    assert.equal(settings({ main: {}, one }).recipientDelimiter, undefined)
+    assert.equal(settings({ main: { recipient_delimiter: '+-' }, one }).recipientDelimiter, '+-')
+    assert.deepEqual(errors({ main: { recipient_delimiter: 'a@' }, one }), ['f.ini [main] recipient_delimiter: "a@" must be one or more characters other than white space, @, " and \\, e.g. +'])
+    assert.deepEqual(errors({ main: {}, one: { ...one, x_original_to: 'true' } }), [
+      'f.ini [one] x_original_to: needs recipient_limit = 1: a message can name only one X-Original-To recipient',
+    ])
+  })
+
+  it('reads macros in [NAME.env] values, and reports an unknown one', () => {
+    const [one] = settings({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.env': { USER_ADDR: '${user}@${domain}' } }).instances
+    assert.deepEqual(one?.env['USER_ADDR'], [{ macro: 'user' }, { literal: '@' }, { macro: 'domain' }])
+    assert.match(errors({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.env': { X: '${usr}' } })[0] ?? '', /^f\.ini \[one\.env\] X: unknown macro \$\{usr\}/)
   })
 })

@@ -1,13 +1,17 @@
-// The `arguments` key: split once at config time into word templates, expanded per delivery.
-// No shell is involved, so a macro's value is always exactly one argv word (or one per
-// recipient) and shell metacharacters in addresses reach the program literally.
+// Macros in `arguments` and in `[NAME.env]` values: parsed once at config time into templates,
+// expanded per delivery. No shell is involved, so a macro's value is always exactly one argv word
+// (or one per recipient) and shell metacharacters in addresses reach the program literally.
 import type { Envelope, Recipient } from './envelope.js'
 
 export const MACROS = [
   'sender',
   'recipient',
   'user',
+  'extension',
+  'mailbox',
   'domain',
+  'original_recipient',
+  'route_data',
   'queue_id',
   'client_address',
   'client_helo',
@@ -18,11 +22,14 @@ export type Macro = (typeof MACROS)[number]
 /**
  * Macros that belong to one recipient. As in Postfix pipe(8), a word holding any of them is
  * repeated once per recipient, so `${user}@${domain}` pairs each user with its own domain.
+ * `${route_data}` is not among them: the recipients of one run share it (Postfix's ${nexthop}).
  */
-const PER_RECIPIENT: ReadonlySet<Macro> = new Set(['recipient', 'user', 'domain'])
+const PER_RECIPIENT: ReadonlySet<Macro> = new Set(['recipient', 'user', 'extension', 'mailbox', 'domain', 'original_recipient'])
 
 type Part = { readonly literal: string } | { readonly macro: Macro }
-export type WordTemplate = readonly Part[]
+/** One argv word, or one environment value: literal text and macros. */
+export type Template = readonly Part[]
+export type WordTemplate = Template
 
 /** Splits `arguments` into words: whitespace separates, double quotes group. */
 export function parseArguments(text: string): { words: WordTemplate[] } | { error: string } {
@@ -48,14 +55,12 @@ export function parseArguments(text: string): { words: WordTemplate[] } | { erro
         inWord = false
       }
     } else if (ch === '$' && text.charAt(i + 1) === '{') {
-      const end = text.indexOf('}', i + 2)
-      if (end < 0) return { error: `unterminated macro at "${text.slice(i)}"` }
-      const name = text.slice(i + 2, end)
-      if (!isMacro(name)) return { error: `unknown macro \${${name}}; known: ${MACROS.map((m) => `\${${m}}`).join(' ')}` }
+      const macro = readMacro(text, i)
+      if ('error' in macro) return macro
       flushLiteral()
-      parts.push({ macro: name })
+      parts.push({ macro: macro.name })
       inWord = true
-      i = end
+      i = macro.end
     } else {
       literal += ch
       inWord = true
@@ -67,6 +72,30 @@ export function parseArguments(text: string): { words: WordTemplate[] } | { erro
     words.push(parts)
   }
   return { words }
+}
+
+/** A value with macros and nothing else to interpret (an `[NAME.env]` value): kept as one string. */
+export function parseTemplate(text: string): { template: Template } | { error: string } {
+  const parts: Part[] = []
+  let from = 0
+  for (let at = text.indexOf('${'); at >= 0; at = text.indexOf('${', from)) {
+    const macro = readMacro(text, at)
+    if ('error' in macro) return macro
+    if (at > from) parts.push({ literal: text.slice(from, at) })
+    parts.push({ macro: macro.name })
+    from = macro.end + 1
+  }
+  if (from < text.length) parts.push({ literal: text.slice(from) })
+  return { template: parts }
+}
+
+/** The macro starting at `${` at `start`: its name and the index of its closing brace. */
+function readMacro(text: string, start: number): { name: Macro; end: number } | { error: string } {
+  const end = text.indexOf('}', start + 2)
+  if (end < 0) return { error: `unterminated macro at "${text.slice(start)}"` }
+  const name = text.slice(start + 2, end)
+  if (!isMacro(name)) return { error: `unknown macro \${${name}}; known: ${MACROS.map((m) => `\${${m}}`).join(' ')}` }
+  return { name, end }
 }
 
 function isMacro(name: string): name is Macro {
@@ -89,10 +118,10 @@ export function expandArguments(
   const argv: string[] = []
   for (const word of words) {
     const perRecipient = word.some((part) => 'macro' in part && PER_RECIPIENT.has(part.macro))
-    const recipients: readonly (Recipient | undefined)[] = perRecipient ? context.envelope.recipients : [undefined]
+    const recipients: readonly (Recipient | undefined)[] = perRecipient ? context.envelope.recipients : [context.envelope.recipients[0]]
     for (const recipient of recipients) {
       const first = word[0]
-      const value = word.map((part) => ('macro' in part ? macroValue(part.macro, context, recipient) : part.literal)).join('')
+      const value = expandTemplate(word, context, recipient)
       if (first && 'macro' in first && value.startsWith('-')) {
         return { refused: `\${${first.macro}} would start argument "${value}" with "-"` }
       }
@@ -100,6 +129,11 @@ export function expandArguments(
     }
   }
   return { argv }
+}
+
+/** One template's text, with the recipient macros taken from `recipient`. */
+export function expandTemplate(template: Template, context: ExpansionContext, recipient: Recipient | undefined): string {
+  return template.map((part) => ('macro' in part ? macroValue(part.macro, context, recipient) : part.literal)).join('')
 }
 
 function macroValue(macro: Macro, context: ExpansionContext, recipient: Recipient | undefined): string {
@@ -111,8 +145,16 @@ function macroValue(macro: Macro, context: ExpansionContext, recipient: Recipien
       return recipient?.address ?? ''
     case 'user':
       return recipient?.user ?? ''
+    case 'extension':
+      return recipient?.extension ?? ''
+    case 'mailbox':
+      return recipient?.mailbox ?? ''
     case 'domain':
       return recipient?.domain ?? ''
+    case 'original_recipient':
+      return recipient?.originalRecipient ?? ''
+    case 'route_data':
+      return recipient?.routeData ?? ''
     case 'queue_id':
       return envelope.queueId
     case 'client_address':

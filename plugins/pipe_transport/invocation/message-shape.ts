@@ -2,7 +2,7 @@
 // (line endings, envelope headers, an mbox From_ line). The shaping happens on the way into this
 // program only; the transaction, and every other plugin's view of it, is left as it is.
 import { Transform, type TransformCallback, type Writable } from 'node:stream'
-import type { Envelope } from './envelope.js'
+import type { Envelope, Recipient } from './envelope.js'
 import type { HarakaMessageStream } from '../types/haraka-types.js'
 import type { Feed } from '../running/run-program.js'
 import type { MessageShape } from '../settings/settings.js'
@@ -21,13 +21,28 @@ export function shapedFeed(message: HarakaMessageStream, shape: MessageShape, en
   }
 }
 
-/** The lines written before the message, in Postfix pipe(8)'s order: From_, Return-Path, Delivered-To. */
+/**
+ * The lines written before the message, in Postfix pipe(8)'s order: From_, Return-Path,
+ * X-Original-To, Delivered-To. Addresses are written as headers write them (quoted local parts).
+ */
 export function prefaceFor(shape: MessageShape, envelope: Envelope, now: Date): string {
   const lines: string[] = []
-  if (shape.fromLine) lines.push(`From ${envelope.sender === '' ? 'MAILER-DAEMON' : envelope.sender} ${asctime(now)}`)
-  if (shape.returnPath) lines.push(`Return-Path: <${envelope.sender}>`)
-  if (shape.deliveredTo && envelope.recipients[0]) lines.push(`Delivered-To: ${envelope.recipients[0].address}`)
+  const [first] = envelope.recipients
+  if (shape.fromLine) lines.push(`From ${envelope.senderHeaderAddress === '' ? 'MAILER-DAEMON' : envelope.senderHeaderAddress} ${asctime(now)}`)
+  if (shape.returnPath) lines.push(`Return-Path: <${envelope.senderHeaderAddress}>`)
+  if (shape.xOriginalTo && first) lines.push(`X-Original-To: ${first.originalHeaderAddress}`)
+  if (shape.deliveredTo && first) lines.push(`Delivered-To: ${first.headerAddress}`)
   return lines.map((line) => `${line}${shape.lineEnding}`).join('')
+}
+
+/**
+ * The loop check of Postfix's flag D: a message that already names the recipient in a
+ * Delivered-To: header has been here before, and delivering it again would go round for ever.
+ * Compared as Postfix does, in lower case, in the form the header is written.
+ */
+export function alreadyDeliveredTo(deliveredToHeaders: readonly string[], recipient: Recipient): boolean {
+  const address = recipient.headerAddress.toLowerCase()
+  return deliveredToHeaders.some((value) => value.trim().toLowerCase() === address)
 }
 
 /** The date in an mbox From_ line: C's asctime() layout, in UTC, e.g. `Wed Nov  5 09:04:01 2026`. */

@@ -33,11 +33,11 @@ export function describeDelivery(instance: Instance, envelope: Envelope, report:
   if ('cause' in outcome) fields['cause'] = outcome.cause
   if ('reason' in outcome) fields['cause'] = outcome.reason
 
-  // A verdict (the program's, or a refused address) is a result, pass or fail; anything the
-  // plugin had to end or could not start is an error.
-  const programSpoke = outcome.kind === 'exited' || outcome.kind === 'refused'
-  const level: LogLevel = reply.verdict === 'ok' ? 'info' : programSpoke ? 'warn' : 'error'
+  // A verdict (the program's, a refused address, a mail loop) is a result, pass or fail; anything
+  // the plugin had to end or could not start is an error.
+  const verdict = outcome.kind === 'exited' || outcome.kind === 'refused' || outcome.kind === 'looped'
+  const level: LogLevel = reply.verdict === 'ok' ? 'info' : verdict ? 'warn' : 'error'
   const result =
-    reply.verdict === 'ok' ? { pass: instance.name } : programSpoke ? { fail: `${instance.name}: ${ended}` } : { err: `${instance.name}: ${ended}` }
+    reply.verdict === 'ok' ? { pass: instance.name } : verdict ? { fail: `${instance.name}: ${ended}` } : { err: `${instance.name}: ${ended}` }
   return { level, message: 'delivery', fields, result }
 }

@@ -20,6 +20,8 @@ export type Outcome =
   | { readonly kind: 'no-slot'; readonly seconds: number }
   | { readonly kind: 'shutdown' }
   | { readonly kind: 'refused'; readonly reason: string }
+  /** delivered_to's loop check: the message already carries Delivered-To: for this recipient. */
+  | { readonly kind: 'looped'; readonly address: string }
   | { readonly kind: 'internal-error'; readonly cause: string }
 
 /** The exit-status table: explicit entries, then the answer for any other non-zero status. */
@@ -111,6 +113,9 @@ export function replyFor(outcome: Outcome, table: ExitCodeTable): Reply {
       return { verdict: 'denysoft', text: '4.3.0 pipe transport internal error' }
     case 'refused':
       return { verdict: 'deny', text: '5.1.3 pipe transport refuses an address that would start a program argument with "-"' }
+    case 'looped':
+      // Postfix's words for its flag D, so that a bounce reads the same whoever found the loop.
+      return { verdict: 'deny', text: `5.4.6 mail forwarding loop for ${outcome.address}` }
   }
 }
 

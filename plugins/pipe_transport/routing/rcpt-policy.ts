@@ -1,24 +1,30 @@
 // What the plugin says at RCPT, before any data is taken. A transaction gets one reply at the
 // queue hook, so a transaction must have one route: recipients for another route (another
-// instance, or no instance at all) are deferred with 452 4.5.3 and the client sends them in a
-// later transaction. Addresses that could become program options are refused here too.
-import type { Instance, Settings } from '../settings/settings.js'
+// instance or other route data, or no instance at all) are deferred with 452 4.5.3 and the client
+// sends them in a later transaction. Addresses that could become program options are refused here too.
+import type { Recipient } from '../invocation/envelope.js'
+import type { Instance } from '../settings/settings.js'
+import { sameRoute, type RouteMatch } from './route.js'
 
 /** `continue` lets the other rcpt plugins decide; the others are answers with an enhanced code. */
 export type RcptDecision =
   | { readonly kind: 'continue' }
   | { readonly kind: 'deny' | 'denysoft'; readonly code: number; readonly subject: number; readonly detail: number; readonly text: string }
 
-export interface RcptCandidate {
+/** A recipient and where it goes: its route, and its macro values when it has one. */
+export interface RoutedAddress {
   readonly address: string
-  readonly domain: string
+  readonly match: RouteMatch<Instance> | undefined
+  readonly recipient: Recipient | undefined
 }
 
 export interface RcptContext {
-  /** Empty for the null sender. */
+  /** `${sender}`: empty for the null sender. */
   readonly sender: string
-  /** Domains of the recipients already accepted in this transaction, in order. */
-  readonly acceptedDomains: readonly string[]
+  /** The first recipient accepted in this transaction, which set its route. */
+  readonly firstAccepted: RoutedAddress | undefined
+  /** How many recipients the transaction has accepted. */
+  readonly acceptedCount: number
   /** The transaction's `queue.wants` note, if any plugin set it. */
   readonly queueWants: unknown
 }
@@ -26,26 +32,32 @@ export interface RcptContext {
 export const QUEUE_NAME = 'pipe_transport'
 const CONTINUE: RcptDecision = { kind: 'continue' }
 
-export function rcptDecision(settings: Settings, candidate: RcptCandidate, context: RcptContext): RcptDecision {
-  const route = settings.routes.lookup(candidate.domain)
-  const first = context.acceptedDomains[0]
-  if (first !== undefined && settings.routes.lookup(first) !== route) {
-    return later(`${candidate.address} is delivered separately from ${first}, send it in another transaction`)
+export function rcptDecision(candidate: RoutedAddress, context: RcptContext): RcptDecision {
+  const { match, recipient } = candidate
+  const first = context.firstAccepted
+  if (first !== undefined && !sameRoute(first.match, match)) {
+    return later(`${candidate.address} is delivered separately from ${first.address}, send it in another transaction`)
   }
-  if (!route) return CONTINUE
+  if (!match || !recipient) return CONTINUE
   if (context.queueWants && context.queueWants !== QUEUE_NAME) {
     return later(`${candidate.address} is delivered separately from what ${String(context.queueWants)} delivers`)
   }
-  if (candidate.address.startsWith('-')) return refuse(1, 3, 'pipe transport refuses a recipient that starts with "-"')
+  if (wouldBeOption(recipient)) return refuse(1, 3, 'pipe transport refuses a recipient that would start a program argument with "-"')
   if (context.sender.startsWith('-')) return refuse(1, 7, 'pipe transport refuses a sender that starts with "-"')
-  if (route.recipientLimit !== undefined && context.acceptedDomains.length >= route.recipientLimit) {
-    return later(`too many recipients for one delivery (${routeLimit(route)}), send the rest in another transaction`)
+  const limit = match.route.recipientLimit
+  if (limit !== undefined && context.acceptedCount >= limit) {
+    return later(`too many recipients for one delivery (recipient_limit ${limit} of ${match.route.name}), send the rest in another transaction`)
   }
   return CONTINUE
 }
 
-function routeLimit(route: Instance): string {
-  return `recipient_limit ${route.recipientLimit} of ${route.name}`
+/**
+ * A recipient macro value that starts with "-" could become an option of the program, whatever
+ * the arguments look like today: `"-oQ/tmp/x"@example.com` (its unquoted local part), or an
+ * extension such as `alice+-x`. Refused before any data is taken.
+ */
+function wouldBeOption(recipient: Recipient): boolean {
+  return [recipient.address, recipient.user, recipient.extension, recipient.originalRecipient].some((value) => value.startsWith('-'))
 }
 
 function later(text: string): RcptDecision {

@@ -4,10 +4,11 @@
 import { accessSync, constants, statSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { lookupGroup, lookupUser } from './accounts.js'
-import { parseArguments, type WordTemplate } from '../invocation/arguments.js'
+import { parseArguments, parseTemplate, type Template, type WordTemplate } from '../invocation/arguments.js'
 import { TRANSACTION_VARIABLES } from '../invocation/environment.js'
 import { PRESETS, parseReplyLine, type ExitCodeTable, type PresetName, type Reply } from '../reply/exit-reply.js'
 import { RouteTable, isDomainEntry } from '../routing/route.js'
+import { UNROUTED_SECTION, readAddresses, routeEntries } from './route-entries.js'
 
 /**
  * A delivery may wait `timeout` for a slot and then run for `timeout`, plus the kill grace. SMTP
@@ -32,8 +33,10 @@ export interface MessageShape {
   readonly lineEnding: '\n' | '\r\n'
   /** Prepend `Return-Path: <sender>`. */
   readonly returnPath: boolean
-  /** Prepend `Delivered-To: <recipient>` (one recipient per run). */
+  /** Prepend `Delivered-To: recipient` (one recipient per run), and refuse a message that has it already. */
   readonly deliveredTo: boolean
+  /** Prepend `X-Original-To: original recipient` (one recipient per run). */
+  readonly xOriginalTo: boolean
   /** Start with an mbox `From sender date` line and escape body lines starting `From `. */
   readonly fromLine: boolean
 }
@@ -42,7 +45,10 @@ export interface Instance {
   readonly name: string
   readonly program: string
   readonly arguments: readonly WordTemplate[]
+  /** `domain` entries, lower-case: `example.com`, `*.example.com`, `*`. */
   readonly domains: readonly string[]
+  /** `[NAME.address]` entries: lower-case `local@domain` or `@domain`, with their route data. */
+  readonly addresses: ReadonlyMap<string, string>
   readonly outputFile: string
   readonly errorFile: string
   readonly directory: string
@@ -50,7 +56,8 @@ export interface Instance {
   readonly maxConcurrency: number
   readonly uid: number | undefined
   readonly gid: number | undefined
-  readonly env: Readonly<Record<string, string>>
+  /** `[main.env]` and `[NAME.env]`, their values with macros. */
+  readonly env: Readonly<Record<string, Template>>
   readonly exitCodes: ExitCodeTable
   /** Let a failing program's first stderr line, if it starts with an enhanced code, be the reply. */
   readonly statusFromStderr: boolean
@@ -59,11 +66,15 @@ export interface Instance {
   readonly recipientLimit: number | undefined
   /** Accept (OK) this instance's recipients at RCPT, so they need no other rcpt plugin. */
   readonly checkRecipient: boolean
+  /** lowercase_local_part (Postfix flag u): the local part in lower case in macros and environment. */
+  readonly lowercaseLocalPart: boolean
 }
 
 export interface Settings {
   readonly instances: readonly Instance[]
   readonly routes: RouteTable<Instance>
+  /** recipient_delimiter: the characters that start an address extension; undefined for none. */
+  readonly recipientDelimiter: string | undefined
   /** Deliver routed domains for relaying clients too (queue_outbound). */
   readonly enableOutbound: boolean
 }
@@ -109,12 +120,14 @@ const INSTANCE_KEYS = [
   'return_path',
   'delivered_to',
   'from_line',
+  'x_original_to',
   'recipient_limit',
   'check_recipient',
+  'lowercase_local_part',
 ] as const
 type InstanceKey = (typeof INSTANCE_KEYS)[number]
 /** Keys that concern the whole plugin rather than one instance. */
-const MAIN_ONLY_KEYS = ['enable_outbound'] as const
+const MAIN_ONLY_KEYS = ['enable_outbound', 'recipient_delimiter'] as const
 /**
  * Keys that earlier versions took, with what to do about them: an error rather than an unknown
  * key, so that the operator learns why.
@@ -138,7 +151,7 @@ function parseFlag(value: unknown): boolean | undefined {
 }
 
 /** Sub-sections an instance (or `[main]`, as defaults) may have. */
-const SUBSECTIONS = ['code', 'env'] as const
+const SUBSECTIONS = ['code', 'env', 'address'] as const
 
 export function readSettings(raw: RawIni, context: ReadContext): { settings: Settings } | { errors: ConfigError[] } {
   const errors: ConfigError[] = []
@@ -147,11 +160,13 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
 
   const instanceNames: string[] = []
   for (const section of Object.keys(raw)) {
-    if (section === 'main') continue
+    if (section === 'main' || section === UNROUTED_SECTION) continue
     const [name = '', sub, ...rest] = section.split('.')
     if (sub === undefined) instanceNames.push(name)
-    else if (rest.length > 0 || !(SUBSECTIONS as readonly string[]).includes(sub)) {
-      errors.push({ section, message: `unknown section; use [NAME] for an instance, [NAME.code] or [NAME.env] beside it` })
+    else if (rest.length > 0 || !(SUBSECTIONS as readonly string[]).includes(sub) || name === UNROUTED_SECTION) {
+      errors.push({ section, message: `unknown section; use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it` })
+    } else if (name === 'main' && sub === 'address') {
+      errors.push({ section, message: 'addresses are routed by an instance: use [NAME.address] beside [NAME]' })
     } else if (name !== 'main' && raw[name] === undefined) {
       errors.push({ section, message: `there is no instance [${name}] for this section` })
     }
@@ -161,20 +176,25 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
   if (enableOutbound === undefined) {
     errors.push({ section: 'main', key: 'enable_outbound', message: `"${String(main['enable_outbound'])}" must be true or false` })
   }
+  const recipientDelimiter = readRecipientDelimiter(main['recipient_delimiter'], errors)
 
   const instances = instanceNames.map((name) => readInstance(name, raw, context, errors))
-  const routeEntries = new Map<string, Instance>()
-  for (const instance of instances) {
-    for (const domain of instance.domains) {
-      const owner = routeEntries.get(domain)
-      if (owner) errors.push({ section: instance.name, key: 'domain', message: `${domain} is already routed by [${owner.name}]` })
-      else routeEntries.set(domain, instance)
-    }
-  }
+  const routes = new RouteTable(routeEntries(instances, raw, errors))
   // [main.code] and [main.env] are read once per instance; report each of their problems once.
   const unique = [...new Map(errors.map((error) => [formatConfigError('', error), error])).values()]
   if (unique.length > 0) return { errors: unique }
-  return { settings: { instances, routes: new RouteTable(routeEntries), enableOutbound: enableOutbound ?? true } }
+  return { settings: { instances, routes, recipientDelimiter, enableOutbound: enableOutbound ?? true } }
+}
+
+/** One or more characters; the extension starts at the first of them in a local part (Postfix). */
+function readRecipientDelimiter(value: unknown, errors: ConfigError[]): string | undefined {
+  if (value === undefined) return undefined
+  const text = String(value).trim()
+  if (text === '' || /[\s@"\\]/.test(text)) {
+    errors.push({ section: 'main', key: 'recipient_delimiter', message: `"${text}" must be one or more characters other than white space, @, " and \\, e.g. +` })
+    return undefined
+  }
+  return text
 }
 
 /** A whole number from min to max, as an ini value (haraka-config may already have made it a number). */
@@ -254,10 +274,19 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     lineEnding: choice('line_endings', ['lf', 'crlf'], DEFAULTS.line_endings) === 'crlf' ? '\r\n' : '\n',
     returnPath: flag('return_path'),
     deliveredTo: flag('delivered_to'),
+    xOriginalTo: flag('x_original_to'),
     fromLine: flag('from_line'),
   }
   if (shape.deliveredTo && recipientLimit !== 1) {
     fail('delivered_to', 'needs recipient_limit = 1: a message can name only one Delivered-To recipient')
+  }
+  if (shape.xOriginalTo && recipientLimit !== 1) {
+    fail('x_original_to', 'needs recipient_limit = 1: a message can name only one X-Original-To recipient')
+  }
+  const addresses = readAddresses(name, raw, errors)
+  const domains = readDomains(lookup('domain')?.value, (message) => fail('domain', message))
+  if (domains.length === 0 && addresses.size === 0) {
+    fail('domain', `is required, or a [${name}.address] section: the recipients this instance delivers`)
   }
   const preset = choice('code_preset', Object.keys(PRESETS) as PresetName[], DEFAULTS.code_preset)
 
@@ -265,7 +294,8 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     name,
     program,
     arguments: 'words' in parsedArguments ? parsedArguments.words : [],
-    domains: readDomains(lookup('domain')?.value, (message) => fail('domain', message)),
+    domains,
+    addresses,
     outputFile: path('output_file', DEFAULTS.output_file),
     errorFile: path('error_file', DEFAULTS.error_file),
     directory,
@@ -278,6 +308,7 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     shape,
     recipientLimit,
     checkRecipient: flag('check_recipient'),
+    lowercaseLocalPart: flag('lowercase_local_part'),
   }
 }
 
@@ -310,7 +341,6 @@ function readDomains(value: unknown, fail: (message: string) => void): string[] 
   // `domain = a.example, b.example` gives a string; `domain[] = a.example` lines give an array.
   const items = Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)]
   const domains = items.flatMap((item) => item.split(/[\s,]+/)).filter((entry) => entry !== '').map((entry) => entry.toLowerCase())
-  if (domains.length === 0) fail('is required: the recipient domains this instance delivers')
   for (const domain of domains) {
     if (!isDomainEntry(domain)) fail(`"${domain}" is not a domain, "*.domain" or "*"`)
   }
@@ -343,14 +373,19 @@ function readIdentity(
   return { uid: account?.uid, gid }
 }
 
-function readEnv(name: string, raw: RawIni, errors: ConfigError[]): Record<string, string> {
-  const env: Record<string, string> = {}
+/** `[main.env]`, then `[NAME.env]`; values may hold the macros of `arguments`. */
+function readEnv(name: string, raw: RawIni, errors: ConfigError[]): Record<string, Template> {
+  const env: Record<string, Template> = {}
   for (const section of ['main.env', `${name}.env`]) {
     for (const [key, value] of Object.entries(raw[section] ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) errors.push({ section, key, message: 'is not a valid environment variable name' })
       else if ((TRANSACTION_VARIABLES as readonly string[]).includes(key)) {
         errors.push({ section, key, message: 'is set by pipe_transport from the transaction and cannot be configured' })
-      } else env[key] = String(value)
+      } else {
+        const parsed = parseTemplate(String(value))
+        if ('error' in parsed) errors.push({ section, key, message: parsed.error })
+        else env[key] = parsed.template
+      }
     }
   }
   return env

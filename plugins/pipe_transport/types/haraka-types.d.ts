@@ -24,11 +24,18 @@ export interface HarakaNotes {
   set(path: string, value: unknown): void
 }
 
+/** haraka-email-message Header: the message's parsed header block. */
+export interface HarakaHeader {
+  /** Every value of a header field, in order. */
+  get_all(name: string): string[]
+}
+
 export interface HarakaTransaction {
   readonly uuid: string
   readonly mail_from: HarakaAddress
   readonly rcpt_to: HarakaAddress[]
   readonly message_stream: HarakaMessageStream
+  readonly header: HarakaHeader
   readonly data_bytes: number
   readonly notes: HarakaNotes
   readonly results: HarakaResults

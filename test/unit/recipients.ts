@@ -1,0 +1,30 @@
+// Recipients for unit tests, made from real @haraka/email-address addresses as Haraka makes them.
+import { Address } from '@haraka/email-address'
+import { addressParts } from '../../plugins/pipe_transport/routing/address-parts.js'
+import { recipientOf, type Envelope, type Recipient } from '../../plugins/pipe_transport/invocation/envelope.js'
+
+export interface RecipientFixture {
+  readonly delimiter?: string
+  readonly original?: string
+  readonly routeData?: string
+  readonly lowercaseLocalPart?: boolean
+}
+
+/** The recipient for `address` (as it appears inside `<...>` at RCPT). */
+export function recipient(address: string, fixture: RecipientFixture = {}): Recipient {
+  const parts = addressParts(new Address(`<${address}>`), fixture.delimiter)
+  const original = fixture.original === undefined ? parts : addressParts(new Address(`<${fixture.original}>`), fixture.delimiter)
+  return recipientOf(parts, original, { routeData: fixture.routeData ?? '', lowercaseLocalPart: fixture.lowercaseLocalPart ?? false })
+}
+
+export function envelopeFor(recipients: readonly Recipient[], sender = 's@x.test'): Envelope {
+  return {
+    sender,
+    senderHeaderAddress: sender,
+    recipients,
+    queueId: 'Q1.1',
+    clientAddress: '127.0.0.1',
+    clientHelo: 'client.test',
+    deliveredToHeaders: [],
+  }
+}
