@@ -42,7 +42,7 @@ function parseOptions(argv: readonly string[]): Options {
     return number
   }
   return {
-    messages: positive(value('messages', '400')),
+    messages: positive(value('messages', '1000')),
     rounds: positive(value('rounds', '5')),
     concurrencies: value('concurrency', '1,8,32').split(',').map(positive),
     largeMegabytes: positive(value('large-mb', '20')),

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import type { Socket } from 'node:net'
+import { gatherWrites } from './gather-writes.js'
 
 const GUARDIAN_MAIN = join(__dirname, 'guardian-process.js')
 /** A guardian that died is replaced after this long, so that one that cannot run is not a loop. */
@@ -41,6 +42,8 @@ export class Guardian {
     child.unref()
     ;(child.stdin as Socket | null)?.unref()
     child.stdin?.on('error', () => undefined) // it died: 'exit' follows
+    // The lines of one tick (a program that ends, the next that starts) in one write.
+    if (child.stdin) gatherWrites(child.stdin)
     child.once('exit', () => {
       if (this.child !== child) return
       this.child = undefined

@@ -12,6 +12,7 @@ import { Writable, type Readable } from 'node:stream'
 import type { Outcome } from '../reply/exit-reply.js'
 import { terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
 import { FirstLine } from './first-line.js'
+import { gatherWrites } from './gather-writes.js'
 import { libc, libcMissing } from './libc.js'
 import { PosixSpawner } from './posix-spawn.js'
 import type { ExitStatus } from './reaper.js'
@@ -159,6 +160,7 @@ async function watch(started: Started, spec: ProgramSpec, feed: Feed, error: Fil
   const timer = setTimeout(() => endBy({ kind: 'timed-out', seconds: spec.timeoutSeconds }), spec.timeoutSeconds * 1000)
   trackRunning(pid, () => endBy({ kind: 'shutdown' }))
 
+  // Haraka's message stream hands over a 3 kB message in about 44 chunks, all in one tick.
   gatherWrites(stdin)
   feed(stdin)
   const { status, signal } = await started.exited
@@ -176,28 +178,6 @@ async function watch(started: Started, spec: ProgramSpec, feed: Feed, error: Fil
   if (ending) return { outcome: ending, bytesWritten: bytesWritten() }
   if (status !== null) return { outcome: { kind: 'exited', status, stderrLine: captured?.firstLine.line }, bytesWritten: bytesWritten() }
   return { outcome: { kind: 'signaled', signal: signal ?? 'unknown' }, bytesWritten: bytesWritten() }
-}
-
-/**
- * Haraka's message stream hands over a 3 kB message in about 44 chunks, all in one tick. Written
- * one by one, each would be a write() into the pipe that wakes the program; gathered per tick
- * (cork, then uncork on the next tick) they leave in one writev(). Backpressure is unchanged:
- * write() still returns false once the stream holds more than its high-water mark.
- */
-function gatherWrites(stdin: Writable): void {
-  const write = stdin.write
-  let gathering = false
-  stdin.write = function (this: Writable, ...args: Parameters<Writable['write']>): boolean {
-    if (!gathering) {
-      gathering = true
-      stdin.cork()
-      process.nextTick(() => {
-        gathering = false
-        stdin.uncork()
-      })
-    }
-    return write.apply(this, args)
-  } as Writable['write']
 }
 
 /**
