@@ -2,19 +2,24 @@
 // SMTP transaction, and answers with that program's verdict. This entry runs in Haraka's plugin
 // sandbox and only wires hooks; the work is done by the modules under ./pipe_transport/.
 import { join, resolve } from 'node:path'
-import { deliver } from './pipe_transport/delivery.js'
-import { describeDelivery } from './pipe_transport/reply/delivery-log.js'
+import type { DeliveryJournal } from './pipe_transport/journal/delivery-journal.js'
+import { openJournal } from './pipe_transport/journal/open-journal.js'
+import type { JournalConfig } from './pipe_transport/settings/journal-settings.js'
+import { deliverTransaction } from './pipe_transport/transaction/deliver-transaction.js'
+import { messageFingerprint, noteClientHeaders } from './pipe_transport/transaction/fingerprint.js'
+import { describeDelivery, describeTransaction } from './pipe_transport/reply/delivery-log.js'
 import DSN = require('haraka-dsn')
+import { parseIni } from 'haraka-config/lib/readers/ini'
+import regex = require('haraka-config/lib/regex')
 import { envelopeOf, senderOf } from './pipe_transport/invocation/envelope.js'
-import { replyFor } from './pipe_transport/reply/exit-reply.js'
+import { PRESETS, replyFor } from './pipe_transport/reply/exit-reply.js'
 import { describeSpawner } from './pipe_transport/running/run-program.js'
-import { shapedFeed } from './pipe_transport/invocation/message-shape.js'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/types/haraka-types.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/running/process-groups.js'
 import { acceptedFromRcptCommand, noteRcptCommand, originalOf } from './pipe_transport/routing/original-recipients.js'
 import { QUEUE_NAME, rcptDecision } from './pipe_transport/routing/rcpt-policy.js'
-import { sameRoute } from './pipe_transport/routing/route.js'
 import { routeRecipient } from './pipe_transport/routing/route-recipient.js'
+import { iniFromText } from './pipe_transport/settings/ini-text.js'
 import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type Instance, type Settings } from './pipe_transport/settings/settings.js'
 
 // The sandbox provides Haraka's return codes as globals; helper modules use plain verdicts.
@@ -27,6 +32,8 @@ const VERDICT_CODE = { ok: () => OK, deny: () => DENY, denysoft: () => DENYSOFT 
 
 interface PipeTransport extends HarakaPlugin {
   settings: Settings
+  /** The delivery journal of `[main] journal`; undefined for `off`. */
+  journal: DeliveryJournal | undefined
   load_pipe_transport_ini(): void
   handles(connection: HarakaConnection): boolean
 }
@@ -43,19 +50,25 @@ export function register(this: PipeTransport): void {
   // which runs for every accepted recipient after the whole rcpt chain (whatever the plugin order,
   // even after rcpt_to.in_host_list ended that chain), and before other plugins' rcpt_ok.
   this.register_hook('rcpt_ok', 'check_rcpt_route', -100)
+  this.register_hook('data_post', 'note_client_headers', -100)
 }
 
 export function load_pipe_transport_ini(this: PipeTransport): void {
   const starting = this.settings === undefined
+  const began = Date.now()
   // bin/haraka sets HARAKA to the install dir (`-c DIR`); haraka-config's root_path is not it.
   const installDir = resolve(process.env['HARAKA'] ?? '.')
   const file = join(installDir, 'config', CONFIG_FILE)
-  const raw = this.config.get(CONFIG_FILE, (err?: unknown) => {
-    // haraka-config hands an Error when the edited file cannot be parsed; the old one stays cached.
-    if (err) this.logerror(`${file}: cannot be parsed, keeping the last good config: ${String(err)}`)
+  // Read as bytes, then as haraka-config reads an ini, but for the [NAME.address] entries, which
+  // go from the text straight into the routing table (settings/ini-text.ts). Not `get('x.ini')`:
+  // haraka-config keeps what it parsed for ever and hands out a deep copy on each get(); for a
+  // table of 100,000 addresses that is about 22 MB held and 22 MB more copied at every load.
+  const bytes = this.config.get(CONFIG_FILE, 'binary', (err?: unknown) => {
+    // haraka-config hands an Error when the edited file cannot be read; the old one stays cached.
+    if (err) this.logerror(`${file}: cannot be read, keeping the last good config: ${String(err)}`)
     else this.load_pipe_transport_ini()
   })
-  const read = readSettings(raw as Parameters<typeof readSettings>[0], {
+  const read = readSettings(iniFromText(file, bytes === null ? '' : bytes.toString('utf8'), { regex, parseIni }), {
     installDir,
     // Haraka drops to smtp.ini's `user` once it listens; programs are started after that.
     runningAsRoot: process.getuid?.() === 0 && !(this.config.get('smtp.ini') as { main?: { user?: unknown } }).main?.user,
@@ -68,14 +81,29 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
     this.logerror(`${file}: not reloaded, the last good config stays in force`)
     return
   }
+  const previous = this.settings?.journal
   this.settings = read.settings
-  const names = read.settings.instances.map(describeRoutes)
-  this.loginfo(`${starting ? 'loaded' : 'reloaded'} ${file}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
+  if (!previous || !sameJournal(previous, read.settings.journal)) {
+    // Deliveries still running record their outcome in the journal they began with.
+    const retired = this.journal
+    if (retired) setTimeout(() => void retired.close(), JOURNAL_RETIRE_MS).unref()
+    this.journal = openJournal(read.settings.journal, (message) => this.logwarn(message))
+  }
+  const names = read.settings.instances.map((instance) => describeRoutes(instance, read.settings))
+  const took = `in ${Date.now() - began} ms`
+  this.loginfo(`${starting ? 'loaded' : 'reloaded'} ${file} ${took}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
 }
 
-/** `[rt] 2 addresses`, `[lists] lists.example.com, 1 address`: what an instance routes, in brief. */
-function describeRoutes(instance: Instance): string {
-  const addresses = instance.addresses.size
+/** Longer than any delivery that began with a journal a reload replaced (slot wait, run, grace). */
+const JOURNAL_RETIRE_MS = (2 * MAX_TIMEOUT_SECONDS + 60) * 1000
+
+function sameJournal(a: JournalConfig, b: JournalConfig): boolean {
+  return a.store === b.store && a.directory === b.directory && a.retentionDays === b.retentionDays
+}
+
+/** `[rt] 2 addresses`, `[lists] lists.example.com 1 address`: what an instance routes, in brief. */
+function describeRoutes(instance: Instance, settings: Settings): string {
+  const addresses = settings.addressCounts.get(instance) ?? 0
   const routes = [...instance.domains, ...(addresses === 0 ? [] : [`${addresses} address${addresses === 1 ? '' : 'es'}`])]
   return `[${instance.name}] ${routes.join(' ')}`
 }
@@ -86,7 +114,7 @@ export function note_original_rcpt(this: PipeTransport, next: Next, connection: 
   next()
 }
 
-/** One route per transaction, recipient limits, and no address that could become an option. */
+/** Recipients for other queue plugins go in other transactions; no address may become an option. */
 export function check_rcpt_route(this: PipeTransport, next: Next, connection: HarakaConnection): void {
   const transaction = connection.transaction
   if (!transaction) return next()
@@ -96,9 +124,9 @@ export function check_rcpt_route(this: PipeTransport, next: Next, connection: Ha
   const first = transaction.rcpt_to[0]
   let firstAccepted = start > 0 && first ? routeRecipient(this.settings, first, originalOf(first)) : undefined
   const context = { sender: senderOf(transaction.mail_from), queueWants: transaction.notes.get('queue.wants') }
-  for (const [index, candidate] of candidates.entries()) {
+  for (const candidate of candidates) {
     const routed = routeRecipient(this.settings, candidate, originalOf(candidate))
-    const decision = rcptDecision(routed, { ...context, firstAccepted, acceptedCount: start + index })
+    const decision = rcptDecision(routed, { ...context, firstAccepted })
     if (decision.kind !== 'continue') {
       // Haraka takes the last recipient back on a refusal; the others this command added go too.
       transaction.rcpt_to.splice(start, candidates.length - 1)
@@ -144,36 +172,51 @@ export function hook_queue(this: PipeTransport, next: Next, connection: HarakaCo
   if (wanted && wanted !== QUEUE_NAME) return next()
 
   const routed = transaction.rcpt_to.map((rcpt) => routeRecipient(this.settings, rcpt, originalOf(rcpt)))
-  const [first] = routed
-  if (routed.some((each) => !sameRoute(each.match, first?.match))) {
-    const names = [...new Set(routed.map((each) => each.match?.route.name ?? '(none)'))].join(', ')
-    connection.logerror(this, `recipients span several routes (${names}); refusing to deliver part of the transaction`)
-    return next(DENYSOFT, '4.3.0 pipe transport: recipients need different routes, send them separately')
+  const ours = routed.flatMap(({ match, recipient }) => (match && recipient ? [{ instance: match.route, recipient }] : []))
+  if (ours.length === 0) return next()
+  if (ours.length < routed.length) {
+    const others = routed.filter((each) => !each.match).map((each) => each.address)
+    connection.logerror(this, `recipients ${others.join(' ')} are not routed, beside routed ones; refusing to deliver part of the transaction`)
+    return next(DENYSOFT, '4.3.0 pipe transport: some recipients are delivered by other means, send them separately')
   }
-  const instance = first?.match?.route
-  if (!instance) return next()
 
-  const envelope = envelopeOf(connection, transaction, routed.flatMap((each) => (each.recipient ? [each.recipient] : [])))
   const stream = transaction.message_stream
+  const envelope = envelopeOf(connection, transaction)
   let answered = false
   const answer: Next = (code, text) => {
     if (answered) return
     answered = true
     next(code, text)
   }
-  deliver(instance, envelope, shapedFeed(stream, instance.shape, envelope))
+  deliverTransaction({
+    routed: ours,
+    envelope,
+    message: { stream, bytes: transaction.data_bytes, fingerprint: () => messageFingerprint(transaction, envelope.sender) },
+    journal: this.journal,
+    journalUnavailable: this.settings.journal.unavailable,
+  })
     .then((report) => {
-      stream.unpipe()
-      const log = describeDelivery(instance, envelope, report)
-      transaction.results.add(this, log.result)
+      for (const { run, envelope: runEnvelope, report: runReport } of report.runs) {
+        const log = describeDelivery(run.instance, runEnvelope, runReport)
+        transaction.results.add(this, log.result)
+        connection[`log${log.level}`](this, log.message, log.fields)
+      }
+      for (const problem of report.journalProblems) connection.logerror(this, problem)
+      const log = describeTransaction(envelope.queueId, report)
       connection[`log${log.level}`](this, log.message, log.fields)
       answer(VERDICT_CODE[report.reply.verdict](), report.reply.text || undefined)
     })
     .catch((err: unknown) => {
       stream.unpipe()
-      connection.logerror(this, `delivery through [${instance.name}] failed inside the plugin: ${String(err)}`)
-      answer(DENYSOFT, replyFor({ kind: 'internal-error', cause: String(err) }, instance.exitCodes).text)
+      connection.logerror(this, `delivery failed inside the plugin: ${String(err)}`)
+      answer(DENYSOFT, replyFor({ kind: 'internal-error', cause: String(err) }, PRESETS.seed).text)
     })
+}
+
+/** Before any other data_post plugin adds headers: what the client sent, for the journal's fingerprint. */
+export function note_client_headers(this: PipeTransport, next: Next, connection: HarakaConnection): void {
+  if (connection.transaction) noteClientHeaders(connection.transaction)
+  next()
 }
 
 /**
@@ -197,6 +240,7 @@ function announceSpawner(plugin: PipeTransport): void {
 }
 
 /** Haraka is stopping: end every running program; their transactions are not answered 250. */
-export function shutdown(): void {
+export function shutdown(this: PipeTransport): void {
   shutdownAll()
+  void this.journal?.close()
 }

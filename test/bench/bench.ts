@@ -16,6 +16,7 @@ import { runLoad } from './load.js'
 import { NoopProbe } from './noop-probe.js'
 import { benchMail, largeMail } from './messages.js'
 import { BENCH_DOMAIN, MODES, type Mode } from './modes.js'
+import { formatTableFigures, measureRouteTables } from './route-tables.js'
 import { machineCpuMs, mainThreadCpuMs, peakRssBytes, processCpuMs, resetPeakRss } from './proc-stats.js'
 import { buildSpawnLimit, measureSpawnLimit } from './spawn-limit.js'
 import { STATS_FILE_VARIABLE, WRITE_INTERVAL_MS, type SpawnStats } from './spawn-timer.js'
@@ -190,6 +191,8 @@ async function main(): Promise<void> {
       ...options,
     }
     process.stdout.write(formatReport(setup, cells, memory))
+    process.stderr.write('bench: the large routing table\n')
+    process.stdout.write(`\n${formatTableFigures(await measureRouteTables())}`)
   } finally {
     for (const each of running) await each.haraka.stop()
     work.remove()

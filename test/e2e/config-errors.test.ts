@@ -190,6 +190,9 @@ support@example.test = general
 nobody-here = x
 dash@example.test = -x
 @example.test
+twice@example.test = a
+Twice@example.test = b
+star*@example.test = x
 
 [other]
 domain = example.test
@@ -219,7 +222,9 @@ abuse@ = yes
       '[rt] x_original_to: needs recipient_limit = 1: a message can name only one X-Original-To recipient',
       '[rt.address] nobody-here: must be an address (local@domain) or @domain; internationalised domains in xn-- form',
       '[rt.address] dash@example.test: route data "-x" must not start with "-"',
-      '[other] domain: example.test is already routed by [rt]',
+      '[rt.address] Twice@example.test: twice@example.test is listed twice',
+      '[rt.address] star*@example.test = x: haraka-config cannot read this line; an address key may hold letters, digits and . _ + - / : @ only',
+      '[rt.address] @example.test: is already routed by [other]',
       '[other.address] support@example.test: is already routed by [rt]',
       '[lonely] domain: is required, or a [lonely.address] section: the recipients this instance delivers',
       '[unrouted] support@example.test: is routed by [rt] in [rt.address]',

@@ -142,7 +142,7 @@ error_file = ${work.path('stderr.txt')}
   it('logs one line per delivery', () => {
     assert.match(
       haraka.log,
-      /\[pipe_transport\] delivery queue_id=\S+ instance=mapped program=\S+exit-with recipients=1 bytes=\d+ duration_ms=\d+ ended="exit 100" reply="550 command failed"/,
+      /\[pipe_transport\] delivery queue_id=\S+ instance=mapped program=\S+exit-with recipients=1 rcpt=\S+ bytes=\d+ duration_ms=\d+ ended="exit 100" reply="550 command failed"/,
     )
   })
 })

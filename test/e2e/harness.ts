@@ -1,7 +1,7 @@
 // Starts a real Haraka (from node_modules) in a fresh install dir on a free loopback port, with
 // the compiled plugin copied in the way an operator would install it.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -16,6 +16,22 @@ const HARAKA_BIN = join(REPO, 'node_modules', 'haraka', 'bin', 'haraka')
  * (npm test runs the end-to-end tests once each way); unset, posix_spawn is used.
  */
 export const SPAWNER = process.env['PIPE_TRANSPORT_SPAWNER'] === 'child_process' ? 'child_process' : 'posix_spawn'
+
+/** A line set in [main], unless the ini sets that key itself. */
+function withMainDefault(ini: string, key: string, value: string): string {
+  if (new RegExp(`^\\s*${key}\\s*=`, 'm').test(ini)) return ini
+  if (/^\[main\][ \t]*$/m.test(ini)) return ini.replace(/^\[main\][ \t]*$/m, `[main]\n${key} = ${value}`)
+  return `[main]\n${key} = ${value}\n${ini}`
+}
+
+/**
+ * The ini a test's Haraka gets: `journal = off` unless the test names a journal. Most tests send
+ * the same message more than once and expect each to run; with a journal those are retries of a
+ * delivered message (journal tests set it themselves).
+ */
+export function testIni(ini: string): string {
+  return withMainDefault(ini, 'journal', 'off')
+}
 
 /** A value planted in Haraka's environment that a program must never see. */
 export const HARAKA_SECRET = 'PIPE_TRANSPORT_TEST_SECRET'
@@ -88,6 +104,8 @@ export class Haraka {
     const dir = mkdtempSync(join(tmpdir(), 'pipe-transport-haraka-'))
     mkdirSync(join(dir, 'config'))
     mkdirSync(join(dir, 'plugins'))
+    // The plugin's dependencies (lmdb, redis), as `npm install` in the install dir gives them.
+    symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'))
     // Installing = copying the compiled entry and its folder, exactly as README tells operators.
     cpSync(join(REPO, 'plugins', 'pipe_transport.js'), join(dir, 'plugins', 'pipe_transport.js'))
     cpSync(join(REPO, 'plugins', 'pipe_transport'), join(dir, 'plugins', 'pipe_transport'), {
@@ -106,11 +124,16 @@ export class Haraka {
       me: 'haraka.test',
       plugins: (options.plugins ?? ['rcpt_to.in_host_list', 'pipe_transport']).join('\n'),
       host_list: (options.hostList ?? []).join('\n'),
-      'pipe_transport.ini': options.ini,
+      'pipe_transport.ini': testIni(options.ini),
       ...options.config,
     }
     for (const [name, text] of Object.entries(config)) writeFileSync(join(dir, 'config', name), `${text}\n`)
     return { dir, port }
+  }
+
+  /** Rewrites config/pipe_transport.ini as start() wrote it (with testIni()), for a live reload. */
+  writeIni(ini: string): void {
+    writeFileSync(join(this.dir, 'config', 'pipe_transport.ini'), `${testIni(ini)}\n`)
   }
 
   /** Everything Haraka has logged so far. */
@@ -166,7 +189,7 @@ export class Haraka {
   }
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const server = createServer()
     server.once('error', fail)
@@ -177,7 +200,7 @@ function freePort(): Promise<number> {
   })
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((done) => {
     const socket = connect(port, '127.0.0.1')
     socket.once('connect', () => {

@@ -2,7 +2,7 @@
 // a configuration with try-delivery.js.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
@@ -42,7 +42,7 @@ ${extra}`
     work.remove()
   })
 
-  const edit = (text: string): void => writeFileSync(join(haraka.dir, 'config', 'pipe_transport.ini'), text)
+  const edit = (text: string): void => haraka.writeIni(text)
   const reloads = (): number => haraka.log.split('\n').filter((line) => line.includes('[pipe_transport] reloaded ')).length
 
   it('applies a good edit without a restart; a running delivery finishes under the config it started with', async () => {
@@ -50,7 +50,7 @@ ${extra}`
     const slow = reply(haraka, 'slow@one.test')
     while (!existsSync(work.path('slow-started'))) await new Promise((r) => setTimeout(r, 25))
     edit(ini('two', '[two]\ndomain = two.test\n'))
-    await haraka.waitForLog(/\[pipe_transport\] reloaded \S+pipe_transport\.ini: \[one\] one\.test; \[two\] two\.test/)
+    await haraka.waitForLog(/\[pipe_transport\] reloaded \S+pipe_transport\.ini in \d+ ms: \[one\] one\.test; \[two\] two\.test/)
     assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version two')
     assert.equal(await reply(haraka, 'x@two.test'), '250 Message Queued')
     assert.equal(await slow, '250 2.0.0 version one')

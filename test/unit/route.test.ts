@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { splitExtension } from '../../plugins/pipe_transport/routing/address-parts.js'
-import { RouteTable, isDomainEntry, sameRoute, type RouteMatch } from '../../plugins/pipe_transport/routing/route.js'
+import { RouteTable, isDomainEntry, type RouteMatch } from '../../plugins/pipe_transport/routing/route.js'
 
 const match = (route: string, data = ''): RouteMatch<string> => ({ route, data })
 const routes = new RouteTable({
@@ -55,14 +55,6 @@ describe('route', () => {
     assert.equal(route('x@other.test'), 'catch-all')
     const plain = new RouteTable({ addresses: new Map(), unrouted: new Set(), domains: new Map([['example.com', match('exact')]]) })
     assert.equal(plain.lookup({ local: 'x', user: 'x', domain: 'sub.example.com' }), undefined)
-  })
-
-  it('tells two routes apart by instance and route data', () => {
-    const general = match('rt', 'general')
-    assert.ok(sameRoute(general, match('rt', 'general')))
-    assert.ok(!sameRoute(general, match('rt', 'billing')))
-    assert.ok(!sameRoute(general, undefined))
-    assert.ok(sameRoute(undefined, undefined))
   })
 
   it('accepts domain entries and rejects anything else', () => {

@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
 import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type RawIni, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
 
 const context = { installDir: '/srv/haraka', runningAsRoot: false }
 
 function settings(raw: RawIni, ctx = context): Settings {
-  const read = readSettings(raw, ctx)
+  const read = readSettings(iniFromSections(raw), ctx)
   if ('errors' in read) throw new Error(read.errors.map((e) => formatConfigError('f.ini', e)).join('\n'))
   return read.settings
 }
 
 function errors(raw: RawIni, ctx = context): string[] {
-  const read = readSettings(raw, ctx)
+  const read = readSettings(iniFromSections(raw), ctx)
   return 'errors' in read ? read.errors.map((e) => formatConfigError('f.ini', e)) : []
 }
 
@@ -104,21 +105,22 @@ describe('settings', () => {
   })
 
   it('reads [NAME.address] entries with their route data, lower-cased, beside or instead of domain', () => {
-    const { instances, routes } = settings({
+    const { instances, routes, addressCounts } = settings({
       main: { program_name: '/bin/cat' },
       rt: {},
       'rt.address': { 'Support@Example.com': 'general', 'billing@example.com': ' billing ', 'bare@example.com': undefined, '@rt.example.com': 7 },
       lists: { domain: 'lists.example.com' },
     })
-    assert.deepEqual([...(instances[0]?.addresses ?? [])], [
-      ['support@example.com', 'general'],
-      ['billing@example.com', 'billing'],
-      ['bare@example.com', ''],
-      ['@rt.example.com', '7'],
-    ])
+    const route = (local: string, domain: string): [string | undefined, string | undefined] => {
+      const found = routes.lookup({ local, user: local, domain })
+      return [found?.route.name, found?.data]
+    }
+    assert.deepEqual(route('SUPPORT', 'example.COM'), ['rt', 'general'])
+    assert.deepEqual(route('billing', 'example.com'), ['rt', 'billing'])
+    assert.deepEqual(route('bare', 'example.com'), ['rt', ''])
+    assert.equal(instances[0] && addressCounts.get(instances[0]), 4)
     assert.deepEqual(instances[0]?.domains, [])
-    const found = routes.lookup({ local: 'x', user: 'x', domain: 'rt.example.com' })
-    assert.deepEqual([found?.route.name, found?.data], ['rt', '7'])
+    assert.deepEqual(route('x', 'rt.example.com'), ['rt', '7'])
   })
 
   it('refuses bad address entries, and an instance with neither domain nor addresses', () => {
@@ -144,7 +146,7 @@ describe('settings', () => {
         'b.address': { 'x@shared.test': '', '@a.test': '' },
       }),
       [
-        'f.ini [b] domain: b.test is already routed by [a]',
+        'f.ini [a.address] @b.test: is already routed by [b]',
         'f.ini [b.address] x@shared.test: is already routed by [a]',
         'f.ini [b.address] @a.test: is already routed by [a]',
       ],

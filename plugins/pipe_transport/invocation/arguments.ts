@@ -26,6 +26,11 @@ export type Macro = (typeof MACROS)[number]
  */
 const PER_RECIPIENT: ReadonlySet<Macro> = new Set(['recipient', 'user', 'extension', 'mailbox', 'domain', 'original_recipient'])
 
+/** True when a template's value depends on the recipient (one of the PER_RECIPIENT macros). */
+export function usesRecipientMacros(template: Template): boolean {
+  return template.some((part) => 'macro' in part && PER_RECIPIENT.has(part.macro))
+}
+
 type Part = { readonly literal: string } | { readonly macro: Macro }
 /** One argv word, or one environment value: literal text and macros. */
 export type Template = readonly Part[]
@@ -117,7 +122,7 @@ export function expandArguments(
 ): { argv: string[] } | { refused: string } {
   const argv: string[] = []
   for (const word of words) {
-    const perRecipient = word.some((part) => 'macro' in part && PER_RECIPIENT.has(part.macro))
+    const perRecipient = usesRecipientMacros(word)
     const recipients: readonly (Recipient | undefined)[] = perRecipient ? context.envelope.recipients : [context.envelope.recipients[0]]
     for (const recipient of recipients) {
       const first = word[0]

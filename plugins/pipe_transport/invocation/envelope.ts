@@ -67,13 +67,13 @@ export function senderOf(address: HarakaAddress): string {
   return plainAddress(local, host)
 }
 
-export function envelopeOf(connection: HarakaConnection, transaction: HarakaTransaction, recipients: readonly Recipient[]): Envelope {
+/** The envelope of a transaction, without recipients: each run of it has its own. */
+export function envelopeOf(connection: HarakaConnection, transaction: HarakaTransaction): Omit<Envelope, 'recipients'> {
   const sender = transaction.mail_from
   const parts = addressParts(sender, undefined)
   return {
     sender: senderOf(sender),
     senderHeaderAddress: sender.isNull() ? '' : headerAddress(parts.local, parts.host),
-    recipients,
     queueId: transaction.uuid,
     clientAddress: connection.remote.ip,
     clientHelo: connection.hello.host ?? '',

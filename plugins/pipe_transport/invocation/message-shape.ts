@@ -3,21 +3,21 @@
 // program only; the transaction, and every other plugin's view of it, is left as it is.
 import { Transform, type TransformCallback, type Writable } from 'node:stream'
 import type { Envelope, Recipient } from './envelope.js'
-import type { HarakaMessageStream } from '../types/haraka-types.js'
+import type { MessageSource } from '../transaction/message-source.js'
 import type { Feed } from '../running/run-program.js'
 import type { MessageShape } from '../settings/settings.js'
 
-export function shapedFeed(message: HarakaMessageStream, shape: MessageShape, envelope: Envelope): Feed {
+export function shapedFeed(message: MessageSource, shape: MessageShape, envelope: Envelope): Feed {
   return (stdin: Writable) => {
     const preface = prefaceFor(shape, envelope, new Date())
     if (preface !== '') stdin.write(preface)
     if (!shape.fromLine) {
-      message.pipe(stdin, { line_endings: shape.lineEnding })
+      message.pipeTo(stdin, shape.lineEnding)
       return
     }
     const escaper = new FromEscaper()
     escaper.pipe(stdin)
-    message.pipe(escaper, { line_endings: shape.lineEnding })
+    message.pipeTo(escaper, shape.lineEnding)
   }
 }
 

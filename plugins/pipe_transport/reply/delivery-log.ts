@@ -3,6 +3,8 @@
 // `Object` into logfmt and json lines; one made in the plugin sandbox would be printed whole.
 import type { DeliveryReport } from '../delivery.js'
 import type { Envelope } from '../invocation/envelope.js'
+import type { TransactionReport } from '../transaction/deliver-transaction.js'
+import type { Reply } from './exit-reply.js'
 import type { Instance } from '../settings/settings.js'
 
 export type LogLevel = 'info' | 'warn' | 'error'
@@ -19,16 +21,16 @@ export function describeDelivery(instance: Instance, envelope: Envelope, report:
   const { outcome, reply } = report
   const ended =
     outcome.kind === 'exited' ? `exit ${outcome.status}` : outcome.kind === 'signaled' ? `signal ${outcome.signal}` : outcome.kind
-  const code = reply.verdict === 'ok' ? 250 : reply.verdict === 'denysoft' ? 450 : 550
   const fields: Record<string, string | number> = {
     queue_id: envelope.queueId,
     instance: instance.name,
     program: instance.program,
     recipients: envelope.recipients.length,
+    rcpt: envelope.recipients.map((recipient) => recipient.address).join(','),
     bytes: report.bytes,
     duration_ms: report.durationMs,
     ended,
-    reply: `${code} ${reply.text}`.trimEnd(),
+    reply: replyLine(reply),
   }
   if ('cause' in outcome) fields['cause'] = outcome.cause
   if ('reason' in outcome) fields['cause'] = outcome.reason
@@ -40,4 +42,32 @@ export function describeDelivery(instance: Instance, envelope: Envelope, report:
   const result =
     reply.verdict === 'ok' ? { pass: instance.name } : verdict ? { fail: `${instance.name}: ${ended}` } : { err: `${instance.name}: ${ended}` }
   return { level, message: 'delivery', fields, result }
+}
+
+/**
+ * The transaction's own line, after its runs' lines: how many recipients, how many runs, what the
+ * journal had delivered before and what a run elsewhere still held, and the one reply.
+ */
+export function describeTransaction(queueId: string, report: TransactionReport): DeliveryLog {
+  const failed = report.runs.filter(({ report: run }) => run.reply.verdict !== 'ok')
+  const addresses = (recipients: readonly { address: string }[]): string => recipients.map((recipient) => recipient.address).join(',')
+  const fields: Record<string, string | number> = {
+    queue_id: queueId,
+    recipients: report.runs.reduce((sum, { run }) => sum + run.recipients.length, 0) + report.alreadyDelivered.length + report.busy.length,
+    runs: report.runs.length,
+    rcpt: addresses([...report.runs.flatMap(({ run }) => run.recipients), ...report.alreadyDelivered, ...report.busy]),
+    reply: replyLine(report.reply),
+  }
+  if (report.alreadyDelivered.length > 0) fields['already_delivered'] = addresses(report.alreadyDelivered)
+  if (report.busy.length > 0) fields['still_running'] = addresses(report.busy)
+  if (failed.length > 0) fields['failed'] = addresses(failed.flatMap(({ run }) => run.recipients))
+  const level: LogLevel = report.reply.verdict === 'ok' ? 'info' : 'warn'
+  const result = report.reply.verdict === 'ok' ? { pass: 'transaction' } : { fail: `transaction: ${replyLine(report.reply)}` }
+  return { level, message: 'transaction', fields, result }
+}
+
+/** How the client sees a reply, without the queue id Haraka appends. */
+function replyLine(reply: Reply): string {
+  const code = reply.verdict === 'ok' ? 250 : reply.verdict === 'denysoft' ? 450 : 550
+  return `${code} ${reply.text}`.trimEnd()
 }

@@ -1,10 +1,12 @@
-// What the plugin says at RCPT, before any data is taken. A transaction gets one reply at the
-// queue hook, so a transaction must have one route: recipients for another route (another
-// instance or other route data, or no instance at all) are deferred with 452 4.5.3 and the client
-// sends them in a later transaction. Addresses that could become program options are refused here too.
+// What the plugin says at RCPT, before any data is taken. pipe_transport delivers every
+// recipient it routes in one transaction, whatever instance each goes to, and answers once
+// (transaction/deliver-transaction.ts). What it cannot share a transaction with is a recipient
+// for another queue plugin (an unrouted one, or one another plugin claimed through `queue.wants`):
+// those are deferred with 452 4.5.3, and the client sends them in a later transaction. Addresses
+// that could become program options are refused here too.
 import type { Recipient } from '../invocation/envelope.js'
 import type { Instance } from '../settings/settings.js'
-import { sameRoute, type RouteMatch } from './route.js'
+import type { RouteMatch } from './route.js'
 
 /** `continue` lets the other rcpt plugins decide; the others are answers with an enhanced code. */
 export type RcptDecision =
@@ -21,10 +23,8 @@ export interface RoutedAddress {
 export interface RcptContext {
   /** `${sender}`: empty for the null sender. */
   readonly sender: string
-  /** The first recipient accepted in this transaction, which set its route. */
+  /** The first recipient accepted in this transaction: routed or not, it sets which queue plugin takes it. */
   readonly firstAccepted: RoutedAddress | undefined
-  /** How many recipients the transaction has accepted. */
-  readonly acceptedCount: number
   /** The transaction's `queue.wants` note, if any plugin set it. */
   readonly queueWants: unknown
 }
@@ -35,7 +35,7 @@ const CONTINUE: RcptDecision = { kind: 'continue' }
 export function rcptDecision(candidate: RoutedAddress, context: RcptContext): RcptDecision {
   const { match, recipient } = candidate
   const first = context.firstAccepted
-  if (first !== undefined && !sameRoute(first.match, match)) {
+  if (first !== undefined && (first.match === undefined) !== (match === undefined)) {
     return later(`${candidate.address} is delivered separately from ${first.address}, send it in another transaction`)
   }
   if (!match || !recipient) return CONTINUE
@@ -44,10 +44,6 @@ export function rcptDecision(candidate: RoutedAddress, context: RcptContext): Rc
   }
   if (wouldBeOption(recipient)) return refuse(1, 3, 'pipe transport refuses a recipient that would start a program argument with "-"')
   if (context.sender.startsWith('-')) return refuse(1, 7, 'pipe transport refuses a sender that starts with "-"')
-  const limit = match.route.recipientLimit
-  if (limit !== undefined && context.acceptedCount >= limit) {
-    return later(`too many recipients for one delivery (recipient_limit ${limit} of ${match.route.name}), send the rest in another transaction`)
-  }
   return CONTINUE
 }
 

@@ -14,8 +14,8 @@ export interface RouteMatch<Route> {
 }
 
 export interface RouteEntries<Route> {
-  /** `local@domain` and `@domain` keys with their route data. */
-  readonly addresses: ReadonlyMap<string, RouteMatch<Route>>
+  /** `local@domain` and `@domain` keys with their route data (a Map will do; settings.ts uses an AddressTable). */
+  readonly addresses: { get(key: string): RouteMatch<Route> | undefined }
   /** `local@domain` and `local@` (that local part in every domain) keys. */
   readonly unrouted: ReadonlySet<string>
   /** `example.com`, `*.example.com` and `*` keys, as configured. */
@@ -66,9 +66,4 @@ export function isDomain(entry: string): boolean {
 /** A `domain` entry: a domain, `*.domain` or `*`. */
 export function isDomainEntry(entry: string): boolean {
   return entry === '*' || isDomain(entry.startsWith('*.') ? entry.slice(2) : entry)
-}
-
-/** Two matches are one route when they name the same instance with the same route data. */
-export function sameRoute<Route>(a: RouteMatch<Route> | undefined, b: RouteMatch<Route> | undefined): boolean {
-  return a === b || (a !== undefined && b !== undefined && a.route === b.route && a.data === b.data)
 }

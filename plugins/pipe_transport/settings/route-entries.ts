@@ -2,9 +2,10 @@
 // entries, and the `[unrouted]` addresses. An entry belongs to one instance: the same address, the
 // same domain entry, or an `@domain` entry beside a `domain` entry for that domain, in two
 // instances is an error that names both.
-import { isDomain } from '../routing/route.js'
-import type { RouteEntries, RouteMatch } from '../routing/route.js'
-import type { ConfigError, RawIni } from './settings.js'
+import { AddressTable } from '../routing/address-table.js'
+import { isDomain, type RouteEntries, type RouteMatch } from '../routing/route.js'
+import { ADDRESS_SUFFIX, type Ini } from './ini-text.js'
+import type { ConfigError } from './settings.js'
 
 /** The section of addresses that pipe_transport leaves to Haraka's other queue plugins. */
 export const UNROUTED_SECTION = 'unrouted'
@@ -13,60 +14,79 @@ export const UNROUTED_SECTION = 'unrouted'
 export interface Routed {
   readonly name: string
   readonly domains: readonly string[]
-  /** `[NAME.address]`: lower-case `local@domain` or `@domain` keys, with their route data. */
-  readonly addresses: ReadonlyMap<string, string>
 }
 
-/** Reads `[NAME.address]`: keys `local@domain` or `@domain`, each with optional route data. */
-export function readAddresses(name: string, raw: RawIni, errors: ConfigError[]): Map<string, string> {
-  const section = `${name}.address`
-  const addresses = new Map<string, string>()
-  for (const [key, value] of Object.entries(raw[section] ?? {})) {
-    const fail = (message: string): void => void errors.push({ section, key, message })
-    const entry = key.toLowerCase()
-    if (!isAddressKey(entry, { domainWide: true })) {
-      fail('must be an address (local@domain) or @domain; internationalised domains in xn-- form')
-      continue
-    }
-    const data = value === undefined || value === null ? '' : String(value).trim()
-    // No address-derived value may start an argument with "-", and the operator's own route data
-    // is held to the same rule so that a typo cannot become an option either.
-    if (data.startsWith('-')) fail(`route data "${data}" must not start with "-"`)
-    if (addresses.has(entry)) fail(`${entry} is listed twice`)
-    addresses.set(entry, data)
-  }
-  return addresses
+export interface RouteTableEntries<Route> extends RouteEntries<Route> {
+  /** How many `[NAME.address]` entries each instance has. */
+  readonly addressCounts: ReadonlyMap<Route, number>
 }
 
-/** Builds the routing table, reporting every entry that two instances claim. */
-export function routeEntries<Route extends Routed>(instances: readonly Route[], raw: RawIni, errors: ConfigError[]): RouteEntries<Route> {
+/**
+ * Builds the routing table, reporting every entry that two instances claim. `[NAME.address]` is
+ * read line by line straight into the compact AddressTable: with 100,000 addresses, any copy of
+ * them as JavaScript objects costs tens of MB.
+ */
+export function routeEntries<Route extends Routed>(instances: readonly Route[], ini: Ini, errors: ConfigError[]): RouteTableEntries<Route> {
   const domains = new Map<string, RouteMatch<Route>>()
-  const addresses = new Map<string, RouteMatch<Route>>()
   for (const instance of instances) {
     for (const domain of instance.domains) {
-      const owner = domains.get(domain)?.route ?? addresses.get(`@${domain}`)?.route
+      const owner = domains.get(domain)?.route
       if (owner && owner !== instance) errors.push({ section: instance.name, key: 'domain', message: `${domain} is already routed by [${owner.name}]` })
       else domains.set(domain, { route: instance, data: '' })
     }
-    for (const [entry, data] of instance.addresses) {
-      const owner = addresses.get(entry)?.route ?? (entry.startsWith('@') ? domains.get(entry.slice(1))?.route : undefined)
-      if (owner && owner !== instance) {
-        errors.push({ section: `${instance.name}.address`, key: entry, message: `is already routed by [${owner.name}]` })
-      } else addresses.set(entry, { route: instance, data })
-    }
   }
-  return { domains, addresses, unrouted: readUnrouted(raw, addresses, errors) }
+  const table = new AddressTable(ini.addressSize)
+  const addressCounts = new Map<Route, number>()
+  for (const [index, instance] of instances.entries()) {
+    const section = `${instance.name}${ADDRESS_SUFFIX}`
+    let count = 0
+    for (const line of ini.addressLines(section)) {
+      if ('unreadable' in line) {
+        errors.push({ section, key: line.unreadable, message: 'haraka-config cannot read this line; an address key may hold letters, digits and . _ + - / : @ only' })
+        continue
+      }
+      const fail = (message: string): void => void errors.push({ section, key: line.key, message })
+      const entry = line.key.toLowerCase()
+      if (!isAddressKey(entry, { domainWide: true })) {
+        fail('must be an address (local@domain) or @domain; internationalised domains in xn-- form')
+        continue
+      }
+      const data = line.value?.trim() ?? ''
+      // No address-derived value may start an argument with "-", and the operator's own route
+      // data is held to the same rule, so that a typo cannot become an option either.
+      if (data.startsWith('-')) fail(`route data "${data}" must not start with "-"`)
+      const domainOwner = entry.startsWith('@') ? domains.get(entry.slice(1))?.route : undefined
+      if (domainOwner && domainOwner !== instance) {
+        fail(`is already routed by [${domainOwner.name}]`)
+        continue
+      }
+      const taken = table.add(entry, index, data)
+      if (taken === undefined) count++
+      else if (taken.owner === index) fail(`${entry} is listed twice`)
+      else fail(`is already routed by [${instances[taken.owner]?.name}]`)
+    }
+    addressCounts.set(instance, count)
+  }
+  const addresses = {
+    get: (key: string): RouteMatch<Route> | undefined => {
+      const hit = table.get(key)
+      const route = hit && instances[hit.owner]
+      return route && { route, data: hit.data }
+    },
+  }
+  return { domains, addresses, unrouted: readUnrouted(ini, addresses, errors), addressCounts }
 }
 
 /** `[unrouted]`: `local@domain` or `local@` (that local part in every domain), without values. */
-function readUnrouted(raw: RawIni, addresses: ReadonlyMap<string, RouteMatch<Routed>>, errors: ConfigError[]): Set<string> {
+function readUnrouted(ini: Ini, addresses: RouteEntries<Routed>['addresses'], errors: ConfigError[]): Set<string> {
   const unrouted = new Set<string>()
-  for (const [key, value] of Object.entries(raw[UNROUTED_SECTION] ?? {})) {
+  for (const [key, value] of Object.entries(ini.sections[UNROUTED_SECTION] ?? {})) {
     const fail = (message: string): void => void errors.push({ section: UNROUTED_SECTION, key, message })
     const entry = key.toLowerCase()
+    const routed = addresses.get(entry)?.route.name
     if (!isAddressKey(entry, { anyDomain: true })) fail('must be an address (local@domain) or local@ for that local part in every domain')
     else if (value !== undefined && value !== null && String(value).trim() !== '') fail('takes no value: list the address alone')
-    else if (addresses.has(entry)) fail(`is routed by [${addresses.get(entry)?.route.name}] in [${addresses.get(entry)?.route.name}.address]`)
+    else if (routed !== undefined) fail(`is routed by [${routed}] in [${routed}${ADDRESS_SUFFIX}]`)
     else unrouted.add(entry)
   }
   return unrouted

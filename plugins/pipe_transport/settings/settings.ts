@@ -8,7 +8,9 @@ import { parseArguments, parseTemplate, type Template, type WordTemplate } from 
 import { TRANSACTION_VARIABLES } from '../invocation/environment.js'
 import { PRESETS, parseReplyLine, type ExitCodeTable, type PresetName, type Reply } from '../reply/exit-reply.js'
 import { RouteTable, isDomainEntry } from '../routing/route.js'
-import { UNROUTED_SECTION, readAddresses, routeEntries } from './route-entries.js'
+import type { Ini } from './ini-text.js'
+import { JOURNAL_KEYS, readJournalConfig, type JournalConfig } from './journal-settings.js'
+import { UNROUTED_SECTION, routeEntries } from './route-entries.js'
 
 /**
  * A delivery may wait `timeout` for a slot and then run for `timeout`, plus the kill grace. SMTP
@@ -47,8 +49,6 @@ export interface Instance {
   readonly arguments: readonly WordTemplate[]
   /** `domain` entries, lower-case: `example.com`, `*.example.com`, `*`. */
   readonly domains: readonly string[]
-  /** `[NAME.address]` entries: lower-case `local@domain` or `@domain`, with their route data. */
-  readonly addresses: ReadonlyMap<string, string>
   readonly outputFile: string
   readonly errorFile: string
   readonly directory: string
@@ -73,10 +73,13 @@ export interface Instance {
 export interface Settings {
   readonly instances: readonly Instance[]
   readonly routes: RouteTable<Instance>
+  /** How many `[NAME.address]` entries each instance has (the routing table holds them). */
+  readonly addressCounts: ReadonlyMap<Instance, number>
   /** recipient_delimiter: the characters that start an address extension; undefined for none. */
   readonly recipientDelimiter: string | undefined
   /** Deliver routed domains for relaying clients too (queue_outbound). */
   readonly enableOutbound: boolean
+  readonly journal: JournalConfig
 }
 
 export interface ConfigError {
@@ -127,7 +130,7 @@ const INSTANCE_KEYS = [
 ] as const
 type InstanceKey = (typeof INSTANCE_KEYS)[number]
 /** Keys that concern the whole plugin rather than one instance. */
-const MAIN_ONLY_KEYS = ['enable_outbound', 'recipient_delimiter'] as const
+const MAIN_ONLY_KEYS = ['enable_outbound', 'recipient_delimiter', ...JOURNAL_KEYS] as const
 /**
  * Keys that earlier versions took, with what to do about them: an error rather than an unknown
  * key, so that the operator learns why.
@@ -153,7 +156,8 @@ function parseFlag(value: unknown): boolean | undefined {
 /** Sub-sections an instance (or `[main]`, as defaults) may have. */
 const SUBSECTIONS = ['code', 'env', 'address'] as const
 
-export function readSettings(raw: RawIni, context: ReadContext): { settings: Settings } | { errors: ConfigError[] } {
+export function readSettings(ini: Ini, context: ReadContext): { settings: Settings } | { errors: ConfigError[] } {
+  const raw = ini.sections
   const errors: ConfigError[] = []
   const main = raw['main'] ?? {}
   checkKeys('main', main, MAIN_KEYS, errors)
@@ -177,13 +181,20 @@ export function readSettings(raw: RawIni, context: ReadContext): { settings: Set
     errors.push({ section: 'main', key: 'enable_outbound', message: `"${String(main['enable_outbound'])}" must be true or false` })
   }
   const recipientDelimiter = readRecipientDelimiter(main['recipient_delimiter'], errors)
+  const journal = readJournalConfig(main, context.installDir, errors)
 
   const instances = instanceNames.map((name) => readInstance(name, raw, context, errors))
-  const routes = new RouteTable(routeEntries(instances, raw, errors))
+  const { addressCounts, ...entries } = routeEntries(instances, ini, errors)
+  for (const instance of instances) {
+    if (instance.domains.length === 0 && !addressCounts.get(instance)) {
+      errors.push({ section: instance.name, key: 'domain', message: `is required, or a [${instance.name}.address] section: the recipients this instance delivers` })
+    }
+  }
+  const routes = new RouteTable(entries)
   // [main.code] and [main.env] are read once per instance; report each of their problems once.
   const unique = [...new Map(errors.map((error) => [formatConfigError('', error), error])).values()]
   if (unique.length > 0) return { errors: unique }
-  return { settings: { instances, routes, recipientDelimiter, enableOutbound: enableOutbound ?? true } }
+  return { settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound: enableOutbound ?? true, journal } }
 }
 
 /** One or more characters; the extension starts at the first of them in a local part (Postfix). */
@@ -283,11 +294,7 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
   if (shape.xOriginalTo && recipientLimit !== 1) {
     fail('x_original_to', 'needs recipient_limit = 1: a message can name only one X-Original-To recipient')
   }
-  const addresses = readAddresses(name, raw, errors)
   const domains = readDomains(lookup('domain')?.value, (message) => fail('domain', message))
-  if (domains.length === 0 && addresses.size === 0) {
-    fail('domain', `is required, or a [${name}.address] section: the recipients this instance delivers`)
-  }
   const preset = choice('code_preset', Object.keys(PRESETS) as PresetName[], DEFAULTS.code_preset)
 
   return {
@@ -295,7 +302,6 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     program,
     arguments: 'words' in parsedArguments ? parsedArguments.words : [],
     domains,
-    addresses,
     outputFile: path('output_file', DEFAULTS.output_file),
     errorFile: path('error_file', DEFAULTS.error_file),
     directory,

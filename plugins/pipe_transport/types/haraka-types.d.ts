@@ -11,7 +11,7 @@ export interface HarakaAddress {
 }
 
 export interface HarakaMessageStream {
-  pipe(dest: Writable, options: { line_endings: '\n' | '\r\n'; dot_stuffed?: boolean; end?: boolean }): Writable
+  pipe(dest: Writable, options: { line_endings: '\n' | '\r\n'; dot_stuffed?: boolean; end?: boolean; skip_headers?: boolean }): Writable
   unpipe(dest?: Writable): void
 }
 
@@ -28,6 +28,8 @@ export interface HarakaNotes {
 export interface HarakaHeader {
   /** Every value of a header field, in order. */
   get_all(name: string): string[]
+  /** The header lines as they are now, folded lines whole, with their line ends. */
+  readonly header_list: readonly string[]
 }
 
 export interface HarakaTransaction {
@@ -56,6 +58,8 @@ export interface HarakaConnection {
 /** haraka-config's reader, as handed to a plugin in `this.config`. */
 export interface HarakaConfig {
   get(name: string, onChange?: (err?: unknown) => void): unknown
+  /** The file's bytes (null when it does not exist), watched like any config. */
+  get(name: string, type: 'binary', onChange?: (err?: unknown) => void): Buffer | null
 }
 
 /** Hook callback: `next()` declines, `next(code, text)` answers. */

@@ -1,0 +1,117 @@
+// journal = redis://HOST:PORT/DB: one journal shared by several MX hosts through Redis, with
+// node-redis (the client Haraka itself depends on). Claims are SET NX PX, releases a
+// compare-and-delete script, retention a TTL.
+//
+// The client is set up to fail fast: while disconnected, commands are rejected at once instead
+// of queueing without bound (disableOfflineQueue), every command has a timeout, and the client
+// reconnects by itself, so the journal works again as soon as Redis is back.
+
+import { createHash, randomBytes } from 'node:crypto'
+import { createClient } from 'redis'
+import { boundedOperation, reasonOf } from './bounded-operation.js'
+import type { Claim, DeliveryJournal, KeyState, StoreOptions } from './delivery-journal.js'
+import { BEGIN, DELIVERED, RELEASE } from './redis-scripts.js'
+
+export interface RedisJournalOptions extends StoreOptions {
+  /** redis://[[user]:password@]HOST[:PORT][/DB] */
+  readonly url: string
+}
+
+/** Reconnect attempts back off from 50 ms to this, so a Redis that is back is used within a second. */
+const MAX_RECONNECT_DELAY_MS = 1000
+const KEY_PREFIX = Buffer.from('pipe_transport:journal:')
+const STATES: readonly KeyState[] = ['delivered', 'claimed', 'busy']
+
+export class RedisJournal implements DeliveryJournal {
+  readonly description: string
+  private readonly client
+  private readonly connecting: Promise<unknown>
+  private down = false
+  private connected = false
+  private lastError = ''
+
+  constructor(private readonly options: RedisJournalOptions) {
+    const url = new URL(options.url)
+    this.description = `redis ${url.host}${url.pathname === '' ? '/0' : url.pathname}`
+    this.client = createClient({
+      url: options.url,
+      disableOfflineQueue: true,
+      commandOptions: { timeout: options.timeoutMs },
+      socket: {
+        connectTimeout: options.timeoutMs,
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS),
+      },
+    })
+    // node-redis emits 'error' for every failed connection attempt; an EventEmitter 'error'
+    // without a listener throws, which would stop Haraka.
+    this.client.on('error', (error: unknown) => {
+      this.lastError = reasonOf(error)
+      if (this.down) return
+      this.down = true
+      options.warn(`${this.description}: ${reasonOf(error)}; retrying in the background`)
+    })
+    this.client.on('ready', () => {
+      this.connected = true
+      if (!this.down) return
+      this.down = false
+      options.warn(`${this.description}: connected again`)
+    })
+    // Pending until the first connection succeeds (the reconnect strategy never gives up);
+    // rejected only by close() before that. Operations wait for it within their bound, so the
+    // first messages after a start are not refused for a connection still being made.
+    this.connecting = this.client.connect().catch(() => undefined)
+  }
+
+  begin(keys: readonly Buffer[], leaseMs: number): Promise<Claim> {
+    const token = randomBytes(16)
+    const claimValue = Buffer.concat([Buffer.from('C'), token])
+    return this.bounded('begin', async () => {
+      const reply = await this.script(BEGIN, keys, [claimValue, String(Math.max(1, Math.ceil(leaseMs)))])
+      if (!Array.isArray(reply) || reply.length !== keys.length) throw new Error(`unexpected reply ${JSON.stringify(reply)}`)
+      return { states: reply.map((code) => STATES[Number(code)] ?? 'busy'), token }
+    })
+  }
+
+  delivered(_claim: Claim, keys: readonly Buffer[]): Promise<void> {
+    return this.bounded('delivered', async () => {
+      await this.script(DELIVERED, keys, [String(this.options.retentionMs)])
+    })
+  }
+
+  release(claim: Claim, keys: readonly Buffer[]): Promise<void> {
+    return this.bounded('release', async () => {
+      await this.script(RELEASE, keys, [Buffer.concat([Buffer.from('C'), claim.token])])
+    })
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy()
+    await this.connecting
+  }
+
+  private bounded<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return boundedOperation(this.description, operation, this.options.timeoutMs, async () => {
+      if (!this.connected) await this.connecting
+      return work()
+    }, () => (this.lastError === '' ? '' : ` (last connection error: ${this.lastError})`))
+  }
+
+  /** EVALSHA, and EVAL when Redis does not know the script yet (first use, or after a restart). */
+  private async script(source: string, keys: readonly Buffer[], args: ReadonlyArray<string | Buffer>): Promise<unknown> {
+    if (keys.length === 0) return []
+    const tail = [String(keys.length), ...keys.map((key) => Buffer.concat([KEY_PREFIX, key])), ...args]
+    try {
+      return await this.client.sendCommand(['EVALSHA', sha1(source), ...tail])
+    } catch (error) {
+      if (!reasonOf(error).startsWith('NOSCRIPT')) throw error
+      return this.client.sendCommand(['EVAL', source, ...tail])
+    }
+  }
+}
+
+const sha1s = new Map<string, string>()
+function sha1(source: string): string {
+  let digest = sha1s.get(source)
+  if (digest === undefined) sha1s.set(source, (digest = createHash('sha1').update(source).digest('hex')))
+  return digest
+}

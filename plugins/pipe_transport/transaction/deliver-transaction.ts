@@ -1,0 +1,148 @@
+// One transaction from the queue hook to its one reply: ask the delivery journal which recipients
+// this message has been delivered to already (and claim the others), run the rest in runs planned
+// by plan-runs.ts, all at once within each instance's max_concurrency, record what succeeded, and
+// combine everything into one reply (transaction-reply.ts).
+import { deliver, type DeliveryReport } from '../delivery.js'
+import type { Envelope, Recipient } from '../invocation/envelope.js'
+import { shapedFeed } from '../invocation/message-shape.js'
+import type { Claim, DeliveryJournal } from '../journal/delivery-journal.js'
+import type { Reply } from '../reply/exit-reply.js'
+import { KILL_GRACE_MS } from '../running/process-groups.js'
+import type { HarakaMessageStream } from '../types/haraka-types.js'
+import { recipientKey } from './fingerprint.js'
+import { copyMessage, harakaSource, type LineEnding } from './message-source.js'
+import { planRuns, type PlannedRun, type RoutedRecipient } from './plan-runs.js'
+import { transactionReply, type Settled } from './transaction-reply.js'
+
+/** Beyond a run's slot wait and run, what a claim must outlast: the kill grace and the stdio linger. */
+const LEASE_SLACK_MS = KILL_GRACE_MS + 30_000
+
+export interface TransactionInput {
+  /** Every recipient of the transaction with its route. */
+  readonly routed: readonly RoutedRecipient[]
+  /** The envelope without its recipients: each run gets its own. */
+  readonly envelope: Omit<Envelope, 'recipients'>
+  readonly message: {
+    readonly stream: HarakaMessageStream
+    readonly bytes: number
+    /** The message's fingerprint for the journal (fingerprint.ts). */
+    fingerprint(): Promise<Buffer>
+  }
+  /** Undefined with `journal = off`. */
+  readonly journal: DeliveryJournal | undefined
+  readonly journalUnavailable: 'deliver' | 'defer'
+}
+
+export interface RunReport {
+  readonly run: PlannedRun
+  readonly envelope: Envelope
+  readonly report: DeliveryReport
+}
+
+export interface TransactionReport {
+  readonly reply: Reply
+  readonly runs: readonly RunReport[]
+  /** Recipients the journal had delivered already: no run. */
+  readonly alreadyDelivered: readonly Recipient[]
+  /** Recipients a run elsewhere still held (another connection, worker or MX host): no run, 4xx. */
+  readonly busy: readonly Recipient[]
+  /** What went wrong with the journal, for the log; the reply has taken it into account. */
+  readonly journalProblems: readonly string[]
+}
+
+export const ALREADY_DELIVERED: Reply = { verdict: 'ok', text: '2.0.0 already delivered (pipe_transport delivery journal)' }
+export const STILL_RUNNING: Reply = { verdict: 'denysoft', text: '4.3.0 a delivery of this message is still running, try again later' }
+export const JOURNAL_DOWN: Reply = { verdict: 'denysoft', text: '4.3.0 pipe transport delivery journal unavailable, try again later' }
+
+export async function deliverTransaction(input: TransactionInput): Promise<TransactionReport> {
+  const { journal } = input
+  const problems: string[] = []
+  // The same mailbox twice (twice at RCPT, or twice after an alias) gets the message once.
+  const routed = [...new Map(input.routed.map((each) => [each.recipient.address.toLowerCase(), each])).values()]
+  const settled: Settled[] = []
+  const alreadyDelivered: Recipient[] = []
+  const busy: Recipient[] = []
+  let toRun = routed
+  let claimed: { claim: Claim; keys: Map<Recipient, Buffer> } | undefined
+
+  if (journal) {
+    const keys = new Map<Recipient, Buffer>()
+    const fingerprint = await input.message.fingerprint()
+    for (const { recipient } of routed) keys.set(recipient, recipientKey(fingerprint, recipient.address))
+    try {
+      const claim = await journal.begin([...keys.values()], leaseMs(routed))
+      claimed = { claim, keys }
+      toRun = routed.filter(({ recipient }, index) => {
+        const state = claim.states[index]
+        if (state === 'delivered') alreadyDelivered.push(recipient)
+        else if (state === 'busy') busy.push(recipient)
+        return state === 'claimed'
+      })
+    } catch (err) {
+      if (input.journalUnavailable === 'defer') {
+        problems.push(`${messageOf(err)}; deferring the message (journal_unavailable = defer)`)
+        const all = routed.map(({ recipient }) => recipient)
+        return { reply: transactionReply([{ recipients: all, reply: JOURNAL_DOWN }]), runs: [], alreadyDelivered, busy, journalProblems: problems }
+      }
+      problems.push(`${messageOf(err)}; delivering without it (journal_unavailable = deliver): a retry of a message already delivered may be delivered again`)
+    }
+  }
+  if (alreadyDelivered.length > 0) settled.push({ recipients: alreadyDelivered, reply: ALREADY_DELIVERED })
+  if (busy.length > 0) settled.push({ recipients: busy, reply: STILL_RUNNING })
+
+  const runs = await runAll(planRuns(toRun), input, async (run, report) => {
+    if (!claimed || !journal) return
+    const keys = run.recipients.map((recipient) => claimed.keys.get(recipient)).filter((key): key is Buffer => key !== undefined)
+    try {
+      if (report.reply.verdict === 'ok') await journal.delivered(claimed.claim, keys)
+      else await journal.release(claimed.claim, keys)
+    } catch (err) {
+      problems.push(
+        report.reply.verdict === 'ok'
+          ? `${messageOf(err)}: the delivery to ${run.recipients.map((r) => r.address).join(' ')} is not recorded, a retry may deliver it again`
+          : `${messageOf(err)}: the claim stays until its lease ends`,
+      )
+    }
+  })
+  for (const { run, report } of runs) settled.push({ recipients: run.recipients, reply: report.reply })
+  return { reply: transactionReply(settled), runs, alreadyDelivered, busy, journalProblems: problems }
+}
+
+/**
+ * Runs every planned run at once (max_concurrency holds back what is too many), each reading the
+ * message from Haraka when it is the only one, else from one copy for all.
+ */
+async function runAll(
+  planned: readonly PlannedRun[],
+  input: TransactionInput,
+  settle: (run: PlannedRun, report: DeliveryReport) => Promise<void>,
+): Promise<RunReport[]> {
+  if (planned.length === 0) return []
+  const { stream, bytes } = input.message
+  const lineEndings = new Set<LineEnding>(planned.map((run) => run.instance.shape.lineEnding))
+  const copy = planned.length > 1 ? await copyMessage(stream, lineEndings, bytes) : undefined
+  const source = copy?.source ?? harakaSource(stream)
+  try {
+    return await Promise.all(
+      planned.map(async (run) => {
+        const envelope: Envelope = { ...input.envelope, recipients: run.recipients }
+        const report = await deliver(run.instance, envelope, shapedFeed(source, run.instance.shape, envelope))
+        // The program has ended: what it did not read of Haraka's stream is not waited for.
+        if (!copy) stream.unpipe()
+        await settle(run, report)
+        return { run, envelope, report }
+      }),
+    )
+  } finally {
+    await copy?.dispose()
+  }
+}
+
+/** A claim outlasts the longest of the transaction's runs: a slot wait and a run, each up to its timeout. */
+function leaseMs(routed: readonly RoutedRecipient[]): number {
+  return Math.max(...routed.map(({ instance }) => instance.timeoutSeconds)) * 2000 + LEASE_SLACK_MS
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}

@@ -1,0 +1,91 @@
+// Where a run reads its message from. Haraka's message stream can feed one reader at a time, so a
+// transaction of one run reads it straight from Haraka; one of several runs, which read at once
+// and each at its own pace, reads a copy taken once for all of them: in memory when small, in one
+// private file when large, so that a 20 MB message is held once, never once per run.
+import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs'
+import { unlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable, Writable, pipeline } from 'node:stream'
+import type { HarakaMessageStream } from '../types/haraka-types.js'
+
+export type LineEnding = '\n' | '\r\n'
+
+export interface MessageSource {
+  /** Writes the whole message, with these line endings, into `dest`, and ends it. */
+  pipeTo(dest: Writable, lineEnding: LineEnding): void
+}
+
+/** Larger copies go to a file. Haraka itself holds messages this small in memory. */
+export const MEMORY_COPY_MAX_BYTES = 1024 * 1024
+
+/** Haraka's own stream: for the one run of a transaction (the caller unpipes it afterwards). */
+export function harakaSource(stream: HarakaMessageStream): MessageSource {
+  return { pipeTo: (dest, lineEnding) => stream.pipe(dest, { line_endings: lineEnding }) }
+}
+
+export interface CopiedMessage {
+  readonly source: MessageSource
+  /** Removes the copy once every run is done with it. */
+  dispose(): Promise<void>
+}
+
+/** One copy per line ending the runs need (usually one), read from Haraka's stream in turn. */
+export async function copyMessage(stream: HarakaMessageStream, lineEndings: ReadonlySet<LineEnding>, bytes: number): Promise<CopiedMessage> {
+  const copies = new Map<LineEnding, Buffer[] | string>()
+  try {
+    for (const lineEnding of lineEndings) {
+      if (bytes <= MEMORY_COPY_MAX_BYTES) {
+        const chunks: Buffer[] = []
+        const sink = new Writable({
+          write(chunk: Buffer, _encoding, next) {
+            chunks.push(chunk)
+            next()
+          },
+        })
+        stream.pipe(sink, { line_endings: lineEnding })
+        await once(sink, 'finish')
+        copies.set(lineEnding, chunks)
+      } else {
+        const file = join(spoolDirectory(), `${randomUUID()}.eml`)
+        copies.set(lineEnding, file)
+        const sink = createWriteStream(file, { mode: 0o600 })
+        stream.pipe(sink, { line_endings: lineEnding })
+        await once(sink, 'finish')
+      }
+    }
+  } catch (err) {
+    await removeFiles(copies)
+    throw err
+  }
+  return {
+    source: {
+      pipeTo(dest, lineEnding) {
+        const copy = copies.get(lineEnding)
+        if (copy === undefined) throw new Error(`no copy of the message with ${JSON.stringify(lineEnding)} line endings`)
+        const from = typeof copy === 'string' ? createReadStream(copy) : Readable.from(copy, { objectMode: false })
+        // A program that exits without reading all of it ends the copy's reading too.
+        pipeline(from, dest, () => undefined)
+      },
+    },
+    dispose: () => removeFiles(copies),
+  }
+}
+
+async function removeFiles(copies: ReadonlyMap<LineEnding, Buffer[] | string>): Promise<void> {
+  for (const copy of copies.values()) if (typeof copy === 'string') await unlink(copy).catch(() => undefined)
+}
+
+let directory: string | undefined
+
+/** A private (0700) directory for this process's copies, removed when the process exits. */
+function spoolDirectory(): string {
+  directory ??= mkdtempSync(join(tmpdir(), 'haraka-pipe-transport-spool-'))
+  return directory
+}
+
+process.on('exit', () => {
+  if (directory) rmSync(directory, { recursive: true, force: true })
+})
