@@ -67,7 +67,7 @@ export class PosixSpawner {
       closeBoth(libc, stdin)
       return stderr
     }
-    let failed: number
+    let failed: number | Error
     try {
       check(libc.fileActionsInit(fileActions), 'posix_spawn_file_actions_init')
       libc.addOpen(fileActions, 1, spec.outputFile, O_WRONLY | O_APPEND | O_CREAT, OUTPUT_MODE)
@@ -79,6 +79,9 @@ export class PosixSpawner {
       const argv = [spec.program, ...spec.argv, null]
       const envp = [...Object.entries(spec.env).map(([name, value]) => `${name}=${value}`), null]
       failed = await libc.posixSpawn(pidOut, spec.program, fileActions, this.attributes, argv, envp)
+    } catch (err) {
+      // koffi refuses a call when more than max_async_calls (256) wait for its worker threads.
+      failed = err instanceof Error ? err : new Error(String(err))
     } finally {
       libc.fileActionsDestroy(fileActions)
       // The child has its copies (or never ran); ours of its ends must go, or EOF never comes.
@@ -88,7 +91,7 @@ export class PosixSpawner {
     if (failed !== 0) {
       libc.close(stdin.write)
       if (stderr) libc.close(stderr.read)
-      return { cause: whyNotStarted(spec, failed) }
+      return { cause: typeof failed === 'number' ? whyNotStarted(spec, failed) : `cannot start ${spec.program}: ${failed.message}` }
     }
     const pid = pidOut[0]
     const input = new Socket({ fd: stdin.write, readable: false, writable: true })
