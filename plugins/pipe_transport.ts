@@ -14,8 +14,8 @@ import { describeDelivery, describeRecipientCheck, describeTransaction } from '.
 import { DENY, DENYSOFT, OK } from 'haraka-constants'
 import DSN = require('haraka-dsn')
 import { envelopeOf, senderOf, type Envelope, type Recipient } from './pipe_transport/invocation/envelope.js'
-import { helperPool } from './pipe_transport/running/helper-pool.js'
 import { PRESETS, replyFor } from './pipe_transport/reply/exit-reply.js'
+import { describeSpawner } from './pipe_transport/running/run-program.js'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/types/haraka-types.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/running/process-groups.js'
 import { acceptedFromRcptCommand, noteRcptCommand, originalOf } from './pipe_transport/routing/original-recipients.js'
@@ -94,7 +94,6 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
     if (retired) setTimeout(() => void retired.close(), JOURNAL_RETIRE_MS).unref()
     this.journal = openJournal(settings.journal, (message) => this.logwarn(message))
   }
-  helperPool.configure(settings.spawnHelpers)
   const names = settings.instances.map((instance) => describeRoutes(instance, settings))
   const took = `in ${Date.now() - began} ms`
   this.loginfo(`${who}${starting ? 'loaded' : 'reloaded'} ${file} ${took}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
@@ -272,22 +271,27 @@ export function note_client_headers(this: PipeTransport, next: Next, connection:
 }
 
 /**
- * The spawn helpers start once Haraka serves SMTP, not in register(): register() runs in a cluster
- * master too, which delivers nothing, and before Haraka drops privileges (smtp.ini user/group).
+ * Says once how programs will start, where Haraka serves SMTP: not in register(), which runs in a
+ * cluster master too, and that delivers nothing.
  */
 export function hook_init_master(this: PipeTransport, next: Next, server: { cluster?: unknown }): void {
-  if (!server.cluster) helperPool.start(this)
+  if (!server.cluster) announceSpawner(this)
   next()
 }
 
 export function hook_init_child(this: PipeTransport, next: Next): void {
-  helperPool.start(this)
+  announceSpawner(this)
   next()
+}
+
+function announceSpawner(plugin: PipeTransport): void {
+  const spawner = describeSpawner()
+  if (spawner.level === 'warn') plugin.logwarn(spawner.message)
+  else plugin.loginfo(spawner.message)
 }
 
 /** Haraka is stopping: end every running program; their transactions are not answered 250. */
 export function shutdown(this: PipeTransport): void {
   shutdownAll()
-  helperPool.stop()
   void this.journal?.close()
 }

@@ -1,12 +1,11 @@
 // One delivery from start to reply: expand the arguments, build the environment, wait for a
-// slot, run the program (through a spawn helper, or here), and map how it ended to the SMTP reply.
+// slot, run the program, and map how it ended to the SMTP reply.
 import { invocationFor } from './delivery-plan.js'
 import type { Envelope } from './invocation/envelope.js'
 import { alreadyDeliveredTo } from './invocation/message-shape.js'
 import { replyFor, type Outcome, type Reply } from './reply/exit-reply.js'
-import { helperPool } from './running/helper-pool.js'
 import { KILL_GRACE_MS } from './running/process-groups.js'
-import { STDIO_LINGER_MS, type Feed, type RunResult } from './running/run-program.js'
+import { STDIO_LINGER_MS, runProgram, type Feed, type RunResult } from './running/run-program.js'
 import type { Instance } from './settings/settings.js'
 import { slotsFor } from './running/slots.js'
 import { within } from './running/within.js'
@@ -45,8 +44,7 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
   try {
     const watchdog = instance.timeoutSeconds * 1000 + WATCHDOG_SLACK_MS
     const overdue: RunResult = { outcome: { kind: 'internal-error', cause: `no outcome after ${watchdog} ms` }, bytesWritten: 0 }
-    // Through a spawn helper when spawn_helpers allows one, else spawned here (run-program.ts).
-    const running = helperPool.run(
+    const running = runProgram(
       {
         program: instance.program,
         argv: invocation.argv,

@@ -12,26 +12,31 @@ export interface Mode {
 }
 
 /**
- * pipe_transport with the given spawn_helpers. max_concurrency is above the highest bench
- * concurrency because qmail-queue has no such limit.
+ * pipe_transport with its default settings, plus `extra` instance keys. max_concurrency is above
+ * the highest bench concurrency because qmail-queue has no such limit.
  */
 const pipeTransport =
-  (spawnHelpers: number) =>
+  (extra = '', env: Readonly<Record<string, string>> = {}, program?: string) =>
   (drain: string): ReturnType<Mode['haraka']> => ({
     plugins: ['rcpt_to.in_host_list', 'pipe_transport'],
-    ini: `[main]\nspawn_helpers = ${spawnHelpers}\n\n[bench]\nprogram_name = ${drain}\ndomain = ${BENCH_DOMAIN}\nmax_concurrency = 256\n`,
+    ini: `[bench]\nprogram_name = ${program ?? drain}\ndomain = ${BENCH_DOMAIN}\nmax_concurrency = 256\n${extra}`,
+    env,
   })
 
 /** The comparison's references: the table prints every mode's ratio to these two. */
+export const PIPE_TRANSPORT = 'a'
 export const QMAIL_QUEUE = 'b'
 export const DISCARD = 'c'
 
-/** Spawn helpers in mode a2: the default on this 2-core machine (one per core). */
-const HELPERS = 2
+/** Modes that need root: a program run as another user. */
+const asRoot = process.getuid?.() === 0
 
+/**
+ * In this order: pipe_transport, then its two references, so that each round measures the modes
+ * whose ratio is the goal right after one another (the bench rotates the order by one per round).
+ */
 export const MODES: readonly Mode[] = [
-  { name: 'a', label: 'pipe_transport, spawn_helpers = 0', haraka: pipeTransport(0) },
-  { name: 'a2', label: `pipe_transport, spawn_helpers = ${HELPERS}`, haraka: pipeTransport(HELPERS) },
+  { name: PIPE_TRANSPORT, label: 'pipe_transport (posix_spawn)', haraka: pipeTransport() },
   {
     name: QMAIL_QUEUE,
     label: 'queue/qmail-queue',
@@ -43,4 +48,18 @@ export const MODES: readonly Mode[] = [
     // discard only pretends to deliver when told to; this variable tells it for every message.
     haraka: () => ({ plugins: ['rcpt_to.in_host_list', 'queue/discard'], ini: '', env: { YES_REALLY_DO_DISCARD: '1' } }),
   },
+  { name: 'af', label: 'pipe_transport, child_process', haraka: pipeTransport('', { PIPE_TRANSPORT_SPAWNER: 'child_process' }) },
+  ...(asRoot
+    ? [
+        // user/group: posix_spawn cannot change identity, so such an instance forks (child_process).
+        { name: 'au', label: 'pipe_transport, user = nobody (fork)', haraka: pipeTransport('user = nobody\ngroup = nogroup\n') },
+        // The alternative measured against it: util-linux's setpriv as the program posix_spawn starts.
+        {
+          name: 'as',
+          label: 'pipe_transport, setpriv nobody (spawn)',
+          haraka: (drain: string) =>
+            pipeTransport(`arguments = --reuid=nobody --regid=nogroup --clear-groups -- ${drain}\n`, {}, '/usr/bin/setpriv')(drain),
+        },
+      ]
+    : []),
 ]

@@ -7,22 +7,16 @@ import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { DEFAULT_SPAWN_HELPERS } from '../../plugins/pipe_transport/settings/settings.js'
-import { spawnHelpersOf } from './processes.js'
 
 export const REPO = resolve(__dirname, '..', '..')
 const HARAKA_BIN = join(REPO, 'node_modules', 'haraka', 'bin', 'haraka')
 
 /**
- * `PIPE_TRANSPORT_SPAWN_HELPERS=N` runs the end-to-end tests with `spawn_helpers = N` (npm test
- * runs them once with 0, forking in Haraka, and once with 2); unset, the plugin's default holds.
+ * `PIPE_TRANSPORT_SPAWNER=child_process` in the tests' environment reaches every Haraka they start
+ * and makes it start programs through child_process, the fallback where posix_spawn cannot be had
+ * (npm test runs the end-to-end tests once each way); unset, posix_spawn is used.
  */
-const SPAWN_HELPERS = process.env['PIPE_TRANSPORT_SPAWN_HELPERS']
-
-/** The ini with `spawn_helpers` set in [main] as the test run asks, unless the test sets it. */
-export function withSpawnHelpers(ini: string, count = SPAWN_HELPERS): string {
-  return count === undefined ? ini : withMainDefault(ini, 'spawn_helpers', count)
-}
+export const SPAWNER = process.env['PIPE_TRANSPORT_SPAWNER'] === 'child_process' ? 'child_process' : 'posix_spawn'
 
 /** A line set in [main], unless the ini sets that key itself. */
 function withMainDefault(ini: string, key: string, value: string): string {
@@ -32,19 +26,12 @@ function withMainDefault(ini: string, key: string, value: string): string {
 }
 
 /**
- * The ini a test's Haraka gets: the test run's spawn_helpers, and `journal = off` unless the test
- * names a journal. Most tests send the same message more than once and expect each to run; with a
- * journal those are retries of a delivered message (journal tests set it themselves).
+ * The ini a test's Haraka gets: `journal = off` unless the test names a journal. Most tests send
+ * the same message more than once and expect each to run; with a journal those are retries of a
+ * delivered message (journal tests set it themselves).
  */
 export function testIni(ini: string): string {
-  return withMainDefault(withSpawnHelpers(ini), 'journal', 'off')
-}
-
-/** How many spawn helpers Haraka starts for an ini: the test run's, the ini's own, or the default. */
-function spawnHelpersIn(ini: string | undefined): number {
-  if (ini === undefined) return DEFAULT_SPAWN_HELPERS
-  const match = /^\s*spawn_helpers\s*=\s*(\d+)/m.exec(withSpawnHelpers(ini))
-  return match ? Number(match[1]) : DEFAULT_SPAWN_HELPERS
+  return withMainDefault(ini, 'journal', 'off')
 }
 
 /** A value planted in Haraka's environment that a program must never see. */
@@ -90,21 +77,7 @@ export class Haraka {
   static async start(options: HarakaOptions): Promise<Haraka> {
     const haraka = await Haraka.launch(options)
     await haraka.waitForPort()
-    // Deliveries before the helpers are ready would spawn in Haraka and test the wrong mode.
-    const helpers = (options.plugins ?? ['pipe_transport']).includes('pipe_transport') ? spawnHelpersIn(options.ini) : 0
-    if (helpers > 0 && !/^\s*nodes\s*=\s*[1-9c]/m.test((options.smtp ?? []).join('\n'))) await haraka.waitForHelpers(helpers)
     return haraka
-  }
-
-  /** Waits until `count` spawn helpers of this Haraka are ready; returns their pids. */
-  async waitForHelpers(count: number, timeoutMs = 20_000): Promise<number[]> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const pids = spawnHelpersOf(this.pid)
-      if (pids.length === count) return pids
-      if (Date.now() > deadline) throw new Error(`expected ${count} spawn helpers, found ${pids.length}:\n${this.output.slice(-4000)}`)
-      await sleep(50)
-    }
   }
 
   /** Starts Haraka with a config it must refuse; resolves with its exit code and output. */

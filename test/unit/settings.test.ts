@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { checkConfigFile } from '../../plugins/pipe_transport/settings/config-file.js'
 import { harakaConfigGrammar, iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
-import { DEFAULT_SPAWN_HELPERS, MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type RawIni, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
+import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type RawIni, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
 
 const context = { installDir: '/srv/haraka', runningAsRoot: false }
 
@@ -101,16 +101,11 @@ describe('settings', () => {
     ])
   })
 
-  it('reads spawn_helpers from [main] only, from 0 to 64, defaulting to the cores (at most 4)', () => {
+  it('refuses spawn_helpers, which earlier versions took, saying why and what to do', () => {
     const one = { program_name: '/bin/cat', domain: 'one.test' }
-    assert.equal(settings({ main: {}, one }).spawnHelpers, DEFAULT_SPAWN_HELPERS)
-    assert.ok(DEFAULT_SPAWN_HELPERS >= 1 && DEFAULT_SPAWN_HELPERS <= 4)
-    assert.equal(settings({ main: { spawn_helpers: 0 }, one }).spawnHelpers, 0)
-    assert.equal(settings({ main: { spawn_helpers: '64' }, one }).spawnHelpers, 64)
-    for (const bad of [65, -1, 1.5, 'two']) {
-      assert.deepEqual(errors({ main: { spawn_helpers: bad }, one }), [`f.ini [main] spawn_helpers: "${bad}" must be a whole number from 0 to 64`])
-    }
-    assert.match(errors({ main: {}, one: { ...one, spawn_helpers: 2 } })[0] ?? '', /^f\.ini \[one\] spawn_helpers: belongs in \[main\]/)
+    const why = 'is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line'
+    assert.deepEqual(errors({ main: { spawn_helpers: 2 }, one }), [`f.ini [main] spawn_helpers: ${why}`])
+    assert.deepEqual(errors({ main: {}, one: { ...one, spawn_helpers: 0 } }), [`f.ini [one] spawn_helpers: ${why}`])
   })
 
   it('suggests the known name nearest to an unknown key or section', () => {

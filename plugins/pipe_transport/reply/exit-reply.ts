@@ -36,8 +36,6 @@ export type Outcome =
   /** delivered_to's loop check: the message already carries Delivered-To: for this recipient. */
   | { readonly kind: 'looped'; readonly address: string }
   | { readonly kind: 'internal-error'; readonly cause: string }
-  /** The spawn helper running the program died before it could say how the program ended. */
-  | { readonly kind: 'helper-lost'; readonly cause: string }
 
 /** The exit-status table: explicit entries, then the answer for any other non-zero status. */
 export interface ExitCodeTable {
@@ -126,8 +124,6 @@ export function replyFor(outcome: Outcome, table: ExitCodeTable): Reply {
       return { verdict: 'denysoft', text: '4.3.0 pipe transport shutting down, try again later' }
     case 'internal-error':
       return { verdict: 'denysoft', text: '4.3.0 pipe transport internal error' }
-    case 'helper-lost':
-      return { verdict: 'denysoft', text: '4.3.0 pipe transport delivery interrupted, try again later' }
     case 'refused':
       return { verdict: 'deny', text: '5.1.3 pipe transport refuses an address that would start a program argument with "-"' }
     case 'looped':

@@ -8,7 +8,7 @@ import { expandArguments } from '../invocation/arguments.js'
 import type { Envelope, Recipient } from '../invocation/envelope.js'
 import { programEnvironment } from '../invocation/environment.js'
 import type { Outcome } from '../reply/exit-reply.js'
-import { helperPool } from '../running/helper-pool.js'
+import { runProgram } from '../running/run-program.js'
 import type { Instance, RecipientCheck } from '../settings/settings.js'
 import type { RcptDecision } from './rcpt-policy.js'
 
@@ -38,7 +38,7 @@ export async function checkRecipient(
   const full: Envelope = { ...envelope, recipients: [recipient] }
   const expanded = expandArguments(check.arguments, { envelope: full, instance: instance.name })
   if ('refused' in expanded) return { decision: decisionFor('unknown', recipient), outcome: { kind: 'refused', reason: expanded.refused } }
-  const { outcome } = await helperPool.run(
+  const { outcome } = await runProgram(
     {
       program: check.program,
       argv: expanded.argv,

@@ -2,7 +2,6 @@
 // Every problem is collected, not just the first, and each names its section and key, so an
 // operator fixes a file in one pass. A typo is an error, never a silent default.
 import { accessSync, constants, statSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
 import { isAbsolute, resolve } from 'node:path'
 import { lookupGroup, lookupUser } from './accounts.js'
 import { closest } from './did-you-mean.js'
@@ -93,17 +92,8 @@ export interface Settings {
   readonly recipientDelimiter: string | undefined
   /** Deliver routed domains for relaying clients too (queue_outbound). */
   readonly enableOutbound: boolean
-  /** Helper processes that fork the programs (helper-pool.ts); 0 forks them in Haraka itself. */
-  readonly spawnHelpers: number
   readonly journal: JournalConfig
 }
-
-/**
- * spawn_helpers: one helper per core, at most 4. A helper spends most of its time inside fork(),
- * which uses one core; more helpers than cores only compete with Haraka and the programs.
- */
-export const DEFAULT_SPAWN_HELPERS = Math.min(4, availableParallelism())
-export const MAX_SPAWN_HELPERS = 64
 
 export interface ConfigError {
   readonly section: string
@@ -157,7 +147,14 @@ const INSTANCE_KEYS = [
 ] as const
 type InstanceKey = (typeof INSTANCE_KEYS)[number]
 /** Keys that concern the whole plugin rather than one instance. */
-const MAIN_ONLY_KEYS = ['enable_outbound', 'spawn_helpers', 'recipient_delimiter', ...JOURNAL_KEYS] as const
+const MAIN_ONLY_KEYS = ['enable_outbound', 'recipient_delimiter', ...JOURNAL_KEYS] as const
+/**
+ * Keys that earlier versions took, with what to do about them: an error rather than an unknown
+ * key, so that the operator learns why.
+ */
+const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  spawn_helpers: 'is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
+}
 /** `[main]` takes every instance key but `domain` (as defaults), and the keys of the whole plugin. */
 const MAIN_KEYS: readonly string[] = [...INSTANCE_KEYS.filter((key) => key !== 'domain'), ...MAIN_ONLY_KEYS]
 /** Known keys written in the wrong kind of section, with where they belong. */
@@ -197,7 +194,6 @@ export function readSettings(
   const warnings: ConfigError[] = []
   const main = raw['main'] ?? {}
   checkKeys('main', main, MAIN_KEYS, errors, MISPLACED_IN_MAIN)
-  const spawnHelpers = readSpawnHelpers(main['spawn_helpers'], errors)
 
   const sections = Object.keys(raw).filter((section) => section !== 'main' && section !== UNROUTED_SECTION)
   const instanceNames = sections.filter((section) => !section.includes('.'))
@@ -232,7 +228,7 @@ export function readSettings(
   const routes = new RouteTable(entries)
   if (errors.length > 0 || ini.problems.length > 0) return { errors: [...ini.problems, ...once(errors)], warnings: once(warnings) }
   return {
-    settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound: enableOutbound ?? true, spawnHelpers, journal },
+    settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound: enableOutbound ?? true, journal },
     warnings: once(warnings),
   }
 }
@@ -251,16 +247,6 @@ function readRecipientDelimiter(value: unknown, errors: ConfigError[]): string |
     return undefined
   }
   return text
-}
-
-function readSpawnHelpers(value: unknown, errors: ConfigError[]): number {
-  if (value === undefined) return DEFAULT_SPAWN_HELPERS
-  const number = parseWholeNumber(value, 0, MAX_SPAWN_HELPERS)
-  if ('error' in number) {
-    errors.push({ section: 'main', key: 'spawn_helpers', message: number.error })
-    return DEFAULT_SPAWN_HELPERS
-  }
-  return number.value
 }
 
 /** A whole number from min to max, as an ini value (haraka-config may already have made it a number). */
@@ -284,7 +270,7 @@ function checkKeys(
       continue
     }
     const near = closest(key, known)
-    const message = misplaced[key] ?? `unknown key; ${near ? `did you mean "${near}"?` : `known keys here: ${known.join(', ')}`}`
+    const message = REMOVED_KEYS[key] ?? misplaced[key] ?? `unknown key; ${near ? `did you mean "${near}"?` : `known keys here: ${known.join(', ')}`}`
     errors.push({ section, key, message })
   }
 }
