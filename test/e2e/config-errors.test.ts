@@ -175,10 +175,9 @@ user = 54321
 
 describe('what haraka-config would lose, at start', () => {
   it('refuses lines it drops, keys set twice and failure replies without text, in one line each with no stack trace', async () => {
-    // spawn_helpers and journal are set here so that the harness adds no line to move the others.
+    // journal is set here so that the harness adds no line to move the others.
     const ini = [
       '[main]',
-      'spawn_helpers = 0',
       'journal = off',
       '[text]',
       'program_name = /bin/cat',
@@ -198,8 +197,8 @@ describe('what haraka-config would lose, at start', () => {
       .filter((line) => line.includes('[CRIT] [-] [pipe_transport]'))
       .map((line) => line.replace(/^.*\[pipe_transport\] \S+\/config\/pipe_transport\.ini /, ''))
     assert.deepEqual(crit, [
-      '[text] timeout: is set on lines 7 and 8: haraka-config keeps only the last; write it once',
-      '[text.env] "QUOTED": line 10 is dropped by haraka-config: a key cannot hold """ (only letters, digits and _ @ : . + - / [ ])',
+      '[text] timeout: is set on lines 6 and 7: haraka-config keeps only the last; write it once',
+      '[text.env] "QUOTED": line 9 is dropped by haraka-config: a key cannot hold """ (only letters, digits and _ @ : . + - / [ ])',
       '[text.code] 75: "450" has no text, so the client would get Haraka\'s "450 Message denied temporarily"; write one, as in "450 4.3.0 try again later"',
     ])
     assert.match(log, /\[WARN\] \[-\] \[pipe_transport\] \S+pipe_transport\.ini \[text\.code\] 0: "450 4\.3\.0 temporary" answers a program that succeeded with a failure/)
