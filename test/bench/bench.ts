@@ -14,9 +14,11 @@ import { formatReport, type Cell, type CpuUse, type MemoryFigure, type Setup } f
 import { buildDrainProgram } from './drain-program.js'
 import { runLoad } from './load.js'
 import { NoopProbe } from './noop-probe.js'
-import { benchMail, largeMail } from './messages.js'
+import { benchMail, largeMail, nthBenchMail } from './messages.js'
 import { BENCH_DOMAIN, MODES, type Mode } from './modes.js'
+import { RedisServer } from '../journal/redis-server.js'
 import { formatTableFigures, measureRouteTables } from './route-tables.js'
+import { formatTransactionFigures, measureTransactions } from './transactions.js'
 import { machineCpuMs, mainThreadCpuMs, peakRssBytes, processCpuMs, resetPeakRss } from './proc-stats.js'
 import { buildSpawnLimit, measureSpawnLimit } from './spawn-limit.js'
 import { STATS_FILE_VARIABLE, WRITE_INTERVAL_MS, type SpawnStats } from './spawn-timer.js'
@@ -91,6 +93,10 @@ function cpuSince(before: CpuUse, after: CpuUse): CpuUse {
   }
 }
 
+/** Every message of the bench differs (as real mail does), so that a delivery journal runs each. */
+let sent = 0
+const nextMail = (): ReturnType<typeof nthBenchMail> => nthBenchMail(sent++)
+
 /** One timed run of one mode, with the spawn() and CPU time it cost. */
 async function measure(running: Running, messages: number, concurrency: number): Promise<Cell> {
   // Let the previous run's programs end and the spawn timer write its counters.
@@ -99,7 +105,7 @@ async function measure(running: Running, messages: number, concurrency: number):
   const mainBefore = mainThreadCpuMs(running.haraka.pid)
   const cpuBefore = cpuSnapshot(running.haraka.pid)
   const probe = await NoopProbe.start(running.haraka.port)
-  const load = await runLoad(running.haraka.port, benchMail, messages, concurrency)
+  const load = await runLoad(running.haraka.port, nextMail, messages, concurrency)
   const noopLatenciesMs = await probe.stop()
   await sleep(3 * WRITE_INTERVAL_MS)
   // After the pause: the last programs have been reaped, so their CPU time is counted.
@@ -146,10 +152,11 @@ async function main(): Promise<void> {
   writeFileSync(messageFile, benchMail.message)
   const limits: number[] = []
   const running: Running[] = []
+  const redis = await RedisServer.start()
   try {
     for (const mode of MODES) {
       const statsFile = work.path(`spawn-stats-${mode.name}.json`)
-      const config = mode.haraka(drain.path)
+      const config = mode.haraka({ drain: drain.path, work: work.dir, redisUrl: redis.url })
       const haraka = await Haraka.start({
         ...config,
         plugins: [NO_PIPELINING, ...(config.plugins ?? [])],
@@ -162,13 +169,14 @@ async function main(): Promise<void> {
       running.push({ mode, haraka, statsFile })
     }
     process.stderr.write(`bench: warming up ${running.length} Harakas\n`)
-    for (const each of running) await runLoad(each.haraka.port, benchMail, 200, 8)
+    for (const each of running) await runLoad(each.haraka.port, nextMail, 200, 8)
 
     const cells = new Map<string, Cell[]>()
     for (const concurrency of options.concurrencies) {
       for (let round = 0; round < options.rounds; round++) {
         // Rotate the order each round so that no mode always runs right after another.
-        const order = running.map((_, i) => running[(i + round) % running.length]).filter((each) => each !== undefined)
+        const here = running.filter((each) => each.mode.concurrencies?.includes(concurrency) ?? true)
+        const order = here.map((_, i) => here[(i + round) % here.length]).filter((each) => each !== undefined)
         for (const each of order) {
           process.stderr.write(`bench: concurrency ${concurrency}, round ${round + 1}/${options.rounds}, ${each.mode.label}\n`)
           const key = `${concurrency} ${each.mode.name}`
@@ -191,10 +199,13 @@ async function main(): Promise<void> {
       ...options,
     }
     process.stdout.write(formatReport(setup, cells, memory))
+    process.stderr.write('bench: whole transactions of 1, 3 and 10 recipients\n')
+    process.stdout.write(`\n${formatTransactionFigures(await measureTransactions(drain.path, work.dir))}`)
     process.stderr.write('bench: the large routing table\n')
     process.stdout.write(`\n${formatTableFigures(await measureRouteTables())}`)
   } finally {
     for (const each of running) await each.haraka.stop()
+    await redis.remove()
     work.remove()
   }
 }
