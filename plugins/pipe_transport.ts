@@ -1,34 +1,40 @@
 // pipe_transport: delivers mail for configured recipient domains to a local program during the
-// SMTP transaction, and answers with that program's verdict. This entry runs in Haraka's plugin
-// sandbox and only wires hooks; the work is done by the modules under ./pipe_transport/.
-import { join, resolve } from 'node:path'
+// SMTP transaction, and answers with that program's verdict. This entry only wires hooks; the
+// work is done by the modules under ./pipe_transport/. Haraka runs it in its plugin sandbox when
+// it is copied to plugins/pipe_transport.js, and require()s it as an ordinary module when it is
+// the package haraka-plugin-pipe_transport: it works the same both ways.
+import cluster from 'node:cluster'
+import { resolve } from 'node:path'
 import type { DeliveryJournal } from './pipe_transport/journal/delivery-journal.js'
 import { openJournal } from './pipe_transport/journal/open-journal.js'
 import type { JournalConfig } from './pipe_transport/settings/journal-settings.js'
 import { deliverTransaction } from './pipe_transport/transaction/deliver-transaction.js'
 import { messageFingerprint, noteClientHeaders } from './pipe_transport/transaction/fingerprint.js'
-import { describeDelivery, describeTransaction } from './pipe_transport/reply/delivery-log.js'
+import { describeDelivery, describeRecipientCheck, describeTransaction } from './pipe_transport/reply/delivery-log.js'
+import { DENY, DENYSOFT, OK } from 'haraka-constants'
 import DSN = require('haraka-dsn')
-import { parseIni } from 'haraka-config/lib/readers/ini'
-import regex = require('haraka-config/lib/regex')
-import { envelopeOf, senderOf } from './pipe_transport/invocation/envelope.js'
-import { helperPool } from './pipe_transport/running/helper-pool.js'
+import { envelopeOf, senderOf, type Envelope, type Recipient } from './pipe_transport/invocation/envelope.js'
 import { PRESETS, replyFor } from './pipe_transport/reply/exit-reply.js'
+import { describeSpawner } from './pipe_transport/running/run-program.js'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/types/haraka-types.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/running/process-groups.js'
 import { acceptedFromRcptCommand, noteRcptCommand, originalOf } from './pipe_transport/routing/original-recipients.js'
-import { QUEUE_NAME, rcptDecision } from './pipe_transport/routing/rcpt-policy.js'
+import { QUEUE_NAME, rcptDecision, type RcptDecision } from './pipe_transport/routing/rcpt-policy.js'
+import { checkRecipient } from './pipe_transport/routing/recipient-check.js'
 import { routeRecipient } from './pipe_transport/routing/route-recipient.js'
-import { iniFromText } from './pipe_transport/settings/ini-text.js'
-import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type Instance, type Settings } from './pipe_transport/settings/settings.js'
+import { CONFIG_FILE, checkConfigFile, configFileOf, deliversAsRoot } from './pipe_transport/settings/config-file.js'
+import { harakaConfigGrammar } from './pipe_transport/settings/ini-text.js'
+import { MAX_TIMEOUT_SECONDS, type Instance, type RecipientCheck, type Settings } from './pipe_transport/settings/settings.js'
 
-// The sandbox provides Haraka's return codes as globals; helper modules use plain verdicts.
-declare const OK: number
-declare const DENY: number
-declare const DENYSOFT: number
+/** Haraka's server, a global in both of the ways Haraka loads a plugin. */
+declare const server: { readonly cfg?: { readonly main?: { readonly nodes?: unknown } } } | undefined
 
-const CONFIG_FILE = 'pipe_transport.ini'
-const VERDICT_CODE = { ok: () => OK, deny: () => DENY, denysoft: () => DENYSOFT } as const
+type Refusal = Exclude<RcptDecision, { kind: 'continue' }>
+const VERDICT_CODE = { ok: OK, deny: DENY, denysoft: DENYSOFT } as const
+// Through the entry's own require: in the sandbox that finds Haraka's haraka-config (a module the
+// entry requires by a relative path resolves from its own folder, where a copied install dir has
+// none); as a package, the package's dependency.
+const GRAMMAR = harakaConfigGrammar(require)
 
 interface PipeTransport extends HarakaPlugin {
   settings: Settings
@@ -58,41 +64,48 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
   const began = Date.now()
   // bin/haraka sets HARAKA to the install dir (`-c DIR`); haraka-config's root_path is not it.
   const installDir = resolve(process.env['HARAKA'] ?? '.')
-  const file = join(installDir, 'config', CONFIG_FILE)
+  const file = configFileOf(installDir)
+  const who = clusterProcess()
   // Read as bytes, then as haraka-config reads an ini, but for the [NAME.address] entries, which
   // go from the text straight into the routing table (settings/ini-text.ts). Not `get('x.ini')`:
   // haraka-config keeps what it parsed for ever and hands out a deep copy on each get(); for a
   // table of 100,000 addresses that is about 22 MB held and 22 MB more copied at every load.
   const bytes = this.config.get(CONFIG_FILE, 'binary', (err?: unknown) => {
     // haraka-config hands an Error when the edited file cannot be read; the old one stays cached.
-    if (err) this.logerror(`${file}: cannot be read, keeping the last good config: ${String(err)}`)
+    if (err) this.logerror(`${who}${file}: cannot be read, keeping the last good config: ${String(err)}`)
     else this.load_pipe_transport_ini()
   })
-  const read = readSettings(iniFromText(file, bytes === null ? '' : bytes.toString('utf8'), { regex, parseIni }), {
-    installDir,
-    // Haraka drops to smtp.ini's `user` once it listens; programs are started after that.
-    runningAsRoot: process.getuid?.() === 0 && !(this.config.get('smtp.ini') as { main?: { user?: unknown } }).main?.user,
-  })
-  if ('errors' in read) {
-    const messages = read.errors.map((error) => formatConfigError(file, error))
-    for (const message of messages) this.logcrit(message)
+  const loaded = checkConfigFile(file, bytes, GRAMMAR, { installDir, runningAsRoot: deliversAsRoot(this.config.get('smtp.ini')) })
+  for (const warning of loaded.warnings) this.logwarn(`${who}${warning}`)
+  for (const error of loaded.errors) this.logcrit(`${who}${error}`)
+  const settings = loaded.settings
+  if (!settings) {
     // Thrown from register(), this stops Haraka: a plugin that cannot route must not accept mail.
-    if (starting) throw new Error(`${messages.length} error(s) in ${file}, listed above; Haraka cannot start`)
-    this.logerror(`${file}: not reloaded, the last good config stays in force`)
+    // A string, as Haraka's own plugin loader throws: an Error would add a stack trace to the log.
+    if (starting) throw `${loaded.errors.length} error(s) in ${file}, listed above; Haraka cannot start`
+    this.logerror(`${who}${file}: not reloaded, the last good config stays in force`)
     return
   }
   const previous = this.settings?.journal
-  this.settings = read.settings
-  if (!previous || !sameJournal(previous, read.settings.journal)) {
+  this.settings = settings
+  if (!previous || !sameJournal(previous, settings.journal)) {
     // Deliveries still running record their outcome in the journal they began with.
     const retired = this.journal
     if (retired) setTimeout(() => void retired.close(), JOURNAL_RETIRE_MS).unref()
-    this.journal = openJournal(read.settings.journal, (message) => this.logwarn(message))
+    this.journal = openJournal(settings.journal, (message) => this.logwarn(message))
   }
-  helperPool.configure(read.settings.spawnHelpers)
-  const names = read.settings.instances.map((instance) => describeRoutes(instance, read.settings))
+  const names = settings.instances.map((instance) => describeRoutes(instance, settings))
   const took = `in ${Date.now() - began} ms`
-  this.loginfo(`${starting ? 'loaded' : 'reloaded'} ${file} ${took}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
+  this.loginfo(`${who}${starting ? 'loaded' : 'reloaded'} ${file} ${took}: ${names.length ? names.join('; ') : 'no instances, nothing is routed'}`)
+}
+
+/**
+ * In cluster mode (smtp.ini `nodes`) the master and every worker load the config and log about
+ * it; each says which it is. Haraka fills in `nodes = 1` when smtp.ini leaves it unset.
+ */
+function clusterProcess(): string {
+  if (cluster.isWorker) return `worker ${cluster.worker?.id ?? '?'}: `
+  return typeof server === 'object' && server.cfg?.main?.nodes ? 'cluster master: ' : ''
 }
 
 /** Longer than any delivery that began with a journal a reload replaced (slot wait, run, grace). */
@@ -115,27 +128,64 @@ export function note_original_rcpt(this: PipeTransport, next: Next, connection: 
   next()
 }
 
-/** Recipients for other queue plugins go in other transactions; no address may become an option. */
+/**
+ * Recipients for other queue plugins go in other transactions; no address may become an option;
+ * with check_program, a recipient its program does not know is refused before any data is taken.
+ */
 export function check_rcpt_route(this: PipeTransport, next: Next, connection: HarakaConnection): void {
   const transaction = connection.transaction
   if (!transaction) return next()
   const candidates = acceptedFromRcptCommand(transaction)
   if (!this.handles(connection)) return next()
   const start = transaction.rcpt_to.length - candidates.length
+  /** Haraka takes the last recipient back on a refusal; the others this command added go too. */
+  const refuse = (decision: Refusal): void => {
+    transaction.rcpt_to.splice(start, candidates.length - 1)
+    next(decision.kind === 'deny' ? DENY : DENYSOFT, DSN.create(decision.code, decision.text, decision.subject, decision.detail))
+  }
   const first = transaction.rcpt_to[0]
   let firstAccepted = start > 0 && first ? routeRecipient(this.settings, first, originalOf(first)) : undefined
   const context = { sender: senderOf(transaction.mail_from), queueWants: transaction.notes.get('queue.wants') }
+  const checks: Promise<RcptDecision>[] = []
   for (const candidate of candidates) {
     const routed = routeRecipient(this.settings, candidate, originalOf(candidate))
     const decision = rcptDecision(routed, { ...context, firstAccepted })
-    if (decision.kind !== 'continue') {
-      // Haraka takes the last recipient back on a refusal; the others this command added go too.
-      transaction.rcpt_to.splice(start, candidates.length - 1)
-      return next(decision.kind === 'deny' ? DENY : DENYSOFT, DSN.create(decision.code, decision.text, decision.subject, decision.detail))
-    }
+    if (decision.kind !== 'continue') return refuse(decision)
     firstAccepted ??= routed
+    const instance = routed.match?.route
+    if (instance?.recipientCheck && routed.recipient) {
+      checks.push(checkAndLog(this, connection, envelopeOf(connection, transaction), instance, instance.recipientCheck, routed.recipient))
+    }
   }
-  next()
+  if (checks.length === 0) return next()
+  Promise.all(checks).then(
+    (decisions) => {
+      const refused = decisions.find((decision): decision is Refusal => decision.kind !== 'continue')
+      if (refused) refuse(refused)
+      else next()
+    },
+    (err: unknown) => {
+      connection.logerror(this, `recipient check failed inside the plugin: ${String(err)}`)
+      refuse({ kind: 'denysoft', code: 450, subject: 3, detail: 0, text: 'pipe transport cannot check this recipient now, try again later' })
+    },
+  )
+}
+
+/** Runs an instance's check_program for one recipient, and logs what it said. */
+async function checkAndLog(
+  plugin: PipeTransport,
+  connection: HarakaConnection,
+  envelope: Omit<Envelope, 'recipients'>,
+  instance: Instance,
+  check: RecipientCheck,
+  recipient: Recipient,
+): Promise<RcptDecision> {
+  const { decision, outcome } = await checkRecipient(instance, check, recipient, envelope)
+  if (outcome !== 'cached') {
+    const log = describeRecipientCheck(instance, recipient, decision, outcome)
+    connection[`log${log.level}`](plugin, log.message, log.fields)
+  }
+  return decision
 }
 
 /** check_recipient: accept this plugin's own recipients, so they need no other rcpt plugin. */
@@ -205,7 +255,7 @@ export function hook_queue(this: PipeTransport, next: Next, connection: HarakaCo
       for (const problem of report.journalProblems) connection.logerror(this, problem)
       const log = describeTransaction(envelope.queueId, report)
       connection[`log${log.level}`](this, log.message, log.fields)
-      answer(VERDICT_CODE[report.reply.verdict](), report.reply.text || undefined)
+      answer(VERDICT_CODE[report.reply.verdict], report.reply.text || undefined)
     })
     .catch((err: unknown) => {
       stream.unpipe()
@@ -221,22 +271,27 @@ export function note_client_headers(this: PipeTransport, next: Next, connection:
 }
 
 /**
- * The spawn helpers start once Haraka serves SMTP, not in register(): register() runs in a cluster
- * master too, which delivers nothing, and before Haraka drops privileges (smtp.ini user/group).
+ * Says once how programs will start, where Haraka serves SMTP: not in register(), which runs in a
+ * cluster master too, and that delivers nothing.
  */
 export function hook_init_master(this: PipeTransport, next: Next, server: { cluster?: unknown }): void {
-  if (!server.cluster) helperPool.start(this)
+  if (!server.cluster) announceSpawner(this)
   next()
 }
 
 export function hook_init_child(this: PipeTransport, next: Next): void {
-  helperPool.start(this)
+  announceSpawner(this)
   next()
+}
+
+function announceSpawner(plugin: PipeTransport): void {
+  const spawner = describeSpawner()
+  if (spawner.level === 'warn') plugin.logwarn(spawner.message)
+  else plugin.loginfo(spawner.message)
 }
 
 /** Haraka is stopping: end every running program; their transactions are not answered 250. */
 export function shutdown(this: PipeTransport): void {
   shutdownAll()
-  helperPool.stop()
   void this.journal?.close()
 }

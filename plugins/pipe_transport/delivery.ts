@@ -1,13 +1,11 @@
 // One delivery from start to reply: expand the arguments, build the environment, wait for a
-// slot, run the program (through a spawn helper, or here), and map how it ended to the SMTP reply.
-import { expandArguments } from './invocation/arguments.js'
+// slot, run the program, and map how it ended to the SMTP reply.
+import { invocationFor } from './delivery-plan.js'
 import type { Envelope } from './invocation/envelope.js'
-import { programEnvironment } from './invocation/environment.js'
 import { alreadyDeliveredTo } from './invocation/message-shape.js'
 import { replyFor, type Outcome, type Reply } from './reply/exit-reply.js'
-import { helperPool } from './running/helper-pool.js'
 import { KILL_GRACE_MS } from './running/process-groups.js'
-import { STDIO_LINGER_MS, type Feed, type RunResult } from './running/run-program.js'
+import { STDIO_LINGER_MS, runProgram, type Feed, type RunResult } from './running/run-program.js'
 import type { Instance } from './settings/settings.js'
 import { slotsFor } from './running/slots.js'
 import { within } from './running/within.js'
@@ -36,8 +34,8 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
 
   const looped = instance.shape.deliveredTo ? envelope.recipients.find((rcpt) => alreadyDeliveredTo(envelope.deliveredToHeaders, rcpt)) : undefined
   if (looped) return report({ kind: 'looped', address: looped.headerAddress })
-  const expanded = expandArguments(instance.arguments, { envelope, instance: instance.name })
-  if ('refused' in expanded) return report({ kind: 'refused', reason: expanded.refused })
+  const invocation = invocationFor(instance, envelope)
+  if ('refused' in invocation) return report({ kind: 'refused', reason: invocation.refused })
 
   const slots = slotsFor(instance.name, instance.maxConcurrency)
   if (!(await slots.acquire(instance.timeoutSeconds * 1000))) {
@@ -46,12 +44,11 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
   try {
     const watchdog = instance.timeoutSeconds * 1000 + WATCHDOG_SLACK_MS
     const overdue: RunResult = { outcome: { kind: 'internal-error', cause: `no outcome after ${watchdog} ms` }, bytesWritten: 0 }
-    // Through a spawn helper when spawn_helpers allows one, else spawned here (run-program.ts).
-    const running = helperPool.run(
+    const running = runProgram(
       {
         program: instance.program,
-        argv: expanded.argv,
-        env: programEnvironment(envelope, instance.name, instance.env),
+        argv: invocation.argv,
+        env: invocation.env,
         directory: instance.directory,
         uid: instance.uid,
         gid: instance.gid,

@@ -5,13 +5,13 @@ import { BENCH_DOMAIN } from './modes.js'
 
 const LINE = 'The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.'
 
-function message(subject: string, bodyLines: number): string {
+function message(subject: string, bodyLines: number, id = 'bench'): string {
   return crlf([
     'From: Bench Sender <sender@client.test>',
     `To: <rcpt@${BENCH_DOMAIN}>`,
     `Subject: ${subject}`,
     'Date: Thu, 01 Jan 2026 00:00:00 +0000',
-    'Message-ID: <bench@client.test>',
+    `Message-ID: <${id}@client.test>`,
     'MIME-Version: 1.0',
     'Content-Type: text/plain; charset=us-ascii',
     '',
@@ -21,6 +21,15 @@ function message(subject: string, bodyLines: number): string {
 
 /** About 3 kB, the size of an ordinary text mail. */
 export const benchMail: Mail = { from: 'sender@client.test', to: [`rcpt@${BENCH_DOMAIN}`], message: message('bench', 32) }
+
+/**
+ * The n-th of a run's messages: benchMail with a Message-ID of its own, the same size give or take
+ * a few bytes. Every message differs, as real mail does, so a delivery journal runs each one.
+ */
+export function nthBenchMail(n: number, recipients = 1): Mail {
+  const to = Array.from({ length: recipients }, (_, i) => `rcpt${i}@${BENCH_DOMAIN}`)
+  return { from: 'sender@client.test', to, message: message('bench', 32, `bench-${process.pid}-${n}-${Date.now()}`) }
+}
 
 /** `megabytes` MB of short lines (Haraka limits line length; it holds up to 25 MiB in memory). */
 export function largeMail(megabytes: number): Mail {

@@ -10,9 +10,7 @@ import { rssBytes } from '../e2e/processes.js'
 import { sendMail } from '../e2e/smtp.js'
 import { routeRecipient } from '../../plugins/pipe_transport/routing/route-recipient.js'
 import { splitExtension } from '../../plugins/pipe_transport/routing/address-parts.js'
-import { parseIni } from 'haraka-config/lib/readers/ini'
-import regex = require('haraka-config/lib/regex')
-import { iniFromText } from '../../plugins/pipe_transport/settings/ini-text.js'
+import { harakaConfigGrammar, iniFromText } from '../../plugins/pipe_transport/settings/ini-text.js'
 import { readSettings, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
 
 export const TABLE_ADDRESSES = 100_000
@@ -32,7 +30,7 @@ function tableIni(program: string, changed = 'data0'): string {
 
 /** The same table as the plugin reads it, for timing lookups in this process. */
 function tableSettings(program: string): Settings {
-  const read = readSettings(iniFromText('pipe_transport.ini', tableIni(program), { regex, parseIni }), { installDir: '/', runningAsRoot: false })
+  const read = readSettings(iniFromText('pipe_transport.ini', tableIni(program), harakaConfigGrammar(require)), { installDir: '/', runningAsRoot: false })
   if ('errors' in read) throw new Error(read.errors.map((error) => error.message).join('; '))
   return read.settings
 }

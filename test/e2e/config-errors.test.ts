@@ -132,17 +132,17 @@ user = 54321
     assert.deepEqual(errors.sort(), sorted([
       '[absent] program_name: /no/such/program does not exist',
       '[baddomain] domain: "-bad-.test" is not a domain, "*.domain" or "*"',
-      '[main] timeot: unknown key; known keys here: …',
-      '[main] domain: unknown key; known keys here: …',
+      '[main] timeot: unknown key; did you mean "timeout"?',
+      '[main] domain: belongs in an instance section: [main] holds what every instance inherits, and a domain has one instance',
       '[main] enable_outbound: "perhaps" must be true or false',
-      '[main] spawn_helpers: "65" must be a whole number from 0 to 64',
+      '[main] spawn_helpers: is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
       '[missing] program_name: is required: the absolute path of the program to run',
-      `[noexec] output_fil: unknown key; known keys here: …`,
+      '[noexec] output_fil: unknown key; did you mean "output_file"?',
       `[noexec] program_name: ${notExecutable} is not executable`,
       '[nodomain] domain: is required, or a [nodomain.address] section: the recipients this instance delivers',
-      '[stray.cod]: unknown section; use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it',
+      '[stray.cod]: unknown section; did you mean [stray.code]?',
       '[taken] domain: ok.test is already routed by [baddomain]',
-      '[bounds] spawn_helpers: unknown key; known keys here: …',
+      '[bounds] spawn_helpers: is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
       '[bounds] timeout: "281" must be a whole number from 1 to 280',
       '[bounds] max_concurrency: "0" must be a whole number from 1 to 10000',
       '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${extension} ${mailbox} ${domain} ${original_recipient} ${route_data} ${queue_id} ${client_address} ${client_helo} ${instance}',
@@ -170,6 +170,41 @@ user = 54321
         ? ['[bounds] user: programs never run as root (uid 0)', '[bounds] user: programs never run with group root (gid 0)']
         : ['[bounds] user: needs Haraka to run as root and stay root (no user in smtp.ini)']),
     ]))
+  })
+})
+
+describe('what haraka-config would lose, at start', () => {
+  it('refuses lines it drops, keys set twice and failure replies without text, in one line each with no stack trace', async () => {
+    // journal is set here so that the harness adds no line to move the others.
+    const ini = [
+      '[main]',
+      'journal = off',
+      '[text]',
+      'program_name = /bin/cat',
+      'domain = text.test',
+      'timeout = 5',
+      'timeout = 6',
+      '[text.env]',
+      '"QUOTED" = x',
+      '[text.code]',
+      '75 = 450',
+      '0 = 450 4.3.0 temporary',
+    ].join('\n')
+    const { code, log } = await Haraka.startExpectingRefusal({ ini })
+    assert.notEqual(code, 0)
+    const crit = log
+      .split('\n')
+      .filter((line) => line.includes('[CRIT] [-] [pipe_transport]'))
+      .map((line) => line.replace(/^.*\[pipe_transport\] \S+\/config\/pipe_transport\.ini /, ''))
+    assert.deepEqual(crit, [
+      '[text] timeout: is set on lines 6 and 7: haraka-config keeps only the last; write it once',
+      '[text.env] "QUOTED": line 9 is dropped by haraka-config: a key cannot hold """ (only letters, digits and _ @ : . + - / [ ])',
+      '[text.code] 75: "450" has no text, so the client would get Haraka\'s "450 Message denied temporarily"; write one, as in "450 4.3.0 try again later"',
+    ])
+    assert.match(log, /\[WARN\] \[-\] \[pipe_transport\] \S+pipe_transport\.ini \[text\.code\] 0: "450 4\.3\.0 temporary" answers a program that succeeded with a failure/)
+    // Haraka's last word is one line; no stack frames follow it, on the line or after.
+    assert.match(log, /\[CRIT\] \[-\] \[core\] Caught exception:3 error\(s\) in \S+\/config\/pipe_transport\.ini, listed above; Haraka cannot start\n/)
+    assert.doesNotMatch(log, /\bat (Plugin|plugins|Object|Module)\.|\.js:\d+:\d+/)
   })
 })
 

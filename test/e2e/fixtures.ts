@@ -37,6 +37,14 @@ export class Scratch {
     return bytes
   }
 
+  /** Like take(), as the file's non-empty lines. */
+  takeLines(name: string): string[] {
+    return this.take(name)
+      .toString()
+      .split('\n')
+      .filter((line) => line !== '')
+  }
+
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true })
   }

@@ -1,27 +1,22 @@
 // Starts a real Haraka (from node_modules) in a fresh install dir on a free loopback port, with
-// the compiled plugin copied in the way an operator would install it.
+// the compiled plugin copied in (README's fallback to the package), or in a `haraka -i` dir where
+// the package was installed with npm.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { DEFAULT_SPAWN_HELPERS } from '../../plugins/pipe_transport/settings/settings.js'
-import { spawnHelpersOf } from './processes.js'
 
 export const REPO = resolve(__dirname, '..', '..')
 const HARAKA_BIN = join(REPO, 'node_modules', 'haraka', 'bin', 'haraka')
 
 /**
- * `PIPE_TRANSPORT_SPAWN_HELPERS=N` runs the end-to-end tests with `spawn_helpers = N` (npm test
- * runs them once with 0, forking in Haraka, and once with 2); unset, the plugin's default holds.
+ * `PIPE_TRANSPORT_SPAWNER=child_process` in the tests' environment reaches every Haraka they start
+ * and makes it start programs through child_process, the fallback where posix_spawn cannot be had
+ * (npm test runs the end-to-end tests once each way); unset, posix_spawn is used.
  */
-const SPAWN_HELPERS = process.env['PIPE_TRANSPORT_SPAWN_HELPERS']
-
-/** The ini with `spawn_helpers` set in [main] as the test run asks, unless the test sets it. */
-export function withSpawnHelpers(ini: string, count = SPAWN_HELPERS): string {
-  return count === undefined ? ini : withMainDefault(ini, 'spawn_helpers', count)
-}
+export const SPAWNER = process.env['PIPE_TRANSPORT_SPAWNER'] === 'child_process' ? 'child_process' : 'posix_spawn'
 
 /** A line set in [main], unless the ini sets that key itself. */
 function withMainDefault(ini: string, key: string, value: string): string {
@@ -31,26 +26,20 @@ function withMainDefault(ini: string, key: string, value: string): string {
 }
 
 /**
- * The ini a test's Haraka gets: the test run's spawn_helpers, and `journal = off` unless the test
- * names a journal. Most tests send the same message more than once and expect each to run; with a
- * journal those are retries of a delivered message (journal tests set it themselves).
+ * The ini a test's Haraka gets: `journal = off` unless the test names a journal. Most tests send
+ * the same message more than once and expect each to run; with a journal those are retries of a
+ * delivered message (journal tests set it themselves).
  */
 export function testIni(ini: string): string {
-  return withMainDefault(withSpawnHelpers(ini), 'journal', 'off')
-}
-
-/** How many spawn helpers Haraka starts for an ini: the test run's, the ini's own, or the default. */
-function spawnHelpersIn(ini: string): number {
-  const match = /^\s*spawn_helpers\s*=\s*(\d+)/m.exec(withSpawnHelpers(ini))
-  return match ? Number(match[1]) : DEFAULT_SPAWN_HELPERS
+  return withMainDefault(ini, 'journal', 'off')
 }
 
 /** A value planted in Haraka's environment that a program must never see. */
 export const HARAKA_SECRET = 'PIPE_TRANSPORT_TEST_SECRET'
 
 export interface HarakaOptions {
-  /** Contents of config/pipe_transport.ini. */
-  readonly ini: string
+  /** Contents of config/pipe_transport.ini; without it, the install dir has none. */
+  readonly ini?: string
   /** Lines of config/plugins; default: rcpt_to.in_host_list then pipe_transport. */
   readonly plugins?: readonly string[]
   /** Domains rcpt_to.in_host_list accepts. */
@@ -63,6 +52,11 @@ export interface HarakaOptions {
   readonly extraPlugins?: Readonly<Record<string, string>>
   /** Variables added to Haraka's environment (e.g. NODE_OPTIONS for the bench's spawn timer). */
   readonly env?: Readonly<Record<string, string>>
+  /**
+   * An install dir made by `haraka -i` with the plugin installed in it as a package: the config
+   * is written into it, and no plugin file is copied.
+   */
+  readonly dir?: string
 }
 
 export class Haraka {
@@ -83,21 +77,7 @@ export class Haraka {
   static async start(options: HarakaOptions): Promise<Haraka> {
     const haraka = await Haraka.launch(options)
     await haraka.waitForPort()
-    // Deliveries before the helpers are ready would spawn in Haraka and test the wrong mode.
-    const helpers = (options.plugins ?? ['pipe_transport']).includes('pipe_transport') ? spawnHelpersIn(options.ini) : 0
-    if (helpers > 0 && !/^\s*nodes\s*=\s*[1-9c]/m.test((options.smtp ?? []).join('\n'))) await haraka.waitForHelpers(helpers)
     return haraka
-  }
-
-  /** Waits until `count` spawn helpers of this Haraka are ready; returns their pids. */
-  async waitForHelpers(count: number, timeoutMs = 20_000): Promise<number[]> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const pids = spawnHelpersOf(this.pid)
-      if (pids.length === count) return pids
-      if (Date.now() > deadline) throw new Error(`expected ${count} spawn helpers, found ${pids.length}:\n${this.output.slice(-4000)}`)
-      await sleep(50)
-    }
   }
 
   /** Starts Haraka with a config it must refuse; resolves with its exit code and output. */
@@ -127,17 +107,19 @@ export class Haraka {
 
   /** Writes an install dir (config, the copied plugin) without starting Haraka; the caller removes it. */
   static async install(options: HarakaOptions): Promise<{ dir: string; port: number }> {
-    const dir = mkdtempSync(join(tmpdir(), 'pipe-transport-haraka-'))
-    mkdirSync(join(dir, 'config'))
-    mkdirSync(join(dir, 'plugins'))
-    // The plugin's dependencies (lmdb, redis), as `npm install` in the install dir gives them.
-    symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'))
-    // Installing = copying the compiled entry and its folder, exactly as README tells operators.
-    cpSync(join(REPO, 'plugins', 'pipe_transport.js'), join(dir, 'plugins', 'pipe_transport.js'))
-    cpSync(join(REPO, 'plugins', 'pipe_transport'), join(dir, 'plugins', 'pipe_transport'), {
-      recursive: true,
-      filter: (source) => !/\.ts$/.test(source),
-    })
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'pipe-transport-haraka-'))
+    mkdirSync(join(dir, 'config'), { recursive: true })
+    mkdirSync(join(dir, 'plugins'), { recursive: true })
+    if (options.dir === undefined) {
+      // The plugin's dependencies (haraka-config, lmdb, redis, ...), as `npm install` in the install dir gives them.
+      symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'))
+      // Installing = copying the compiled entry and its folder, README's fallback to the package.
+      cpSync(join(REPO, 'plugins', 'pipe_transport.js'), join(dir, 'plugins', 'pipe_transport.js'))
+      cpSync(join(REPO, 'plugins', 'pipe_transport'), join(dir, 'plugins', 'pipe_transport'), {
+        recursive: true,
+        filter: (source) => !/\.ts$/.test(source),
+      })
+    }
     for (const [name, file] of Object.entries(options.extraPlugins ?? {})) cpSync(file, join(dir, 'plugins', `${name}.js`))
     const port = await freePort()
     const config: Record<string, string> = {
@@ -150,7 +132,7 @@ export class Haraka {
       me: 'haraka.test',
       plugins: (options.plugins ?? ['rcpt_to.in_host_list', 'pipe_transport']).join('\n'),
       host_list: (options.hostList ?? []).join('\n'),
-      'pipe_transport.ini': testIni(options.ini),
+      ...(options.ini === undefined ? {} : { 'pipe_transport.ini': testIni(options.ini) }),
       ...options.config,
     }
     for (const [name, text] of Object.entries(config)) writeFileSync(join(dir, 'config', name), `${text}\n`)

@@ -1,4 +1,4 @@
-// Process checks for the end-to-end tests: is a pid still a live process, which are the spawn helpers?
+// Process checks for the end-to-end tests: is a pid still a live process, whose child is it?
 import { readFileSync, readdirSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -50,8 +50,8 @@ export function rssBytes(pid: number): number {
   return Number(match?.[1] ?? Number.NaN) * 1024
 }
 
-/** What ps shows for a spawn helper in Haraka's pool (spawn-helper.ts sets it once Haraka took it in). */
-export const HELPER_TITLE = /^haraka: pipe_transport spawn-helper \d+$/
+/** What ps shows for the guardian (guardian-process.ts sets it). */
+export const GUARDIAN_TITLE = /^haraka: pipe_transport guardian$/
 
 /** The command line of a process as ps shows it (NULs as spaces, trailing ones dropped). */
 export function commandLine(pid: number): string {
@@ -79,7 +79,7 @@ export function childrenOf(parent: number): number[] {
     .filter((pid) => parentOf(pid) === parent && isAlive(pid))
 }
 
-/** The ready spawn helpers a Haraka process started, by their title. */
-export function spawnHelpersOf(haraka: number): number[] {
-  return childrenOf(haraka).filter((pid) => HELPER_TITLE.test(commandLine(pid)))
+/** The guardian of a Haraka process (or of a cluster worker), by its title; undefined before its first program. */
+export function guardianOf(haraka: number): number | undefined {
+  return childrenOf(haraka).find((pid) => GUARDIAN_TITLE.test(commandLine(pid)))
 }

@@ -14,11 +14,12 @@ import { sendMail } from './smtp.js'
 
 const DOVECOT = '/usr/sbin/dovecot'
 const DOVECOT_LDA = '/usr/lib/dovecot/dovecot-lda'
+const DOVEADM = '/usr/bin/doveadm'
 const MLMMJ_MAKE_ML = '/usr/bin/mlmmj-make-ml'
 const MLMMJ_RECEIVE = '/usr/bin/mlmmj-receive'
 const PROCMAIL = '/usr/bin/procmail'
 
-const missing = [DOVECOT, DOVECOT_LDA, MLMMJ_MAKE_ML, MLMMJ_RECEIVE, PROCMAIL].filter((program) => !existsSync(program))
+const missing = [DOVECOT, DOVECOT_LDA, DOVEADM, MLMMJ_MAKE_ML, MLMMJ_RECEIVE, PROCMAIL].filter((program) => !existsSync(program))
 if (missing.length > 0) {
   throw new Error(`missing ${missing.join(', ')}: install Debian's dovecot-core, mlmmj and procmail (.ci/run does)`)
 }
@@ -121,7 +122,7 @@ passdb {
     const procmailrc = work.file('folders.rc', `MAILDIR=${procmailDir}\nDEFAULT=$MAILDIR/inbox/\nEXTENSION=$1\n:0\n* EXTENSION ?? .\n$MAILDIR/$EXTENSION/\n`)
 
     haraka = await Haraka.start({
-      hostList: ['mail.test', 'lists.test', 'pm.test'],
+      hostList: ['mail.test', 'checked.test', 'lists.test', 'pm.test'],
       ini: `
 [main]
 recipient_delimiter = +
@@ -134,6 +135,15 @@ code_preset = sysexits
 recipient_limit = 1
 delivered_to = true
 return_path = true
+
+[checked-mailboxes]
+program_name = ${DOVECOT_LDA}
+arguments = -c ${dovecotConf} -f \${sender} -d \${user}@\${domain}
+domain = checked.test
+code_preset = sysexits
+recipient_limit = 1
+check_program = ${DOVEADM}
+check_arguments = -c ${dovecotConf} user \${user}@\${domain}
 
 [mlmmj]
 program_name = ${MLMMJ_RECEIVE}
@@ -182,6 +192,13 @@ recipient_limit = 1
   it('dovecot-lda refuses a user its userdb does not know: exit 67 is 550 5.1.1 with the sysexits preset', async () => {
     const { reply } = await sendMail(haraka.port, { from: 'bob@origin.test', to: ['nobody-here@mail.test'], message: crlf(['Subject: x', '', 'x']) })
     assert.equal(`${reply?.code} ${reply?.text.replace(/ \([^)]+\)$/, '')}`, '550 5.1.1 no such user (EX_NOUSER, exit status 67)')
+  })
+
+  it('doveadm user, as check_program, refuses a user dovecot does not know at RCPT and lets a known one through', async () => {
+    const result = await sendMail(haraka.port, { from: 'bob@origin.test', to: ['nobody-here@checked.test', 'alice@checked.test'], message: crlf(['Subject: checked', '', 'x']) })
+    assert.equal(`${result.refused.get('nobody-here@checked.test')?.code} ${result.refused.get('nobody-here@checked.test')?.text}`, '550 5.1.1 nobody-here@checked.test: no such recipient here')
+    assert.equal(result.reply?.code, 250)
+    assert.equal(newMail(join(mail, 'alice')).filter((text) => text.includes('Subject: checked')).length, 1)
   })
 
   it('mlmmj answers a Bcc\'d list+subscribe@ with its confirmation to the requester', async () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { parseIni } from 'haraka-config/lib/readers/ini'
-import regex = require('haraka-config/lib/regex')
-import { iniFromText, type AddressLine } from '../../plugins/pipe_transport/settings/ini-text.js'
+import { harakaConfigGrammar, iniFromText, textProblems, type AddressLine } from '../../plugins/pipe_transport/settings/ini-text.js'
+import { formatConfigError } from '../../plugins/pipe_transport/settings/settings.js'
 
-const grammar = { regex, parseIni }
+const grammar = harakaConfigGrammar(require)
 const lines = (text: string, section: string): AddressLine[] => [...iniFromText('f.ini', text, grammar).addressLines(section)]
 
 describe('ini text', () => {
@@ -53,5 +53,114 @@ describe('ini text', () => {
   it('counts the address lines and their bytes, to size the table', () => {
     const { addressSize } = iniFromText('f.ini', '[a.address]\nx@y.test = 1\nz@y.test\n', grammar)
     assert.deepEqual(addressSize, { bytes: 22, entries: 2 })
+  })
+})
+
+const problems = (text: string): string[] => textProblems(text, grammar).map((problem) => formatConfigError('f.ini', problem))
+const harakaIni = require('haraka-config/lib/readers/ini') as { logger: (message: string) => void }
+
+/** haraka-config's parse, with what it would print about dropped lines. */
+function harakaParse(text: string): { parsed: Record<string, Record<string, unknown>>; printed: string[] } {
+  const printed: string[] = []
+  const logger = harakaIni.logger
+  harakaIni.logger = (message) => printed.push(message)
+  try {
+    return { parsed: parseIni('f.ini', {}, text), printed }
+  } finally {
+    harakaIni.logger = logger
+  }
+}
+
+describe('what haraka-config\'s parse loses, found in the text', () => {
+  it('finds nothing in a clean file: address keys with and without values, key[] lines, continued lines', () => {
+    const text = [
+      '; comment',
+      '# comment',
+      'timeout = 60',
+      '[rt]',
+      'program_name = /opt/rt5/bin/rt-mailgate',
+      'domain[] = a.test',
+      'domain[] = b.test',
+      'arguments = --queue ${route_data} \\',
+      '    --action correspond',
+      '[rt.address]',
+      'support@example.com = general',
+      'list+subscribe@example.com',
+      '@example.com',
+      'Support@example.com = other',
+      '[rt.code]',
+      '0 = 250 ok',
+    ].join('\n')
+    assert.deepEqual(problems(text), [])
+    assert.deepEqual(harakaParse(text).printed, [])
+  })
+
+  it('reports every key set twice, with its lines; haraka-config keeps only the last', () => {
+    const text = [
+      'timeout = 5',
+      '[one]',
+      'program_name = /bin/cat',
+      'timeout = 10',
+      'timeout = 20',
+      '[two]',
+      'domain = a.test',
+      'domain[] = b.test',
+      '[one]',
+      'timeout = 30',
+      '[main]',
+      'timeout = 6',
+    ].join('\n')
+    assert.deepEqual(problems(text), [
+      'f.ini [main] timeout: is set on lines 1 and 12: haraka-config keeps only the last; write it once',
+      'f.ini [one] timeout: is set on lines 4, 5 and 10: haraka-config keeps only the last; write it once',
+      'f.ini [two] domain: is set on lines 7 and 8, both as "domain =" and as "domain[] =": haraka-config keeps only the last form; use one of them',
+    ])
+    const { parsed } = harakaParse(text)
+    assert.equal(parsed['one']?.['timeout'], 30)
+    assert.deepEqual(parsed['two']?.['domain'], ['b.test'])
+  })
+
+  it('reports every line haraka-config drops, naming the key where there is one', () => {
+    const lines = [
+      '[rt]', // 1
+      'program_name = /bin/cat',
+      '[rt.env]',
+      '*.example.com = wild', // 4
+      '"john smith"@example.com = quoted', // 5
+      'no equals sign here', // 6
+      '= no key', // 7
+      '[rt.code] ; the map', // 8
+      '__proto__ = 1', // 9
+      'prog\u00e9 = x', // 10
+      'last = line \\', // 11
+    ]
+    assert.deepEqual(problems(lines.join('\n')), [
+      'f.ini [rt.env] *.example.com: line 4 is dropped by haraka-config: a key cannot hold "*" (only letters, digits and _ @ : . + - / [ ])',
+      'f.ini [rt.env] "john smith"@example.com: line 5 is dropped by haraka-config: a key cannot hold """, a space (only letters, digits and _ @ : . + - / [ ])',
+      'f.ini [rt.env] no equals sign here: line 6 is dropped by haraka-config: a key cannot hold a space (only letters, digits and _ @ : . + - / [ ])',
+      'f.ini [rt.env]: line 7, "= no key", is dropped by haraka-config: it has no key before "="',
+      'f.ini [rt.env]: line 8, "[rt.code] ; the map", is dropped by haraka-config: a section line holds only [NAME] (comments go on lines of their own), so the keys after it count as [rt.env]\'s',
+      'f.ini [rt.env] __proto__: line 9: haraka-config ignores a key of this name',
+      'f.ini [rt.env] prog\u00e9: line 10 is dropped by haraka-config: a key cannot hold "\u00e9" (only letters, digits and _ @ : . + - / [ ])',
+      'f.ini [rt.env]: line 11 ends with "\\", which continues it on the next line, but no line follows: haraka-config drops it',
+    ])
+    // haraka-config indeed has none of them.
+    const { parsed, printed } = harakaParse(lines.join('\n'))
+    assert.deepEqual(Object.keys(parsed['rt.env'] ?? {}), [])
+    assert.equal(printed.length, 7)
+  })
+
+  it('gives a continued line the number of its first line', () => {
+    assert.deepEqual(problems('[a]\nx = 1 \\\n  2\n"bad" = \\\n  3\n'), [
+      'f.ini [a] "bad": line 4 is dropped by haraka-config: a key cannot hold """ (only letters, digits and _ @ : . + - / [ ])',
+    ])
+  })
+
+  it('leaves the [NAME.address] sections to the routing table, which reads them line by line', () => {
+    assert.deepEqual(problems('[rt.address]\nstar*@example.com = x\na@example.com = 1\na@example.com = 2\n[rt]\ntimeout = 1\n'), [])
+  })
+
+  it('reports an unsafe section name once, not the keys in it', () => {
+    assert.deepEqual(problems('[prototype]\na = 1\na = 2\n'), ['f.ini [prototype]: line 1: haraka-config ignores this section name and every key in it'])
   })
 })

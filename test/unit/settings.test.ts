@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
-import { iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
-import { DEFAULT_SPAWN_HELPERS, MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type RawIni, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { checkConfigFile } from '../../plugins/pipe_transport/settings/config-file.js'
+import { harakaConfigGrammar, iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
+import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type RawIni, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
 
 const context = { installDir: '/srv/haraka', runningAsRoot: false }
 
@@ -97,16 +101,64 @@ describe('settings', () => {
     ])
   })
 
-  it('reads spawn_helpers from [main] only, from 0 to 64, defaulting to the cores (at most 4)', () => {
+  it('refuses spawn_helpers, which earlier versions took, saying why and what to do', () => {
     const one = { program_name: '/bin/cat', domain: 'one.test' }
-    assert.equal(settings({ main: {}, one }).spawnHelpers, DEFAULT_SPAWN_HELPERS)
-    assert.ok(DEFAULT_SPAWN_HELPERS >= 1 && DEFAULT_SPAWN_HELPERS <= 4)
-    assert.equal(settings({ main: { spawn_helpers: 0 }, one }).spawnHelpers, 0)
-    assert.equal(settings({ main: { spawn_helpers: '64' }, one }).spawnHelpers, 64)
-    for (const bad of [65, -1, 1.5, 'two']) {
-      assert.deepEqual(errors({ main: { spawn_helpers: bad }, one }), [`f.ini [main] spawn_helpers: "${bad}" must be a whole number from 0 to 64`])
-    }
-    assert.match(errors({ main: {}, one: { ...one, spawn_helpers: 2 } })[0] ?? '', /^f\.ini \[one\] spawn_helpers: unknown key/)
+    const why = 'is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line'
+    assert.deepEqual(errors({ main: { spawn_helpers: 2 }, one }), [`f.ini [main] spawn_helpers: ${why}`])
+    assert.deepEqual(errors({ main: {}, one: { ...one, spawn_helpers: 0 } }), [`f.ini [one] spawn_helpers: ${why}`])
+  })
+
+  it('suggests the known name nearest to an unknown key or section', () => {
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    const found = errors({ main: { Timeout: 5, max_concurency: 3 }, one: { ...one, argument: 'x', tiemout: 1, frobnicate: 1 } })
+    assert.deepEqual(found.slice(0, 4), [
+      'f.ini [main] Timeout: unknown key; did you mean "timeout"?',
+      'f.ini [main] max_concurency: unknown key; did you mean "max_concurrency"?',
+      'f.ini [one] argument: unknown key; did you mean "arguments"?',
+      'f.ini [one] tiemout: unknown key; did you mean "timeout"?',
+    ])
+    assert.match(found[4] ?? '', /^f\.ini \[one\] frobnicate: unknown key; known keys here: program_name, arguments, domain, .*, check_recipient/)
+    assert.equal(found.length, 5)
+    assert.deepEqual(errors({ main: {}, one, 'one.evn': {}, 'onw.code': {}, 'mian.env': {}, 'zzz.code': {} }), [
+      'f.ini [one.evn]: unknown section; did you mean [one.env]?',
+      'f.ini [onw.code]: there is no instance [onw] for this section; did you mean [one.code]?',
+      'f.ini [mian.env]: there is no instance [mian] for this section; did you mean [main.env]?',
+      'f.ini [zzz.code]: there is no instance [zzz] for this section',
+    ])
+  })
+
+  it('refuses a key written without "= value", which haraka-config keeps with no value at all', () => {
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    assert.deepEqual(errors({ main: { timeout: undefined }, one, 'one.env': { EMPTY: '', NONE: undefined }, 'one.code': { 75: undefined } }), [
+      'f.ini [main] timeout: has no value; write "timeout = ..."',
+      'f.ini [one.env] NONE: has no value; write "NONE = ..." ("NONE =" sets it empty)',
+      'f.ini [one.code] 75: has no reply; write it as in "75 = 450 4.3.0 try again later"',
+    ])
+    assert.deepEqual(settings({ main: {}, one, 'one.env': { EMPTY: '' } }).instances[0]?.env, { EMPTY: [] })
+  })
+
+  it('refuses a failure reply without text, which would give Haraka\'s own words', () => {
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    assert.deepEqual(errors({ main: {}, one, 'one.code': { 75: 450, 1: '550', default: 451, 2: 250 } }), [
+      'f.ini [one.code] 1: "550" has no text, so the client would get Haraka\'s "550 Message denied"; write one, as in "550 5.3.0 delivery failed"',
+      'f.ini [one.code] 75: "450" has no text, so the client would get Haraka\'s "450 Message denied temporarily"; write one, as in "450 4.3.0 try again later"',
+      'f.ini [one.code] default: "451" has no text, so the client would get Haraka\'s "450 Message denied temporarily"; write one, as in "451 4.3.0 try again later"',
+    ])
+  })
+
+  it('warns, without refusing, when exit status 0 is answered with a failure', () => {
+    const read = readSettings(iniFromSections({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.code': { 0: '450 4.3.0 not yet' } }), context)
+    assert.ok('settings' in read)
+    assert.deepEqual(read.warnings.map((w) => formatConfigError('f.ini', w)), [
+      'f.ini [one.code] 0: "450 4.3.0 not yet" answers a program that succeeded with a failure: the sender retries a message the program may have delivered',
+    ])
+    const bounced = readSettings(
+      iniFromSections({ main: {}, 'main.code': { 0: '550 5.0.0 no' }, a: { program_name: '/bin/cat', domain: 'a.test' }, b: { program_name: '/bin/cat', domain: 'b.test' } }),
+      context,
+    )
+    assert.deepEqual(bounced.warnings.map((w) => formatConfigError('f.ini', w)), [
+      'f.ini [main.code] 0: "550 5.0.0 no" answers a program that succeeded with a failure: the sender bounces a message the program may have delivered',
+    ])
   })
 
   it('reads [NAME.address] entries with their route data, lower-cased, beside or instead of domain', () => {
@@ -190,5 +242,68 @@ describe('settings', () => {
     const [one] = settings({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.env': { USER_ADDR: '${user}@${domain}' } }).instances
     assert.deepEqual(one?.env['USER_ADDR'], [{ macro: 'user' }, { literal: '@' }, { macro: 'domain' }])
     assert.match(errors({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.env': { X: '${usr}' } })[0] ?? '', /^f\.ini \[one\.env\] X: unknown macro \$\{usr\}/)
+  })
+
+  it('reads the journal keys of [main], naming what is allowed', () => {
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    assert.deepEqual(settings({ main: {}, one }).journal, { store: 'local', directory: '/srv/haraka/pipe_transport-journal', retentionDays: 7, unavailable: 'deliver' })
+    assert.deepEqual(settings({ main: { journal: 'redis://127.0.0.1:6379/2', journal_days: 10, journal_unavailable: 'defer', journal_directory: '/var/lib/j' }, one }).journal, {
+      store: 'redis://127.0.0.1:6379/2',
+      directory: '/var/lib/j',
+      retentionDays: 10,
+      unavailable: 'defer',
+    })
+    assert.deepEqual(errors({ main: { journal: 'lmdb', journal_days: 0, journal_unavailable: 'maybe' }, one }), [
+      'f.ini [main] journal: "lmdb" must be local, off or redis://HOST:PORT/DB',
+      'f.ini [main] journal_days: "0" must be a whole number from 1 to 365',
+      'f.ini [main] journal_unavailable: "maybe" must be one of: deliver, defer',
+    ])
+    assert.match(errors({ main: {}, one: { ...one, journal: 'off' } })[0] ?? '', /^f\.ini \[one\] journal: belongs in \[main\]/)
+  })
+
+  it('reads check_program with its arguments, timeout and cache, and its keys only with it', () => {
+    const [one] = settings({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test', check_program: '/bin/true', check_arguments: 'user ${user}', check_timeout: 3 } }).instances
+    assert.deepEqual(one?.recipientCheck, { program: '/bin/true', arguments: [[{ literal: 'user' }], [{ macro: 'user' }]], timeoutSeconds: 3, cacheSeconds: 60 })
+    assert.deepEqual(errors({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test', check_timeout: 3, check_program: '' } }), ['f.ini [one] check_timeout: needs check_program'])
+    assert.deepEqual(errors({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test', check_program: '/no/such', check_cache: 4000 } }), [
+      'f.ini [one] check_program: /no/such does not exist',
+      'f.ini [one] check_cache: "4000" must be a whole number from 0 to 3600',
+    ])
+  })
+})
+
+describe('the config file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-transport-unit-'))
+  after(() => rmSync(dir, { recursive: true, force: true }))
+  const ctx = { installDir: dir, runningAsRoot: false }
+
+  const grammar = harakaConfigGrammar(require)
+
+  it('is missing: a warning, and nothing is routed', () => {
+    const loaded = checkConfigFile(join(dir, 'missing.ini'), null, grammar, ctx)
+    assert.deepEqual(loaded.errors, [])
+    assert.deepEqual(loaded.warnings, [`${dir}/missing.ini is missing, so pipe_transport routes nothing; write it (see README, Configuration)`])
+    assert.deepEqual(loaded.settings?.instances, [])
+  })
+
+  it('has problems in its text and in its settings: all are errors, and no settings', () => {
+    const file = join(dir, 'both.ini')
+    const text = '[one]\nprogram_name = /bin/cat\ndomain = one.test\ntimeout = 5\ntimeout = 6\n*.x.test = 1\n[one.code]\n0 = 450 4.0.0 x\n'
+    writeFileSync(file, text)
+    const loaded = checkConfigFile(file, Buffer.from(text), grammar, ctx)
+    assert.equal(loaded.settings, undefined)
+    assert.deepEqual(loaded.errors, [
+      `${file} [one] timeout: is set on lines 4 and 5: haraka-config keeps only the last; write it once`,
+      `${file} [one] *.x.test: line 6 is dropped by haraka-config: a key cannot hold "*" (only letters, digits and _ @ : . + - / [ ])`,
+    ])
+    assert.equal(loaded.warnings.length, 1)
+  })
+
+  it('cannot be read: an error, where haraka-config gave nothing', () => {
+    const file = join(dir, 'present.ini')
+    writeFileSync(file, '')
+    const loaded = checkConfigFile(file, null, grammar, ctx)
+    assert.equal(loaded.settings, undefined)
+    assert.deepEqual(loaded.errors, [`${file}: cannot be read by Haraka`])
   })
 })

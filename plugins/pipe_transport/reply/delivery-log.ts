@@ -2,9 +2,10 @@
 // Node's main realm, because Haraka's logger merges only objects whose constructor is its own
 // `Object` into logfmt and json lines; one made in the plugin sandbox would be printed whole.
 import type { DeliveryReport } from '../delivery.js'
-import type { Envelope } from '../invocation/envelope.js'
+import type { Envelope, Recipient } from '../invocation/envelope.js'
 import type { TransactionReport } from '../transaction/deliver-transaction.js'
-import type { Reply } from './exit-reply.js'
+import type { RcptDecision } from '../routing/rcpt-policy.js'
+import { HARAKA_REPLY, type Outcome, type Reply } from './exit-reply.js'
 import type { Instance } from '../settings/settings.js'
 
 export type LogLevel = 'info' | 'warn' | 'error'
@@ -19,8 +20,7 @@ export interface DeliveryLog {
 
 export function describeDelivery(instance: Instance, envelope: Envelope, report: DeliveryReport): DeliveryLog {
   const { outcome, reply } = report
-  const ended =
-    outcome.kind === 'exited' ? `exit ${outcome.status}` : outcome.kind === 'signaled' ? `signal ${outcome.signal}` : outcome.kind
+  const ended = endedOf(outcome)
   const fields: Record<string, string | number> = {
     queue_id: envelope.queueId,
     instance: instance.name,
@@ -30,7 +30,7 @@ export function describeDelivery(instance: Instance, envelope: Envelope, report:
     bytes: report.bytes,
     duration_ms: report.durationMs,
     ended,
-    reply: replyLine(reply),
+    reply: loggedReply(reply),
   }
   if ('cause' in outcome) fields['cause'] = outcome.cause
   if ('reason' in outcome) fields['cause'] = outcome.reason
@@ -56,18 +56,31 @@ export function describeTransaction(queueId: string, report: TransactionReport):
     recipients: report.runs.reduce((sum, { run }) => sum + run.recipients.length, 0) + report.alreadyDelivered.length + report.busy.length,
     runs: report.runs.length,
     rcpt: addresses([...report.runs.flatMap(({ run }) => run.recipients), ...report.alreadyDelivered, ...report.busy]),
-    reply: replyLine(report.reply),
+    reply: loggedReply(report.reply),
   }
   if (report.alreadyDelivered.length > 0) fields['already_delivered'] = addresses(report.alreadyDelivered)
   if (report.busy.length > 0) fields['still_running'] = addresses(report.busy)
   if (failed.length > 0) fields['failed'] = addresses(failed.flatMap(({ run }) => run.recipients))
   const level: LogLevel = report.reply.verdict === 'ok' ? 'info' : 'warn'
-  const result = report.reply.verdict === 'ok' ? { pass: 'transaction' } : { fail: `transaction: ${replyLine(report.reply)}` }
+  const result = report.reply.verdict === 'ok' ? { pass: 'transaction' } : { fail: `transaction: ${loggedReply(report.reply)}` }
   return { level, message: 'transaction', fields, result }
 }
 
-/** How the client sees a reply, without the queue id Haraka appends. */
-function replyLine(reply: Reply): string {
-  const code = reply.verdict === 'ok' ? 250 : reply.verdict === 'denysoft' ? 450 : 550
-  return `${code} ${reply.text}`.trimEnd()
+/** A reply as the log records it: its code and the plugin's text (none where Haraka's own goes out). */
+function loggedReply(reply: Reply): string {
+  return `${HARAKA_REPLY[reply.verdict].code} ${reply.text}`.trimEnd()
+}
+
+/** What check_program said of a recipient: INFO when it answered, WARN when it could not. */
+export function describeRecipientCheck(instance: Instance, recipient: Recipient, decision: RcptDecision, outcome: Outcome): DeliveryLog {
+  const answer =
+    decision.kind === 'continue' ? 'exists' : `${decision.code} ${decision.kind === 'deny' ? 5 : 4}.${decision.subject}.${decision.detail} ${decision.text}`
+  const fields: Record<string, string | number> = { instance: instance.name, rcpt: recipient.address, ended: endedOf(outcome), answer }
+  if ('cause' in outcome) fields['cause'] = outcome.cause
+  const level: LogLevel = decision.kind === 'denysoft' ? 'warn' : 'info'
+  return { level, message: 'recipient check', fields, result: decision.kind === 'continue' ? { pass: `check ${instance.name}` } : { fail: `check ${instance.name}: ${answer}` } }
+}
+
+function endedOf(outcome: Outcome): string {
+  return outcome.kind === 'exited' ? `exit ${outcome.status}` : outcome.kind === 'signaled' ? `signal ${outcome.signal}` : outcome.kind
 }

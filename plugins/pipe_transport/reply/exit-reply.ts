@@ -10,6 +10,19 @@ export interface Reply {
   readonly text: string
 }
 
+/** What Haraka sends at the queue hook for a verdict: its basic code, and its text for a reply with none. */
+export const HARAKA_REPLY = {
+  ok: { code: 250, text: 'Message Queued' },
+  denysoft: { code: 450, text: 'Message denied temporarily' },
+  deny: { code: 550, text: 'Message denied' },
+} as const satisfies Record<Verdict, { code: number; text: string }>
+
+/** The reply line the client gets, but for the transaction id that Haraka appends. */
+export function replyLine(reply: Reply): string {
+  const haraka = HARAKA_REPLY[reply.verdict]
+  return `${haraka.code} ${reply.text || haraka.text}`
+}
+
 /** How a delivery attempt ended, as seen by the plugin. */
 export type Outcome =
   /** `stderrLine`: the program's first stderr line, when `status_from_stderr` asked for it. */
@@ -23,8 +36,6 @@ export type Outcome =
   /** delivered_to's loop check: the message already carries Delivered-To: for this recipient. */
   | { readonly kind: 'looped'; readonly address: string }
   | { readonly kind: 'internal-error'; readonly cause: string }
-  /** The spawn helper running the program died before it could say how the program ended. */
-  | { readonly kind: 'helper-lost'; readonly cause: string }
 
 /** The exit-status table: explicit entries, then the answer for any other non-zero status. */
 export interface ExitCodeTable {
@@ -113,8 +124,6 @@ export function replyFor(outcome: Outcome, table: ExitCodeTable): Reply {
       return { verdict: 'denysoft', text: '4.3.0 pipe transport shutting down, try again later' }
     case 'internal-error':
       return { verdict: 'denysoft', text: '4.3.0 pipe transport internal error' }
-    case 'helper-lost':
-      return { verdict: 'denysoft', text: '4.3.0 pipe transport delivery interrupted, try again later' }
     case 'refused':
       return { verdict: 'deny', text: '5.1.3 pipe transport refuses an address that would start a program argument with "-"' }
     case 'looped':

@@ -1,13 +1,21 @@
-// Runs one delivery program: no shell, a given environment, its own process group, stdout and
-// stderr appended straight to files (so its output never passes through Haraka's memory), and a
-// deadline. Resolves exactly once with how the run ended; it never rejects.
-import { spawn, type ChildProcess } from 'node:child_process'
+// Runs one delivery program: no shell, a given environment, its own session and process group,
+// stdout and stderr appended straight to files (so its output never passes through Haraka's
+// memory), and a deadline. Resolves exactly once with how the run ended; it never rejects.
+//
+// Programs start with posix_spawn (posix-spawn.ts) where glibc and koffi allow it, and through
+// child_process (fork, then exec) where they do not, and for instances with `user`/`group`:
+// posix_spawn cannot change identity. Both give the same guarantees; only the cost differs.
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { open, type FileHandle } from 'node:fs/promises'
 import { Writable, type Readable } from 'node:stream'
 import type { Outcome } from '../reply/exit-reply.js'
 import { terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
 import { FirstLine } from './first-line.js'
+import { gatherWrites } from './gather-writes.js'
+import { libc, libcMissing } from './libc.js'
+import { PosixSpawner } from './posix-spawn.js'
+import type { ExitStatus } from './reaper.js'
 import { within } from './within.js'
 
 export interface ProgramSpec {
@@ -33,8 +41,17 @@ export interface RunResult {
 /** Writes the message into the program's stdin and ends it. */
 export type Feed = (stdin: Writable) => void
 
-/** Told the program's pid (its process group) once it runs, before its input is fed. */
-export type OnStarted = (pid: number) => void
+/** A program that runs, whichever way it was started. */
+export interface Started {
+  /** Also its process group's and session's id. */
+  readonly pid: number
+  readonly stdin: Writable & { readonly bytesWritten: number }
+  /** Its stderr, when it is captured (captureStderrLine); else stderr went to errorFile. */
+  readonly stderr: Readable | undefined
+  readonly exited: Promise<ExitStatus>
+  /** Our ends of its stdio are all closed. */
+  readonly closed: Promise<void>
+}
 
 /**
  * After the program exits, how long its stdio may stay open. A child it left behind can hold
@@ -42,17 +59,42 @@ export type OnStarted = (pid: number) => void
  */
 export const STDIO_LINGER_MS = 1000
 
-export async function runProgram(spec: ProgramSpec, feed: Feed, onStarted?: OnStarted): Promise<RunResult> {
+/**
+ * `PIPE_TRANSPORT_SPAWNER=child_process` makes every program start through child_process, as on
+ * a system without glibc or koffi. For tests of that path; an operator has no reason to set it.
+ */
+const FORCE_CHILD_PROCESS = process.env['PIPE_TRANSPORT_SPAWNER'] === 'child_process'
+const posixSpawner = libc && !FORCE_CHILD_PROCESS ? new PosixSpawner(libc) : undefined
+
+/** How programs start in this process, for the one log line at start. */
+export function describeSpawner(): { readonly level: 'info' | 'warn'; readonly message: string } {
+  if (posixSpawner) {
+    return { level: 'info', message: 'programs start with posix_spawn (glibc through koffi); instances with user/group through child_process' }
+  }
+  const why = FORCE_CHILD_PROCESS ? 'PIPE_TRANSPORT_SPAWNER=child_process is set' : libcMissing
+  return { level: 'warn', message: `programs start through child_process (fork), which blocks Haraka longer per delivery: ${why}` }
+}
+
+export async function runProgram(spec: ProgramSpec, feed: Feed): Promise<RunResult> {
   let output: FileHandle | undefined
   let error: FileHandle | undefined
   try {
+    if (posixSpawner && spec.uid === undefined && spec.gid === undefined) {
+      // The child opens its own output files; a captured stderr is copied into error_file here.
+      if (spec.captureStderrLine) error = await openForAppend(spec.errorFile, 'error_file')
+      const started = await posixSpawner.start(spec)
+      if ('cause' in started) return { outcome: { kind: 'start-failed', cause: started.cause }, bytesWritten: 0 }
+      return await watch(started, spec, feed, error)
+    }
     output = await openForAppend(spec.outputFile, 'output_file')
     error = await openForAppend(spec.errorFile, 'error_file')
-    return await spawnAndWatch(spec, feed, onStarted, output, error)
+    const started = await spawnWithChildProcess(spec, output, error)
+    if ('cause' in started) return { outcome: { kind: 'start-failed', cause: started.cause }, bytesWritten: 0 }
+    return await watch(started, spec, feed, error)
   } catch (err) {
     return { outcome: { kind: 'start-failed', cause: messageOf(err) }, bytesWritten: 0 }
   } finally {
-    // The child holds its own copies of the descriptors from the moment spawn() returns. A
+    // The child holds its own copies of the descriptors from the moment it was started. A
     // captured stderr's copy has closed its handle already; closing it again is harmless.
     await output?.close().catch(() => undefined)
     await error?.close().catch(() => undefined)
@@ -70,42 +112,39 @@ async function openForAppend(path: string, key: string): Promise<FileHandle | un
   }
 }
 
-function spawnAndWatch(
+async function spawnWithChildProcess(
   spec: ProgramSpec,
-  feed: Feed,
-  onStarted: OnStarted | undefined,
   output: FileHandle | undefined,
   error: FileHandle | undefined,
-): Promise<RunResult> {
+): Promise<Started | { readonly cause: string }> {
   // spawn() throws synchronously for some bad input (a NUL byte in an argument, an invalid uid);
-  // the caller turns that into a start failure.
+  // runProgram turns that into a start failure.
   const child = spawn(spec.program, spec.argv, {
     stdio: ['pipe', output?.fd ?? 'ignore', spec.captureStderrLine ? 'pipe' : (error?.fd ?? 'ignore')],
     env: spec.env,
     cwd: spec.directory,
+    // setsid(): its own session and process group.
     detached: true,
     ...(spec.uid === undefined ? {} : { uid: spec.uid }),
     ...(spec.gid === undefined ? {} : { gid: spec.gid }),
   })
-  return watch(child, spec, feed, onStarted, error)
-}
-
-async function watch(
-  child: ChildProcess,
-  spec: ProgramSpec,
-  feed: Feed,
-  onStarted: OnStarted | undefined,
-  error: FileHandle | undefined,
-): Promise<RunResult> {
   const { stdin, stderr, pid } = child
-  const bytesWritten = (): number => Number(stdin && 'bytesWritten' in stdin ? stdin.bytesWritten : 0)
-
   // With no pid the program never started (ENOENT, EACCES, ENOEXEC ...): 'error' follows, and
   // nothing must be written to a stdin that has no reader.
   if (pid === undefined || !stdin) {
     const [err] = (await once(child, 'error')) as [Error]
-    return { outcome: { kind: 'start-failed', cause: `cannot start ${spec.program}: ${err.message}` }, bytesWritten: 0 }
+    return { cause: `cannot start ${spec.program}: ${err.message}` }
   }
+  const exited = once(child, 'exit').then(([status, signal]) => ({ status, signal }) as ExitStatus)
+  // 'close' follows once our ends of its stdio are closed too. Listen now: it can come in the
+  // same tick as 'exit'.
+  const closed = once(child, 'close').then(() => undefined)
+  return { pid, stdin: stdin as Started['stdin'], stderr: stderr ?? undefined, exited, closed }
+}
+
+async function watch(started: Started, spec: ProgramSpec, feed: Feed, error: FileHandle | undefined): Promise<RunResult> {
+  const { stdin, stderr, pid } = started
+  const bytesWritten = (): number => stdin.bytesWritten
 
   // A program may exit without reading all of its input; its exit status decides, so the EPIPE
   // (or ECONNRESET, or a write after destroy) that the rest of the message meets is not an error.
@@ -121,18 +160,16 @@ async function watch(
   const timer = setTimeout(() => endBy({ kind: 'timed-out', seconds: spec.timeoutSeconds }), spec.timeoutSeconds * 1000)
   trackRunning(pid, () => endBy({ kind: 'shutdown' }))
 
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
-  // 'close' follows once our ends of its stdio are closed too; that makes the byte count and the
-  // copied stderr complete. Listen now: it can come in the same tick as 'exit'.
-  const closed = once(child, 'close').then(() => true)
-  onStarted?.(pid)
+  // Haraka's message stream hands over a 3 kB message in about 44 chunks, all in one tick.
+  gatherWrites(stdin)
   feed(stdin)
-  const [status, signal] = await exited
+  const { status, signal } = await started.exited
   clearTimeout(timer)
   untrackRunning(pid)
 
-  // Wait for 'close' only briefly after the exit.
-  if (!(await within(closed, STDIO_LINGER_MS, false))) {
+  // Wait for the stdio to close only briefly after the exit: the byte count and the copied
+  // stderr are complete then, unless a child the program left behind holds them.
+  if (!(await within(started.closed.then(() => true), STDIO_LINGER_MS, false))) {
     stdin.destroy()
     stderr?.destroy()
   }

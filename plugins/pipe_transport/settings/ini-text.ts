@@ -4,19 +4,30 @@
 // so they are read from the text, one entry at a time, when settings.ts builds the routing table.
 // Every other line goes to haraka-config's own parser, and every line is split and classified
 // with haraka-config's own regular expressions, so the file means what any Haraka ini means.
+// What that parser loses without a word (lines it drops, keys set twice, of which it keeps the
+// last) is found in the text too, and reported as errors.
+import type { ConfigError } from './settings.js'
 
-/** What haraka-config provides; the entry hands it over (only the sandboxed entry can require it). */
+/** What haraka-config provides (harakaConfigGrammar). */
 export interface IniGrammar {
   /** haraka-config's lib/regex.js. */
-  readonly regex: {
-    readonly section: RegExp
-    readonly param: RegExp
-    readonly comment: RegExp
-    readonly blank: RegExp
-    readonly continuation: RegExp
-  }
+  readonly regex: typeof import('haraka-config/lib/regex')
+  /** haraka-config's lib/unsafe-keys.js: section and key names it ignores. */
+  readonly unsafeKeys: ReadonlySet<string>
   /** haraka-config's lib/readers/ini.js parseIni(): the file name only appears in its log lines. */
   parseIni(name: string, options: Record<string, unknown>, data: string): Record<string, Record<string, unknown>>
+}
+
+/**
+ * haraka-config's grammar from the haraka-config that `load` finds: the sandboxed entry's
+ * `require` finds Haraka's own, the package's its dependency, the try command Haraka's.
+ */
+export function harakaConfigGrammar(load: (id: string) => unknown): IniGrammar {
+  return {
+    regex: load('haraka-config/lib/regex') as IniGrammar['regex'],
+    parseIni: (load('haraka-config/lib/readers/ini') as Pick<IniGrammar, 'parseIni'>).parseIni,
+    unsafeKeys: (load('haraka-config/lib/unsafe-keys') as { UNSAFE_KEYS: ReadonlySet<string> }).UNSAFE_KEYS,
+  }
 }
 
 export type RawSection = Readonly<Record<string, unknown>>
@@ -35,6 +46,8 @@ export interface Ini {
   addressLines(section: string): Iterable<AddressLine>
   /** How many bytes and lines all `[NAME.address]` sections take, to size the routing table. */
   readonly addressSize: { readonly bytes: number; readonly entries: number }
+  /** What haraka-config's parse of the other sections loses (textProblems). */
+  readonly problems: readonly ConfigError[]
 }
 
 export const ADDRESS_SUFFIX = '.address'
@@ -49,6 +62,7 @@ export function iniFromSections(sections: Readonly<Record<string, RawSection | u
       }
     },
     addressSize: { bytes: 4096, entries: 256 },
+    problems: [],
   }
 }
 
@@ -92,7 +106,111 @@ export function iniFromText(file: string, text: string, grammar: IniGrammar): In
       }
     }
   }
-  return { sections: grammar.parseIni(file, {}, rest.join('\n')), addressLines, addressSize }
+  return { sections: grammar.parseIni(file, {}, rest.join('\n')), addressLines, addressSize, problems: textProblems(text, grammar) }
+}
+
+/**
+ * Lines haraka-config drops and keys it would keep only the last of, outside the `[NAME.address]`
+ * sections (whose lines route-entries.ts checks one by one as it reads them). The walk is
+ * haraka-config 1.7's own (lib/readers/ini.js), so both see the same sections, keys and lines.
+ */
+export function textProblems(text: string, grammar: Pick<IniGrammar, 'regex' | 'unsafeKeys'>): ConfigError[] {
+  const { regex, unsafeKeys } = grammar
+  const problems: { line: number; error: ConfigError }[] = []
+  /** Where each key was set, by section, in file order; `list` for `key[] = v`, which adds to a list. */
+  const settings = new Map<string, Map<string, { line: number; list: boolean }[]>>()
+  let section = 'main'
+  let tracked: Map<string, { line: number; list: boolean }[]> | undefined = sectionKeys(settings, section)
+  let pending = ''
+  let pendingLine = 0
+  let number = 0
+  for (const { line: physical } of lines(text, 0, text.length)) {
+    number++
+    if (regex.comment.test(physical) || regex.blank.test(physical)) continue
+    const header = regex.section.exec(physical)
+    if (header) {
+      section = (header[1] ?? '').trim()
+      const ignored = unsafeKeys.has(section)
+      if (ignored) problems.push({ line: number, error: { section, message: `line ${number}: haraka-config ignores this section name and every key in it` } })
+      // Address sections are read line by line into the routing table, which checks them itself.
+      tracked = ignored || section.endsWith(ADDRESS_SUFFIX) ? undefined : sectionKeys(settings, section)
+      continue
+    }
+    if (!tracked) continue
+    if (regex.continuation.test(physical)) {
+      if (pending === '') pendingLine = number
+      pending += physical.replace(regex.continuation, '')
+      continue
+    }
+    const line = `${pending}${physical}`
+    const at = pending === '' ? number : pendingLine
+    pending = ''
+    const param = regex.param.exec(line)
+    if (!param) {
+      problems.push({ line: at, error: unreadable(section, at, line) })
+      continue
+    }
+    const name = param[1] ?? ''
+    const list = regex.is_array.test(name)
+    const key = list ? name.replace('[]', '') : name
+    if (unsafeKeys.has(key)) {
+      problems.push({ line: at, error: { section, key, message: `line ${at}: haraka-config ignores a key of this name` } })
+      continue
+    }
+    tracked.set(key, [...(tracked.get(key) ?? []), { line: at, list }])
+  }
+  if (pending !== '') {
+    const message = `line ${pendingLine} ends with "\\", which continues it on the next line, but no line follows: haraka-config drops it`
+    problems.push({ line: pendingLine, error: { section, message } })
+  }
+  for (const [name, keys] of settings) {
+    for (const [key, seen] of keys) {
+      const repeated = repetition(seen, key)
+      if (repeated) problems.push({ line: seen[0]?.line ?? 0, error: { section: name, key, message: repeated } })
+    }
+  }
+  return problems.sort((a, b) => a.line - b.line).map((problem) => problem.error)
+}
+
+function sectionKeys<Setting>(settings: Map<string, Map<string, Setting[]>>, section: string): Map<string, Setting[]> {
+  // haraka-config merges a section named twice into one, so its keys are counted together.
+  const keys = settings.get(section) ?? new Map<string, Setting[]>()
+  settings.set(section, keys)
+  return keys
+}
+
+/** The message for a key set more than once, or undefined when that is fine (`key[]` lines only). */
+function repetition(seen: readonly { line: number; list: boolean }[], key: string): string | undefined {
+  if (seen.length < 2 || seen.every((setting) => setting.list)) return undefined
+  const numbers = seen.map((setting) => setting.line)
+  const where = `${numbers.slice(0, -1).join(', ')} and ${numbers.at(-1)}`
+  if (seen.some((setting) => setting.list)) {
+    return `is set on lines ${where}, both as "${key} =" and as "${key}[] =": haraka-config keeps only the last form; use one of them`
+  }
+  return `is set on lines ${where}: haraka-config keeps only the last; write it once`
+}
+
+/** Says why haraka-config drops a line, naming the key as well as it can be made out. */
+function unreadable(section: string, number: number, line: string): ConfigError {
+  const text = line.trim()
+  if (text.startsWith('[')) {
+    return {
+      section,
+      message:
+        `line ${number}, "${text}", is dropped by haraka-config: a section line holds only [NAME] (comments go on lines of their own), ` +
+        `so the keys after it count as [${section}]'s`,
+    }
+  }
+  const equals = text.indexOf('=')
+  const key = (equals < 0 ? text : text.slice(0, equals)).trim()
+  if (key === '') return { section, message: `line ${number}, "${text}", is dropped by haraka-config: it has no key before "="` }
+  const refused = [...new Set(key.replace(/[\w@:.+\-/[\]]/g, ''))].map((character) => (character === ' ' ? 'a space' : `"${character}"`))
+  if (refused.length === 0) return { section, key, message: `line ${number} is dropped by haraka-config: it is not "key = value"` }
+  return {
+    section,
+    key,
+    message: `line ${number} is dropped by haraka-config: a key cannot hold ${refused.join(', ')} (only letters, digits and _ @ : . + - / [ ])`,
+  }
 }
 
 /** The lines of text[from, to), split as haraka-config splits a file (CRLF, CR or LF). */

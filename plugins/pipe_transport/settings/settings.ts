@@ -2,12 +2,12 @@
 // Every problem is collected, not just the first, and each names its section and key, so an
 // operator fixes a file in one pass. A typo is an error, never a silent default.
 import { accessSync, constants, statSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
 import { isAbsolute, resolve } from 'node:path'
 import { lookupGroup, lookupUser } from './accounts.js'
+import { closest } from './did-you-mean.js'
 import { parseArguments, parseTemplate, type Template, type WordTemplate } from '../invocation/arguments.js'
 import { TRANSACTION_VARIABLES } from '../invocation/environment.js'
-import { PRESETS, parseReplyLine, type ExitCodeTable, type PresetName, type Reply } from '../reply/exit-reply.js'
+import { PRESETS, parseReplyLine, replyLine, type ExitCodeTable, type PresetName, type Reply } from '../reply/exit-reply.js'
 import { RouteTable, isDomainEntry } from '../routing/route.js'
 import type { Ini } from './ini-text.js'
 import { JOURNAL_KEYS, readJournalConfig, type JournalConfig } from './journal-settings.js'
@@ -29,6 +29,8 @@ export const DEFAULTS = {
   max_concurrency: 10,
   code_preset: 'seed',
   line_endings: 'lf',
+  check_timeout: 5,
+  check_cache: 60,
 } as const
 
 /** How the message is shaped for one program; never changes the transaction itself. */
@@ -69,6 +71,16 @@ export interface Instance {
   readonly checkRecipient: boolean
   /** lowercase_local_part (Postfix flag u): the local part in lower case in macros and environment. */
   readonly lowercaseLocalPart: boolean
+  /** check_program: asked at RCPT whether a recipient exists (routing/recipient-check.ts). */
+  readonly recipientCheck: RecipientCheck | undefined
+}
+
+export interface RecipientCheck {
+  readonly program: string
+  readonly arguments: readonly WordTemplate[]
+  readonly timeoutSeconds: number
+  /** How long an answer (exists, or does not) is reused; 0 asks every time. */
+  readonly cacheSeconds: number
 }
 
 export interface Settings {
@@ -80,17 +92,8 @@ export interface Settings {
   readonly recipientDelimiter: string | undefined
   /** Deliver routed domains for relaying clients too (queue_outbound). */
   readonly enableOutbound: boolean
-  /** Helper processes that fork the programs (helper-pool.ts); 0 forks them in Haraka itself. */
-  readonly spawnHelpers: number
   readonly journal: JournalConfig
 }
-
-/**
- * spawn_helpers: one helper per core, at most 4. A helper spends most of its time inside fork(),
- * which uses one core; more helpers than cores only compete with Haraka and the programs.
- */
-export const DEFAULT_SPAWN_HELPERS = Math.min(4, availableParallelism())
-export const MAX_SPAWN_HELPERS = 64
 
 export interface ConfigError {
   readonly section: string
@@ -136,13 +139,31 @@ const INSTANCE_KEYS = [
   'x_original_to',
   'recipient_limit',
   'check_recipient',
+  'check_program',
+  'check_arguments',
+  'check_timeout',
+  'check_cache',
   'lowercase_local_part',
 ] as const
 type InstanceKey = (typeof INSTANCE_KEYS)[number]
 /** Keys that concern the whole plugin rather than one instance. */
-const MAIN_ONLY_KEYS = ['enable_outbound', 'spawn_helpers', 'recipient_delimiter', ...JOURNAL_KEYS] as const
+const MAIN_ONLY_KEYS = ['enable_outbound', 'recipient_delimiter', ...JOURNAL_KEYS] as const
+/**
+ * Keys that earlier versions took, with what to do about them: an error rather than an unknown
+ * key, so that the operator learns why.
+ */
+const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  spawn_helpers: 'is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
+}
 /** `[main]` takes every instance key but `domain` (as defaults), and the keys of the whole plugin. */
 const MAIN_KEYS: readonly string[] = [...INSTANCE_KEYS.filter((key) => key !== 'domain'), ...MAIN_ONLY_KEYS]
+/** Known keys written in the wrong kind of section, with where they belong. */
+const MISPLACED_IN_MAIN: Readonly<Record<string, string>> = {
+  domain: 'belongs in an instance section: [main] holds what every instance inherits, and a domain has one instance',
+}
+const MISPLACED_IN_INSTANCE: Readonly<Record<string, string>> = Object.fromEntries(
+  MAIN_ONLY_KEYS.map((key) => [key, 'belongs in [main]: it is a setting of the whole plugin']),
+)
 
 const TRUE_WORDS = ['true', 'yes', 'on', '1']
 const FALSE_WORDS = ['false', 'no', 'off', '0']
@@ -159,24 +180,34 @@ function parseFlag(value: unknown): boolean | undefined {
 /** Sub-sections an instance (or `[main]`, as defaults) may have. */
 const SUBSECTIONS = ['code', 'env', 'address'] as const
 
-export function readSettings(ini: Ini, context: ReadContext): { settings: Settings } | { errors: ConfigError[] } {
+/**
+ * The settings, or every error; warnings either way. A warning is a setting that works but is
+ * most likely not what the operator meant. The errors include what haraka-config's parse of the
+ * text lost (ini-text.ts).
+ */
+export function readSettings(
+  ini: Ini,
+  context: ReadContext,
+): { settings: Settings; warnings: ConfigError[] } | { errors: ConfigError[]; warnings: ConfigError[] } {
   const raw = ini.sections
   const errors: ConfigError[] = []
+  const warnings: ConfigError[] = []
   const main = raw['main'] ?? {}
-  checkKeys('main', main, MAIN_KEYS, errors)
-  const spawnHelpers = readSpawnHelpers(main['spawn_helpers'], errors)
+  checkKeys('main', main, MAIN_KEYS, errors, MISPLACED_IN_MAIN)
 
-  const instanceNames: string[] = []
-  for (const section of Object.keys(raw)) {
-    if (section === 'main' || section === UNROUTED_SECTION) continue
-    const [name = '', sub, ...rest] = section.split('.')
-    if (sub === undefined) instanceNames.push(name)
-    else if (rest.length > 0 || !(SUBSECTIONS as readonly string[]).includes(sub) || name === UNROUTED_SECTION) {
-      errors.push({ section, message: `unknown section; use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it` })
+  const sections = Object.keys(raw).filter((section) => section !== 'main' && section !== UNROUTED_SECTION)
+  const instanceNames = sections.filter((section) => !section.includes('.'))
+  for (const section of sections.filter((name) => name.includes('.'))) {
+    const [name = '', sub = '', ...rest] = section.split('.')
+    if (rest.length > 0 || !(SUBSECTIONS as readonly string[]).includes(sub) || name === UNROUTED_SECTION) {
+      const near = rest.length > 0 || name === UNROUTED_SECTION ? undefined : closest(sub, SUBSECTIONS)
+      const hint = near ? `did you mean [${name}.${near}]?` : 'use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it'
+      errors.push({ section, message: `unknown section; ${hint}` })
     } else if (name === 'main' && sub === 'address') {
       errors.push({ section, message: 'addresses are routed by an instance: use [NAME.address] beside [NAME]' })
     } else if (name !== 'main' && raw[name] === undefined) {
-      errors.push({ section, message: `there is no instance [${name}] for this section` })
+      const near = closest(name, ['main', ...instanceNames])
+      errors.push({ section, message: `there is no instance [${name}] for this section${near ? `; did you mean [${near}.${sub}]?` : ''}` })
     }
   }
 
@@ -187,7 +218,7 @@ export function readSettings(ini: Ini, context: ReadContext): { settings: Settin
   const recipientDelimiter = readRecipientDelimiter(main['recipient_delimiter'], errors)
   const journal = readJournalConfig(main, context.installDir, errors)
 
-  const instances = instanceNames.map((name) => readInstance(name, raw, context, errors))
+  const instances = instanceNames.map((name) => readInstance(name, raw, context, errors, warnings))
   const { addressCounts, ...entries } = routeEntries(instances, ini, errors)
   for (const instance of instances) {
     if (instance.domains.length === 0 && !addressCounts.get(instance)) {
@@ -195,10 +226,16 @@ export function readSettings(ini: Ini, context: ReadContext): { settings: Settin
     }
   }
   const routes = new RouteTable(entries)
-  // [main.code] and [main.env] are read once per instance; report each of their problems once.
-  const unique = [...new Map(errors.map((error) => [formatConfigError('', error), error])).values()]
-  if (unique.length > 0) return { errors: unique }
-  return { settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound: enableOutbound ?? true, spawnHelpers, journal } }
+  if (errors.length > 0 || ini.problems.length > 0) return { errors: [...ini.problems, ...once(errors)], warnings: once(warnings) }
+  return {
+    settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound: enableOutbound ?? true, journal },
+    warnings: once(warnings),
+  }
+}
+
+/** [main.code] and [main.env] are read once per instance; each of their problems is reported once. */
+function once(problems: readonly ConfigError[]): ConfigError[] {
+  return [...new Map(problems.map((problem) => [formatConfigError('', problem), problem])).values()]
 }
 
 /** One or more characters; the extension starts at the first of them in a local part (Postfix). */
@@ -210,16 +247,6 @@ function readRecipientDelimiter(value: unknown, errors: ConfigError[]): string |
     return undefined
   }
   return text
-}
-
-function readSpawnHelpers(value: unknown, errors: ConfigError[]): number {
-  if (value === undefined) return DEFAULT_SPAWN_HELPERS
-  const number = parseWholeNumber(value, 0, MAX_SPAWN_HELPERS)
-  if ('error' in number) {
-    errors.push({ section: 'main', key: 'spawn_helpers', message: number.error })
-    return DEFAULT_SPAWN_HELPERS
-  }
-  return number.value
 }
 
 /** A whole number from min to max, as an ini value (haraka-config may already have made it a number). */
@@ -234,16 +261,24 @@ function checkKeys(
   values: Readonly<Record<string, unknown>>,
   known: readonly string[],
   errors: ConfigError[],
+  misplaced: Readonly<Record<string, string>>,
 ): void {
-  for (const key of Object.keys(values)) {
-    if (!known.includes(key)) errors.push({ section, key, message: `unknown key; known keys here: ${known.join(', ')}` })
+  for (const [key, value] of Object.entries(values)) {
+    // haraka-config reads a line `timeout` with no "=" as the key with no value at all.
+    if (known.includes(key)) {
+      if (value === undefined) errors.push({ section, key, message: `has no value; write "${key} = ..."` })
+      continue
+    }
+    const near = closest(key, known)
+    const message = REMOVED_KEYS[key] ?? misplaced[key] ?? `unknown key; ${near ? `did you mean "${near}"?` : `known keys here: ${known.join(', ')}`}`
+    errors.push({ section, key, message })
   }
 }
 
-function readInstance(name: string, raw: RawIni, context: ReadContext, errors: ConfigError[]): Instance {
+function readInstance(name: string, raw: RawIni, context: ReadContext, errors: ConfigError[], warnings: ConfigError[]): Instance {
   const own = raw[name] ?? {}
   const main = raw['main'] ?? {}
-  checkKeys(name, own, INSTANCE_KEYS, errors)
+  checkKeys(name, own, INSTANCE_KEYS, errors, MISPLACED_IN_INSTANCE)
 
   /** The instance's value for a key, else `[main]`'s, with the section it came from. */
   const lookup = (key: InstanceKey): { value: unknown; section: string } | undefined => {
@@ -321,12 +356,29 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
     maxConcurrency: integer('max_concurrency', DEFAULTS.max_concurrency, 1, 10000),
     ...readIdentity(text('user', ''), text('group', ''), context.runningAsRoot, fail),
     env: readEnv(name, raw, errors),
-    exitCodes: readExitCodes(name, raw, PRESETS[preset], errors),
+    exitCodes: readExitCodes(name, raw, PRESETS[preset], errors, warnings),
     statusFromStderr: flag('status_from_stderr'),
     shape,
     recipientLimit,
     checkRecipient: flag('check_recipient'),
     lowercaseLocalPart: flag('lowercase_local_part'),
+    recipientCheck: readRecipientCheck(),
+  }
+
+  function readRecipientCheck(): RecipientCheck | undefined {
+    const checkProgram = text('check_program', '')
+    if (checkProgram === '') {
+      for (const key of ['check_arguments', 'check_timeout', 'check_cache'] as const) if (lookup(key)) fail(key, 'needs check_program')
+      return undefined
+    }
+    const parsed = parseArguments(text('check_arguments', ''))
+    if ('error' in parsed) fail('check_arguments', parsed.error)
+    return {
+      program: readProgram(checkProgram, context.installDir, (message) => fail('check_program', message)),
+      arguments: 'words' in parsed ? parsed.words : [],
+      timeoutSeconds: integer('check_timeout', DEFAULTS.check_timeout, 1, 30),
+      cacheSeconds: integer('check_cache', DEFAULTS.check_cache, 0, 3600),
+    }
   }
 }
 
@@ -397,6 +449,7 @@ function readEnv(name: string, raw: RawIni, errors: ConfigError[]): Record<strin
   for (const section of ['main.env', `${name}.env`]) {
     for (const [key, value] of Object.entries(raw[section] ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) errors.push({ section, key, message: 'is not a valid environment variable name' })
+      else if (value === undefined) errors.push({ section, key, message: `has no value; write "${key} = ..." ("${key} =" sets it empty)` })
       else if ((TRANSACTION_VARIABLES as readonly string[]).includes(key)) {
         errors.push({ section, key, message: 'is set by pipe_transport from the transaction and cannot be configured' })
       } else {
@@ -409,18 +462,37 @@ function readEnv(name: string, raw: RawIni, errors: ConfigError[]): Record<strin
   return env
 }
 
+/** A text to suggest for a failure reply written without one. */
+const EXAMPLE_TEXT = { denysoft: '4.3.0 try again later', deny: '5.3.0 delivery failed' } as const
+
 /** The preset, overridden entry by entry by [main.code], then by [NAME.code]. */
-function readExitCodes(name: string, raw: RawIni, preset: ExitCodeTable, errors: ConfigError[]): ExitCodeTable {
+function readExitCodes(name: string, raw: RawIni, preset: ExitCodeTable, errors: ConfigError[], warnings: ConfigError[]): ExitCodeTable {
   const entries = new Map<number, Reply>(preset.entries)
   let otherwise = preset.otherwise
   for (const section of ['main.code', `${name}.code`]) {
     for (const [key, value] of Object.entries(raw[section] ?? {})) {
-      // haraka-config turns `0 = 250` into the number 250.
-      const reply = parseReplyLine(String(value))
+      // haraka-config turns `0 = 250` into the number 250, and a line `75` into a key with no value.
+      if (value === undefined) {
+        errors.push({ section, key, message: `has no reply; write it as in "${key} = 450 ${EXAMPLE_TEXT.denysoft}"` })
+        continue
+      }
+      const line = String(value)
+      const reply = parseReplyLine(line)
       if ('error' in reply) errors.push({ section, key, message: reply.error })
-      else if (key === 'default') otherwise = reply
-      else if (/^\d+$/.test(key) && Number(key) <= 255) entries.set(Number(key), reply)
-      else errors.push({ section, key, message: 'must be an exit status from 0 to 255, or "default"' })
+      else if (reply.verdict !== 'ok' && reply.text === '') {
+        errors.push({
+          section,
+          key,
+          message: `"${line}" has no text, so the client would get Haraka's "${replyLine(reply)}"; write one, as in "${line} ${EXAMPLE_TEXT[reply.verdict]}"`,
+        })
+      } else if (key === 'default') otherwise = reply
+      else if (/^\d+$/.test(key) && Number(key) <= 255) {
+        if (Number(key) === 0 && reply.verdict !== 'ok') {
+          const then = reply.verdict === 'denysoft' ? 'retries' : 'bounces'
+          warnings.push({ section, key, message: `"${line}" answers a program that succeeded with a failure: the sender ${then} a message the program may have delivered` })
+        }
+        entries.set(Number(key), reply)
+      } else errors.push({ section, key, message: 'must be an exit status from 0 to 255, or "default"' })
     }
   }
   return { entries, otherwise }

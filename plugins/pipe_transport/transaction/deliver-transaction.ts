@@ -90,20 +90,28 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
   if (alreadyDelivered.length > 0) settled.push({ recipients: alreadyDelivered, reply: ALREADY_DELIVERED })
   if (busy.length > 0) settled.push({ recipients: busy, reply: STILL_RUNNING })
 
-  const runs = await runAll(planRuns(toRun), input, async (run, report) => {
-    if (!claimed || !journal) return
-    const keys = run.recipients.map((recipient) => claimed.keys.get(recipient)).filter((key): key is Buffer => key !== undefined)
-    try {
-      if (report.reply.verdict === 'ok') await journal.delivered(claimed.claim, keys)
-      else await journal.release(claimed.claim, keys)
-    } catch (err) {
-      problems.push(
-        report.reply.verdict === 'ok'
-          ? `${messageOf(err)}: the delivery to ${run.recipients.map((r) => r.address).join(' ')} is not recorded, a retry may deliver it again`
-          : `${messageOf(err)}: the claim stays until its lease ends`,
-      )
-    }
-  })
+  let runs: RunReport[]
+  try {
+    runs = await runAll(planRuns(toRun), input, async (run, report) => {
+      if (!claimed || !journal) return
+      const keys = run.recipients.map((recipient) => claimed.keys.get(recipient)).filter((key): key is Buffer => key !== undefined)
+      try {
+        if (report.reply.verdict === 'ok') await journal.delivered(claimed.claim, keys)
+        else await journal.release(claimed.claim, keys)
+      } catch (err) {
+        problems.push(
+          report.reply.verdict === 'ok'
+            ? `${messageOf(err)}: the delivery to ${run.recipients.map((r) => r.address).join(' ')} is not recorded, a retry may deliver it again`
+            : `${messageOf(err)}: the claim stays until its lease ends`,
+        )
+      }
+    })
+  } catch (err) {
+    // Runs never fail this way (a run's failure is its report): copying the message did, before
+    // any run began. The claims go, so that the sender's retry may run them at once.
+    if (claimed) await journal?.release(claimed.claim, [...claimed.keys.values()]).catch(() => undefined)
+    throw err
+  }
   for (const { run, report } of runs) settled.push({ recipients: run.recipients, reply: report.reply })
   return { reply: transactionReply(settled), runs, alreadyDelivered, busy, journalProblems: problems }
 }

@@ -12,6 +12,12 @@ declare module 'haraka-config/lib/regex' {
     readonly comment: RegExp
     readonly blank: RegExp
     readonly continuation: RegExp
+    readonly is_array: RegExp
   }
   export = regex
+}
+
+declare module 'haraka-config/lib/unsafe-keys' {
+  /** Section and key names haraka-config ignores, so that no config reaches a prototype. */
+  export const UNSAFE_KEYS: ReadonlySet<string>
 }

@@ -1,0 +1,58 @@
+// Haraka's side of the guardian (guardian-process.ts): a process that ends the program groups a
+// Haraka killed with SIGKILL leaves behind. Haraka tells it each group it starts and each one
+// that is over; the pipe closing when Haraka dies is the guardian's signal to act.
+//
+// It starts with the first program, so a cluster master, which runs none, has none. It does not
+// keep Haraka running, and one that dies is replaced, told every group still listed.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import type { Socket } from 'node:net'
+import { gatherWrites } from './gather-writes.js'
+
+const GUARDIAN_MAIN = join(__dirname, 'guardian-process.js')
+/** A guardian that died is replaced after this long, so that one that cannot run is not a loop. */
+const RESTART_DELAY_MS = 1000
+
+export class Guardian {
+  private child: ChildProcess | undefined
+  private restart: NodeJS.Timeout | undefined
+  private readonly groups = new Set<number>()
+
+  constructor(private readonly graceMs: number) {}
+
+  add(pgid: number): void {
+    this.groups.add(pgid)
+    if (!this.child && !this.restart) this.start()
+    else this.child?.stdin?.write(`+${pgid}\n`)
+  }
+
+  remove(pgid: number): void {
+    if (this.groups.delete(pgid)) this.child?.stdin?.write(`-${pgid}\n`)
+  }
+
+  private start(): void {
+    const child = spawn(process.execPath, [GUARDIAN_MAIN, String(this.graceMs)], {
+      // Its own session: a Ctrl-C for Haraka must not end it before Haraka has ended the programs.
+      detached: true,
+      env: {},
+      stdio: ['pipe', 'ignore', 'inherit'],
+    })
+    this.child = child
+    // Haraka must be able to exit (or a tool that delivers once) while the guardian runs.
+    child.unref()
+    ;(child.stdin as Socket | null)?.unref()
+    child.stdin?.on('error', () => undefined) // it died: 'exit' follows
+    // The lines of one tick (a program that ends, the next that starts) in one write.
+    if (child.stdin) gatherWrites(child.stdin)
+    child.once('exit', () => {
+      if (this.child !== child) return
+      this.child = undefined
+      this.restart = setTimeout(() => {
+        this.restart = undefined
+        if (this.groups.size > 0) this.start()
+      }, RESTART_DELAY_MS)
+      this.restart.unref()
+    })
+    if (this.groups.size > 0) child.stdin?.write([...this.groups].map((pgid) => `+${pgid}\n`).join(''))
+  }
+}

@@ -1,0 +1,115 @@
+// glibc's posix_spawn and the few calls around it, through koffi (an FFI whose prebuilt binaries
+// come in its npm platform packages, so no compiler is needed). Loaded once; where koffi, glibc or
+// one of the calls is missing (musl, another system, glibc < 2.34), `libc` is undefined and says
+// why, and programs start through child_process instead (start-program.ts).
+import type * as Koffi from 'koffi'
+
+/** The calls this plugin makes, typed as it makes them. */
+export interface Libc {
+  /**
+   * posix_spawn on one of koffi's worker threads: its vfork suspends only that thread until the
+   * child has exec'd, never Haraka's event loop.
+   */
+  posixSpawn(pid: [number], path: string, fileActions: Buffer, attributes: Buffer, argv: (string | null)[], envp: (string | null)[]): Promise<number>
+  fileActionsInit(fileActions: Buffer): number
+  fileActionsDestroy(fileActions: Buffer): number
+  addDup2(fileActions: Buffer, fd: number, newFd: number): number
+  addOpen(fileActions: Buffer, fd: number, path: string, flags: number, mode: number): number
+  addChdir(fileActions: Buffer, path: string): number
+  addClosefrom(fileActions: Buffer, from: number): number
+  attributesInit(attributes: Buffer): number
+  setFlags(attributes: Buffer, flags: number): number
+  setSigmask(attributes: Buffer, set: Buffer): number
+  setSigdefault(attributes: Buffer, set: Buffer): number
+  pipe2(fds: [number, number], flags: number): number
+  close(fd: number): number
+  waitpid(pid: number, status: [number], options: number): number
+  /** errno of the last failed call (posix_spawn returns its error instead). */
+  errno(): number
+}
+
+/** <spawn.h> flags (glibc). */
+export const POSIX_SPAWN_SETSIGDEF = 0x04
+export const POSIX_SPAWN_SETSIGMASK = 0x08
+export const POSIX_SPAWN_SETSID = 0x80
+/**
+ * glibc's posix_spawn_file_actions_t is 80 bytes and posix_spawnattr_t 336 on 64-bit Linux;
+ * sigset_t is 128. The buffers are larger than needed, never smaller.
+ */
+export const FILE_ACTIONS_BYTES = 256
+export const ATTRIBUTES_BYTES = 512
+export const SIGSET_BYTES = 128
+/** <fcntl.h>, Linux. */
+export const O_WRONLY = 0o1
+export const O_CREAT = 0o100
+export const O_APPEND = 0o2000
+export const O_CLOEXEC = 0o2000000
+/** <sys/wait.h> */
+export const WNOHANG = 1
+
+function load(): { libc: Libc } | { missing: string } {
+  let koffi: typeof Koffi
+  try {
+    koffi = requireKoffi()
+  } catch (err) {
+    return { missing: `koffi cannot be loaded (${firstLine(err)})` }
+  }
+  let lib: Koffi.LibraryHandle
+  try {
+    lib = koffi.load('libc.so.6')
+  } catch (err) {
+    return { missing: `glibc (libc.so.6) cannot be loaded (${firstLine(err)})` }
+  }
+  try {
+    const posixSpawn = lib.func('int posix_spawn(_Out_ int *pid, const char *path, void *file_actions, void *attrp, const char **argv, const char **envp)')
+    return {
+      libc: {
+        posixSpawn: (...args) =>
+          new Promise((resolve, reject) => posixSpawn.async(...args, (err: unknown, result: number) => (err ? reject(err) : resolve(result)))),
+        fileActionsInit: lib.func('int posix_spawn_file_actions_init(void *file_actions)'),
+        fileActionsDestroy: lib.func('int posix_spawn_file_actions_destroy(void *file_actions)'),
+        addDup2: lib.func('int posix_spawn_file_actions_adddup2(void *file_actions, int fd, int newfd)'),
+        addOpen: lib.func('int posix_spawn_file_actions_addopen(void *file_actions, int fd, const char *path, int oflag, uint32_t mode)'),
+        // glibc >= 2.29 and >= 2.34: where they are missing, lookup throws and the fallback is used.
+        addChdir: lib.func('int posix_spawn_file_actions_addchdir_np(void *file_actions, const char *path)'),
+        addClosefrom: lib.func('int posix_spawn_file_actions_addclosefrom_np(void *file_actions, int from)'),
+        attributesInit: lib.func('int posix_spawnattr_init(void *attrp)'),
+        setFlags: lib.func('int posix_spawnattr_setflags(void *attrp, short flags)'),
+        setSigmask: lib.func('int posix_spawnattr_setsigmask(void *attrp, void *sigmask)'),
+        setSigdefault: lib.func('int posix_spawnattr_setsigdefault(void *attrp, void *sigdefault)'),
+        pipe2: lib.func('int pipe2(_Out_ int *pipefd, int flags)'),
+        close: lib.func('int close(int fd)'),
+        waitpid: lib.func('int waitpid(int pid, _Out_ int *wstatus, int options)'),
+        errno: () => koffi.errno(),
+      },
+    }
+  } catch (err) {
+    return { missing: `this C library lacks a call pipe_transport needs (${firstLine(err)}); glibc >= 2.34 has them all` }
+  }
+}
+
+/**
+ * koffi from wherever Node finds it for this plugin (an install dir's node_modules, or the
+ * package's own), else next to Haraka, which is where an install dir's dependencies live when the
+ * plugin files were copied in beside them.
+ */
+function requireKoffi(): typeof Koffi {
+  try {
+    return require('koffi') as typeof Koffi
+  } catch (err) {
+    const harakaRequire = require.main?.require.bind(require.main)
+    if (!harakaRequire) throw err
+    return harakaRequire('koffi') as typeof Koffi
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''
+}
+
+const loaded = load()
+
+/** glibc's calls, or undefined where they cannot be had. */
+export const libc: Libc | undefined = 'libc' in loaded ? loaded.libc : undefined
+/** Why `libc` is undefined; empty when it is there. */
+export const libcMissing: string = 'missing' in loaded ? loaded.missing : ''

@@ -1,0 +1,156 @@
+// Starts a program with glibc's posix_spawn. It uses clone(CLONE_VM|CLONE_VFORK): no page tables
+// are copied, so starting a program costs a fraction of what fork() of a Node process costs
+// (child_process), and that cost does not grow with Haraka's memory. The call runs on one of
+// koffi's worker threads, and vfork suspends only that thread until the child has exec'd: Haraka's
+// event loop goes on serving every other session meanwhile.
+//
+// Everything the child needs is said up front, and done by glibc in the child before exec:
+// its own session and process group, default signal dispositions (Node ignores SIGPIPE and
+// SIGXFSZ, and a program must not inherit that) and an empty signal mask, stdout and stderr
+// opened for appending, stdin from a pipe, the working directory, and no descriptor but 0, 1, 2.
+import { accessSync, closeSync, constants as fsConstants, openSync, statSync } from 'node:fs'
+import { Socket } from 'node:net'
+import { getSystemErrorMap } from 'node:util'
+import {
+  ATTRIBUTES_BYTES,
+  FILE_ACTIONS_BYTES,
+  O_APPEND,
+  O_CLOEXEC,
+  O_CREAT,
+  O_WRONLY,
+  POSIX_SPAWN_SETSID,
+  POSIX_SPAWN_SETSIGDEF,
+  POSIX_SPAWN_SETSIGMASK,
+  SIGSET_BYTES,
+  type Libc,
+} from './libc.js'
+import { Reaper } from './reaper.js'
+import type { ProgramSpec, Started } from './run-program.js'
+
+/** Output files are created as Haraka's open() would create them: rw-r-----. */
+const OUTPUT_MODE = 0o640
+
+export class PosixSpawner {
+  private readonly reaper: Reaper
+  /** The same for every program, so set up once; glibc only reads them. */
+  private readonly attributes = Buffer.alloc(ATTRIBUTES_BYTES)
+  private readonly fds: [number, number] = [0, 0]
+
+  constructor(private readonly libc: Libc) {
+    this.reaper = new Reaper(libc)
+    const every = Buffer.alloc(SIGSET_BYTES)
+    every.fill(0xff, 0, 8) // signals 1 to 64: glibc's sigfillset would leave out its own two
+    const none = Buffer.alloc(SIGSET_BYTES)
+    check(libc.attributesInit(this.attributes), 'posix_spawnattr_init')
+    check(libc.setFlags(this.attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK), 'posix_spawnattr_setflags')
+    check(libc.setSigdefault(this.attributes, every), 'posix_spawnattr_setsigdefault')
+    check(libc.setSigmask(this.attributes, none), 'posix_spawnattr_setsigmask')
+  }
+
+  /**
+   * Starts the program, or says why it could not. With `captureStderrLine` its stderr is a pipe,
+   * which the caller copies into error_file; else stderr goes straight to error_file.
+   */
+  async start(spec: ProgramSpec): Promise<Started | { readonly cause: string }> {
+    const nul = [spec.program, spec.directory, ...spec.argv, ...Object.entries(spec.env).flat()].some((text) => text.includes('\0'))
+    // A C string ends at the first NUL: the program would get a shorter argument than configured.
+    if (nul) return { cause: `cannot start ${spec.program}: an argument or variable holds a NUL byte` }
+    this.reaper.listen()
+    const { libc } = this
+    // Per start: several may be under way on worker threads at once.
+    const fileActions = Buffer.alloc(FILE_ACTIONS_BYTES)
+    const pidOut: [number] = [0]
+    const stdin = this.pipe()
+    if ('cause' in stdin) return stdin
+    const stderr = spec.captureStderrLine ? this.pipe() : undefined
+    if (stderr && 'cause' in stderr) {
+      closeBoth(libc, stdin)
+      return stderr
+    }
+    let failed: number | Error
+    try {
+      check(libc.fileActionsInit(fileActions), 'posix_spawn_file_actions_init')
+      libc.addOpen(fileActions, 1, spec.outputFile, O_WRONLY | O_APPEND | O_CREAT, OUTPUT_MODE)
+      if (stderr) libc.addDup2(fileActions, stderr.write, 2)
+      else libc.addOpen(fileActions, 2, spec.errorFile, O_WRONLY | O_APPEND | O_CREAT, OUTPUT_MODE)
+      libc.addDup2(fileActions, stdin.read, 0)
+      libc.addChdir(fileActions, spec.directory)
+      libc.addClosefrom(fileActions, 3)
+      const argv = [spec.program, ...spec.argv, null]
+      const envp = [...Object.entries(spec.env).map(([name, value]) => `${name}=${value}`), null]
+      failed = await libc.posixSpawn(pidOut, spec.program, fileActions, this.attributes, argv, envp)
+    } catch (err) {
+      // koffi refuses a call when more than max_async_calls (256) wait for its worker threads.
+      failed = err instanceof Error ? err : new Error(String(err))
+    } finally {
+      libc.fileActionsDestroy(fileActions)
+      // The child has its copies (or never ran); ours of its ends must go, or EOF never comes.
+      libc.close(stdin.read)
+      if (stderr) libc.close(stderr.write)
+    }
+    if (failed !== 0) {
+      libc.close(stdin.write)
+      if (stderr) libc.close(stderr.read)
+      return { cause: typeof failed === 'number' ? whyNotStarted(spec, failed) : `cannot start ${spec.program}: ${failed.message}` }
+    }
+    const pid = pidOut[0]
+    const input = new Socket({ fd: stdin.write, readable: false, writable: true })
+    // end() on a socket made from a pipe cannot shut it down and leaves it open: close it once
+    // everything is written, so the program reads EOF.
+    input.once('finish', () => input.destroy())
+    const output = stderr ? new Socket({ fd: stderr.read, readable: true, writable: false }) : undefined
+    return {
+      pid,
+      stdin: input,
+      stderr: output,
+      exited: this.reaper.exitOf(pid),
+      closed: Promise.all([input, ...(output ? [output] : [])].map((socket) => new Promise((done) => socket.once('close', done)))).then(() => undefined),
+    }
+  }
+
+  private pipe(): { read: number; write: number } | { cause: string } {
+    if (this.libc.pipe2(this.fds, O_CLOEXEC) !== 0) return { cause: `cannot make a pipe: ${describeErrno(this.libc.errno())}` }
+    return { read: this.fds[0], write: this.fds[1] }
+  }
+}
+
+/**
+ * posix_spawn says only which errno ended the child's set-up, not which step: opening an output
+ * file, entering the directory or running the program. The step is found out again here, on this
+ * rare path, so that the log names what to fix.
+ */
+function whyNotStarted(spec: ProgramSpec, errno: number): string {
+  for (const [path, key] of [[spec.outputFile, 'output_file'], ...(spec.captureStderrLine ? [] : [[spec.errorFile, 'error_file']])] as const) {
+    try {
+      closeSync(openSync(path, 'a', OUTPUT_MODE))
+    } catch (err) {
+      return `cannot open ${key} ${path}: ${(err as Error).message}`
+    }
+  }
+  try {
+    if (!statSync(spec.directory).isDirectory()) return `cannot enter directory ${spec.directory}: not a directory`
+    accessSync(spec.directory, fsConstants.X_OK)
+  } catch (err) {
+    return `cannot enter directory ${spec.directory}: ${(err as Error).message}`
+  }
+  // The same words as child_process's, so that the log reads alike whichever way it started.
+  return `cannot start ${spec.program}: spawn ${spec.program} ${errnoName(errno)}`
+}
+
+function errnoName(errno: number): string {
+  return getSystemErrorMap().get(-errno)?.[0] ?? `errno ${errno}`
+}
+
+function describeErrno(errno: number): string {
+  const [name, message] = getSystemErrorMap().get(-errno) ?? [`errno ${errno}`, 'unknown error']
+  return `${name}: ${message}`
+}
+
+function closeBoth(libc: Libc, pipe: { read: number; write: number }): void {
+  libc.close(pipe.read)
+  libc.close(pipe.write)
+}
+
+function check(result: number, call: string): void {
+  if (result !== 0) throw new Error(`${call} failed: ${describeErrno(result)}`)
+}
