@@ -5,6 +5,7 @@
 // to the log before it exits, so the soak can count every recipient's successful runs. bash, for
 // its $RANDOM and string operations without forking.
 import { writeProgram } from '../e2e/harness.js'
+import { BASH_READ_ALL } from './soak-program.js'
 
 /** The exit status for "try again later", mapped to a 4xx reply in the soak's [main.code]. */
 export const MTA_TEMP_STATUS = 75
@@ -24,17 +25,9 @@ export function seqOfRecipient(address: string): number | undefined {
   return match ? Number(match[1]) : undefined
 }
 
-const SCRIPT = `#!/bin/bash
-export LC_ALL=C
-bytes=0
-seq=-
-read_all() {
-  # The x keeps trailing newlines that command substitution would strip.
-  data=$(cat; printf x)
-  data=\${data%x}
-  bytes=\${#data}
-  body=\${data%$'\\n'}
-  last=\${body##*$'\\n'}
+const SCRIPT = `${BASH_READ_ALL}seq=-
+read_message() {
+  read_all
   [[ $last == 'mta-soak-end '* ]] && seq=\${last#mta-soak-end }
 }
 # log OUTCOME RECIPIENTS...
@@ -50,10 +43,10 @@ r=$RANDOM
 # Some runs take a while, so that a retry after a dropped reply can meet them still running.
 ((r % 4 == 0)) && sleep 0.$((r % 3))
 if [[ $outcome == ok ]]; then
-  read_all; log ok "$@"; exit 0
+  read_message; log ok "$@"; exit 0
 fi
 # Odd draws read the message first, even ones leave it unread (the plugin then meets EPIPE).
-((r % 2)) && read_all
+((r % 2)) && read_message
 log temp "$@"
 exit ${MTA_TEMP_STATUS}
 `

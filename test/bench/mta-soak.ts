@@ -10,11 +10,11 @@ import { mkdirSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Haraka } from '../e2e/harness.js'
 import { Scratch, crlf } from '../e2e/fixtures.js'
-import { SmtpSession, sendMail } from '../e2e/smtp.js'
+import { sendMail } from '../e2e/smtp.js'
 import { sendAndDrop } from './drop-after-dot.js'
 import { judgeMta, RunLog, type Attempt, type Message, type MtaVerdicts } from './mta-soak-checks.js'
 import { MTA_TEMP_STATUS, MTA_TEMP_TEXT, mtaLastLine, mtaRecipient, writeMtaSoakProgram } from './mta-soak-program.js'
-import { pidsWithEnvironment } from './proc-stats.js'
+import { isServing, killLeftovers, waitForNoProcesses } from './soak-leftovers.js'
 
 export interface MtaSoakOptions {
   readonly messages: number
@@ -103,24 +103,6 @@ async function deliverLikeAnMta(port: number, seq: number, options: MtaSoakOptio
   }
 }
 
-async function waitForNoProcesses(marker: string): Promise<number[]> {
-  const deadline = Date.now() + LEFTOVER_PATIENCE_MS
-  for (;;) {
-    const pids = pidsWithEnvironment(MARKER_VARIABLE, marker)
-    if (pids.length === 0 || Date.now() > deadline) return pids
-    await sleep(100)
-  }
-}
-
-async function isServing(port: number): Promise<boolean> {
-  try {
-    ;(await SmtpSession.open(port)).close()
-    return true
-  } catch {
-    return false
-  }
-}
-
 export async function runMtaSoak(options: MtaSoakOptions): Promise<MtaSoakSummary> {
   const work = new Scratch()
   const marker = randomBytes(8).toString('hex')
@@ -169,7 +151,7 @@ max_concurrency = ${options.concurrency * 3}
     const seconds = (Date.now() - started) / 1000
 
     // Runs of a last dropped attempt may still go; the log is complete once none is left.
-    const leftover = await waitForNoProcesses(marker)
+    const leftover = await waitForNoProcesses(MARKER_VARIABLE, marker, LEFTOVER_PATIENCE_MS)
     leftoverToEnd.push(...leftover)
     const harakaAlive = haraka.running && (await isServing(haraka.port))
     log.refresh()
@@ -178,14 +160,7 @@ max_concurrency = ${options.concurrency * 3}
     const passed = hasPassed(summary)
     return { ...summary, passed, line: summaryLine(summary, passed) }
   } finally {
-    // Only after a failed check: end what it found left over (our own programs, by pid).
-    for (const pid of leftoverToEnd) {
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
+    killLeftovers(leftoverToEnd)
     await haraka.stop()
     work.remove()
   }

@@ -13,7 +13,12 @@ export const TEMP_STATUS = 75
 /** An exit status the plugin's default table answers with 5xx. */
 export const PERM_STATUS = 69
 
-const SCRIPT = `#!/bin/bash
+/**
+ * The start of a bash program that reads its message: `read_all` reads all of stdin and sets
+ * `bytes` (how many it read) and `last` (its last line), which stay 0 and - unless it is called.
+ * The MTA soak's program starts the same way.
+ */
+export const BASH_READ_ALL = `#!/bin/bash
 export LC_ALL=C
 bytes=0
 last=-
@@ -25,7 +30,9 @@ read_all() {
   body=\${data%$'\\n'}
   last=\${body##*$'\\n'}
 }
-log() { printf '%s %s %s %s\\n' "$QUEUE_ID" "$1" "$bytes" "$last" >> "$SOAK_LOG"; }
+`
+
+const SCRIPT = `${BASH_READ_ALL}log() { printf '%s %s %s %s\\n' "$QUEUE_ID" "$1" "$bytes" "$last" >> "$SOAK_LOG"; }
 
 r=$((RANDOM % 100))
 # Odd draws read the message first, even ones leave it unread (the plugin then meets EPIPE).

@@ -5,15 +5,14 @@
 // The short run in soak.test.ts asserts the same.
 import { randomBytes, randomInt } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Haraka } from '../e2e/harness.js'
 import { Scratch, crlf } from '../e2e/fixtures.js'
 import { rssBytes } from '../e2e/processes.js'
-import { SmtpSession, sendMail } from '../e2e/smtp.js'
+import { sendMail } from '../e2e/smtp.js'
 import { sendAndDrop } from './drop-after-dot.js'
-import { pidsWithEnvironment } from './proc-stats.js'
 import { judge, lastLineOf, parseLog, rssGrowthLimit, type Sent, type Verdicts } from './soak-checks.js'
 import { TEMP_STATUS, writeSoakProgram } from './soak-program.js'
+import { isServing, killLeftovers, waitForNoProcesses } from './soak-leftovers.js'
 
 export interface SoakOptions {
   readonly messages: number
@@ -79,24 +78,6 @@ async function sendOne(port: number, seq: number, drop: boolean): Promise<Sent> 
   }
 }
 
-async function waitForNoProcesses(marker: string): Promise<number[]> {
-  const deadline = Date.now() + LEFTOVER_PATIENCE_MS
-  for (;;) {
-    const pids = pidsWithEnvironment(MARKER_VARIABLE, marker)
-    if (pids.length === 0 || Date.now() > deadline) return pids
-    await sleep(100)
-  }
-}
-
-async function isServing(port: number): Promise<boolean> {
-  try {
-    ;(await SmtpSession.open(port)).close()
-    return true
-  } catch {
-    return false
-  }
-}
-
 const median = (values: readonly number[]): number => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] ?? Number.NaN
 const MB = 1024 * 1024
 
@@ -145,7 +126,7 @@ ${TEMP_STATUS} = 451 4.3.0 soak program asks to try again later
     const seconds = (Date.now() - started) / 1000
 
     // Programs of dropped connections may still run; the log is complete once none is left.
-    const leftover = await waitForNoProcesses(marker)
+    const leftover = await waitForNoProcesses(MARKER_VARIABLE, marker, LEFTOVER_PATIENCE_MS)
     leftoverToEnd.push(...leftover)
     const harakaAlive = haraka.running && (await isServing(haraka.port))
     const verdicts = judge(sent, parseLog(readFileSync(log, 'utf8')))
@@ -157,14 +138,7 @@ ${TEMP_STATUS} = 451 4.3.0 soak program asks to try again later
     const summary = { ...verdicts, sent: sent.length, dropped, seconds, leftover, harakaAlive, rssFirstBytes, rssLastBytes, rssFlat }
     return { ...summary, line: summaryLine(summary) }
   } finally {
-    // Only after a failed check: end what it found left over (our own programs, by pid).
-    for (const pid of leftoverToEnd) {
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
+    killLeftovers(leftoverToEnd)
     await haraka.stop()
     work.remove()
   }

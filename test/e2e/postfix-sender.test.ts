@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
 import { pidsWithEnvironment } from '../bench/proc-stats.js'
-import { Haraka } from './harness.js'
+import { Haraka, type HarakaOptions } from './harness.js'
 import { Scratch } from './fixtures.js'
 import { POSTFIX, PrivatePostfix } from './postfix-instance.js'
 
@@ -62,10 +62,8 @@ process.stdin.on('end', () => {
 }
 
 function runsOf(work: Scratch, subject: string): Run[] {
-  const text = existsSync(work.path('runs.jsonl')) ? work.take('runs.jsonl').toString() : ''
-  return text
-    .split('\n')
-    .filter((line) => line !== '')
+  return work
+    .takeLines('runs.jsonl')
     .map((line) => JSON.parse(line) as Run)
     .filter((run) => run.subject === subject)
 }
@@ -139,40 +137,61 @@ function assertEachOnce(runs: readonly Run[]): void {
   )
 }
 
-describe('a real Postfix as the sending MTA', { skip: process.getuid?.() === 0 ? false : "Postfix's master daemon starts as root: needs root" }, () => {
-  const work = new Scratch()
-  let haraka: Haraka
-  let postfix: PrivatePostfix
+const NEEDS_ROOT = { skip: process.getuid?.() === 0 ? false : "Postfix's master daemon starts as root: needs root" }
 
+/** Every recipient has exactly one line of this status for the message, matching `pattern`. */
+function assertOneLineEach(log: string, status: 'sent' | 'deferred', pattern: RegExp): void {
+  const lines = statusLines(log, status)
+  for (const rcpt of RECIPIENTS) {
+    assert.equal(lines.get(rcpt)?.length, 1, `one status=${status} for ${rcpt}:\n${log}`)
+    assert.match(lines.get(rcpt)?.[0] ?? '', pattern)
+  }
+}
+
+interface Setup {
+  readonly work: Scratch
+  haraka: Haraka
+  postfix: PrivatePostfix
+}
+
+/**
+ * Starts a Haraka with the two routes and a private Postfix relaying to it before the suite's
+ * tests; after them stops both, removes everything and checks that no Postfix process is left.
+ */
+function postfixAndHaraka(
+  options: { readonly haraka?: (work: Scratch) => Partial<HarakaOptions>; readonly postfixMain?: Record<string, string> } = {},
+): Setup {
+  const setup = { work: new Scratch() } as Setup
   before(async () => {
-    haraka = await Haraka.start({ hostList: ['one.test', 'two.test'], ini: harakaIni(work) })
-    postfix = await PrivatePostfix.start({ relayPort: haraka.port })
+    setup.haraka = await Haraka.start({ hostList: ['one.test', 'two.test'], ini: harakaIni(setup.work), ...options.haraka?.(setup.work) })
+    setup.postfix = await PrivatePostfix.start({ relayPort: setup.haraka.port, ...(options.postfixMain ? { main: options.postfixMain } : {}) })
   })
-
   after(async () => {
-    const configDir = postfix?.configDir
-    await postfix?.stop()
-    await haraka?.stop()
-    work.remove()
+    const configDir = setup.postfix?.configDir
+    await setup.postfix?.stop()
+    await setup.haraka?.stop()
+    setup.work.remove()
     // Every daemon of the instance carries its config directory in MAIL_CONFIG.
     if (configDir) assert.deepEqual(pidsWithEnvironment('MAIL_CONFIG', configDir), [], 'no Postfix process is left')
   })
+  return setup
+}
+
+describe('a real Postfix as the sending MTA', NEEDS_ROOT, () => {
+  const setup = postfixAndHaraka()
 
   it('delivers one message to three recipients on two routes within seconds, each recipient once', async () => {
-    const { tookMs, log } = await sendThroughPostfix(postfix, 'three on two routes')
+    const { tookMs, log } = await sendThroughPostfix(setup.postfix, 'three on two routes')
     process.stderr.write(`postfix-sender: Postfix delivered 3 recipients on 2 routes in ${tookMs} ms\n`)
 
-    assertEachOnce(runsOf(work, 'three on two routes'))
+    assertEachOnce(runsOf(setup.work, 'three on two routes'))
     // Postfix's view: one SMTP transaction took all three (one 250 after the dot), nothing deferred.
+    assertOneLineEach(log, 'sent', new RegExp(`relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${setup.haraka.port}, .*status=sent \\(250 `))
     const sent = statusLines(log, 'sent')
-    for (const rcpt of RECIPIENTS) {
-      assert.equal(sent.get(rcpt)?.length, 1, `one status=sent for ${rcpt}`)
-      assert.match(sent.get(rcpt)?.[0] ?? '', new RegExp(`relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${haraka.port}, .*status=sent \\(250 `))
-    }
     assert.equal(new Set([...sent.values()].map(([line]) => / status=sent \((.*)\)$/.exec(line ?? '')?.[1])).size, 1, 'one reply for all three')
     assert.deepEqual([...statusLines(log, 'deferred').keys()], [], 'Postfix deferred nothing')
     assert.doesNotMatch(log, / 452 4\.5\.3 /)
-    assert.deepEqual(await postfix.queue(), [], "Postfix's queue is empty")
+    assert.deepEqual(await setup.postfix.queue(), [], "Postfix's queue is empty")
   })
 })
 
@@ -189,73 +208,43 @@ exports.hook_queue_ok = function (next, connection) {
 }
 `
 
-describe('a real Postfix that retries within seconds', { skip: process.getuid?.() === 0 ? false : "Postfix's master daemon starts as root: needs root" }, () => {
-  const work = new Scratch()
-  let haraka: Haraka
-  let postfix: PrivatePostfix
-
-  before(async () => {
-    haraka = await Haraka.start({
-      hostList: ['one.test', 'two.test'],
+describe('a real Postfix that retries within seconds', NEEDS_ROOT, () => {
+  const setup = postfixAndHaraka({
+    haraka: (work) => ({
       plugins: ['rcpt_to.in_host_list', 'pipe_transport', 'drop_first_reply'],
       extraPlugins: { drop_first_reply: work.file('drop_first_reply.js', DROP_FIRST_REPLY) },
-      ini: harakaIni(work),
-    })
+    }),
     // A retry within seconds instead of Postfix's 5 minutes, so the test sees it. Not sooner than
     // 2 s: a deferred-queue scan that meets the file still locked by the smtp process that just
     // deferred it moves it aside for 60 s and more (qmgr: "skipped, still being delivered").
-    postfix = await PrivatePostfix.start({
-      relayPort: haraka.port,
-      main: { queue_run_delay: '1s', minimal_backoff_time: '2s', maximal_backoff_time: '4s' },
-    })
-  })
-
-  after(async () => {
-    const configDir = postfix?.configDir
-    await postfix?.stop()
-    await haraka?.stop()
-    work.remove()
-    if (configDir) assert.deepEqual(pidsWithEnvironment('MAIL_CONFIG', configDir), [], 'no Postfix process is left')
+    postfixMain: { queue_run_delay: '1s', minimal_backoff_time: '2s', maximal_backoff_time: '4s' },
   })
 
   it('Postfix sends the message again and the journal answers 250 without a second run', async () => {
-    const { tookMs, log } = await sendThroughPostfix(postfix, 'reply lost')
+    const { tookMs, log } = await sendThroughPostfix(setup.postfix, 'reply lost')
     process.stderr.write(`postfix-sender: with the first reply lost, Postfix had 3 recipients delivered in ${tookMs} ms\n`)
 
-    assert.match(haraka.log, /\[drop_first_reply\] hanging up before the reply/)
-    assertEachOnce(runsOf(work, 'reply lost'))
+    assert.match(setup.haraka.log, /\[drop_first_reply\] hanging up before the reply/)
+    assertEachOnce(runsOf(setup.work, 'reply lost'))
     // First attempt: Postfix knows the message may have arrived, and tries again.
-    const deferred = statusLines(log, 'deferred')
-    for (const rcpt of RECIPIENTS) {
-      assert.equal(deferred.get(rcpt)?.length, 1, `one status=deferred for ${rcpt}`)
-      assert.match(deferred.get(rcpt)?.[0] ?? '', /lost connection .* while sending end of data -- message may be sent more than once/)
-    }
+    assertOneLineEach(log, 'deferred', /lost connection .* while sending end of data -- message may be sent more than once/)
     // Second attempt: the journal knows all three were delivered.
-    const sent = statusLines(log, 'sent')
-    for (const rcpt of RECIPIENTS) {
-      assert.equal(sent.get(rcpt)?.length, 1, `one status=sent for ${rcpt}`)
-      assert.match(sent.get(rcpt)?.[0] ?? '', /status=sent \(250 2\.0\.0 already delivered \(pipe_transport delivery journal\) \(/)
-    }
-    assert.deepEqual(await postfix.queue(), [], "Postfix's queue is empty")
+    assertOneLineEach(log, 'sent', /status=sent \(250 2\.0\.0 already delivered \(pipe_transport delivery journal\) \(/)
+    assert.deepEqual(await setup.postfix.queue(), [], "Postfix's queue is empty")
   })
 
   it('one recipient fails temporarily: Postfix sends the message again and only that recipient runs', async () => {
-    const { tookMs, log } = await sendThroughPostfix(postfix, FAIL_B_ONCE)
+    const { tookMs, log } = await sendThroughPostfix(setup.postfix, FAIL_B_ONCE)
     process.stderr.write(`postfix-sender: with b failing once, Postfix had 3 recipients delivered in ${tookMs} ms\n`)
 
-    const runs = runsOf(work, FAIL_B_ONCE)
+    const runs = runsOf(setup.work, FAIL_B_ONCE)
     assertEachOnce(runs)
     // The first attempt runs all three; the second only b, whom the first did not deliver.
     assert.deepEqual(described(runs.slice(0, 3)).sort(), ['ok one a@one.test', 'ok two c@two.test', 'temp one b@one.test'])
     assert.deepEqual(described(runs.slice(3)), ['ok one b@one.test'])
     // Haraka's one answer to the first attempt defers the whole message, naming b.
-    const deferred = statusLines(log, 'deferred')
-    for (const rcpt of RECIPIENTS) {
-      assert.equal(deferred.get(rcpt)?.length, 1, `one status=deferred for ${rcpt}`)
-      assert.match(deferred.get(rcpt)?.[0] ?? '', /said: 450 4\.\d\.\d .*\(1 of 3 recipients not delivered: b@one\.test\)/)
-    }
-    const sent = statusLines(log, 'sent')
-    for (const rcpt of RECIPIENTS) assert.equal(sent.get(rcpt)?.length, 1, `one status=sent for ${rcpt}`)
-    assert.deepEqual(await postfix.queue(), [], "Postfix's queue is empty")
+    assertOneLineEach(log, 'deferred', /said: 450 4\.\d\.\d .*\(1 of 3 recipients not delivered: b@one\.test\)/)
+    assertOneLineEach(log, 'sent', /status=sent \(250 /)
+    assert.deepEqual(await setup.postfix.queue(), [], "Postfix's queue is empty")
   })
 })
