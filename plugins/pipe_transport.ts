@@ -1,5 +1,5 @@
-// pipe_transport: delivers mail for configured recipient domains to a local program during the
-// SMTP transaction, and answers with that program's verdict. This entry only wires hooks; the
+// pipe_transport: delivers mail for configured recipients (domains, addresses) to a local program
+// during the SMTP transaction, and answers with that program's verdict. This entry only wires hooks; the
 // work is done by the modules under ./pipe_transport/. Haraka runs it in its plugin sandbox when
 // it is copied to plugins/pipe_transport.js, and require()s it as an ordinary module when it is
 // the package haraka-plugin-pipe_transport: it works the same both ways.
@@ -147,6 +147,7 @@ export function check_rcpt_route(this: PipeTransport, next: Next, connection: Ha
   let firstAccepted = start > 0 && first ? routeRecipient(this.settings, first, originalOf(first)) : undefined
   const context = { sender: senderOf(transaction.mail_from), queueWants: transaction.notes.get('queue.wants') }
   const checks: Promise<RcptDecision>[] = []
+  let envelope: Omit<Envelope, 'recipients'> | undefined
   for (const candidate of candidates) {
     const routed = routeRecipient(this.settings, candidate, originalOf(candidate))
     const decision = rcptDecision(routed, { ...context, firstAccepted })
@@ -154,7 +155,8 @@ export function check_rcpt_route(this: PipeTransport, next: Next, connection: Ha
     firstAccepted ??= routed
     const instance = routed.match?.route
     if (instance?.recipientCheck && routed.recipient) {
-      checks.push(checkAndLog(this, connection, envelopeOf(connection, transaction), instance, instance.recipientCheck, routed.recipient))
+      envelope ??= envelopeOf(connection, transaction)
+      checks.push(checkAndLog(this, connection, envelope, instance, instance.recipientCheck, routed.recipient))
     }
   }
   if (checks.length === 0) return next()
