@@ -8,7 +8,7 @@ import { programEnvironment } from './invocation/environment.js'
 import { rcptDecision, type RcptDecision, type RoutedAddress } from './routing/rcpt-policy.js'
 import { routeRecipient } from './routing/route-recipient.js'
 import type { Instance, Settings } from './settings/settings.js'
-import { planRuns } from './transaction/plan-runs.js'
+import { oncePerMailbox, planRuns } from './transaction/plan-runs.js'
 import type { HarakaAddress } from './types/haraka-types.js'
 
 /** The program's argv (after `program_name`) and environment, or why it must not run. */
@@ -54,7 +54,7 @@ export function planDelivery(settings: Settings, envelope: Omit<Envelope, 'recip
   const ours = recipients.flatMap(({ routed: { match, recipient }, decision }) =>
     decision.kind === 'continue' && match && recipient ? [{ instance: match.route, recipient }] : [],
   )
-  const runs = planRuns(ours).map(({ instance, recipients: runRecipients }) => {
+  const runs = planRuns(oncePerMailbox(ours)).map(({ instance, recipients: runRecipients }) => {
     const runEnvelope: Envelope = { ...envelope, recipients: runRecipients }
     return { instance, envelope: runEnvelope, invocation: invocationFor(instance, runEnvelope) }
   })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
 import { readSettings, type Instance } from '../../plugins/pipe_transport/settings/settings.js'
-import { planRuns } from '../../plugins/pipe_transport/transaction/plan-runs.js'
+import { oncePerMailbox, planRuns } from '../../plugins/pipe_transport/transaction/plan-runs.js'
 import { transactionReply } from '../../plugins/pipe_transport/transaction/transaction-reply.js'
 import { recipient } from './recipients.js'
 
@@ -30,6 +30,10 @@ describe('plan runs', () => {
       'one: c@one.test',
       'two: x@two.test y@two.test',
     ])
+  })
+
+  it('takes the same mailbox once, whatever its case', () => {
+    assert.deepEqual(plan(oncePerMailbox([routed('one', 'a@one.test'), routed('one', 'A@ONE.test'), routed('one', 'b@one.test')])), ['one: a@one.test b@one.test'])
   })
 
   it('keeps recipients with other route data apart, and runs alone those an env value describes', () => {

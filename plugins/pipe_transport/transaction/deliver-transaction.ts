@@ -11,7 +11,7 @@ import { KILL_GRACE_MS } from '../running/process-groups.js'
 import type { HarakaMessageStream } from '../types/haraka-types.js'
 import { recipientKey } from './fingerprint.js'
 import { copyMessage, harakaSource, type LineEnding } from './message-source.js'
-import { planRuns, type PlannedRun, type RoutedRecipient } from './plan-runs.js'
+import { oncePerMailbox, planRuns, type PlannedRun, type RoutedRecipient } from './plan-runs.js'
 import { transactionReply, type Settled } from './transaction-reply.js'
 
 /** Beyond a run's slot wait and run, what a claim must outlast: the kill grace and the stdio linger. */
@@ -57,8 +57,7 @@ export const JOURNAL_DOWN: Reply = { verdict: 'denysoft', text: '4.3.0 pipe tran
 export async function deliverTransaction(input: TransactionInput): Promise<TransactionReport> {
   const { journal } = input
   const problems: string[] = []
-  // The same mailbox twice (twice at RCPT, or twice after an alias) gets the message once.
-  const routed = [...new Map(input.routed.map((each) => [each.recipient.address.toLowerCase(), each])).values()]
+  const routed = oncePerMailbox(input.routed)
   const settled: Settled[] = []
   const alreadyDelivered: Recipient[] = []
   const busy: Recipient[] = []

@@ -16,6 +16,12 @@ export interface PlannedRun {
   readonly recipients: readonly Recipient[]
 }
 
+/** The same mailbox twice in a transaction (twice at RCPT, or twice after an alias) gets the message once. */
+export function oncePerMailbox(routed: readonly RoutedRecipient[]): RoutedRecipient[] {
+  const seen = new Set<string>()
+  return routed.filter(({ recipient }) => !seen.has(recipient.address.toLowerCase()) && seen.add(recipient.address.toLowerCase()))
+}
+
 /**
  * Recipients share a run when they share an instance and its route data: argv words that do not
  * repeat per recipient hold `${route_data}` at most, so those words are then the same. An
