@@ -19,7 +19,7 @@ import { describeSpawner } from './pipe_transport/running/run-program.js'
 import type { HarakaAddress, HarakaConnection, HarakaPlugin, Next } from './pipe_transport/types/haraka-types.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/running/process-groups.js'
 import { acceptedFromRcptCommand, noteRcptCommand, originalOf } from './pipe_transport/routing/original-recipients.js'
-import { QUEUE_NAME, rcptDecision, type RcptDecision } from './pipe_transport/routing/rcpt-policy.js'
+import { QUEUE_NAME, rcptDecision, type RcptDecision, type RcptRefusal } from './pipe_transport/routing/rcpt-policy.js'
 import { checkRecipient } from './pipe_transport/routing/recipient-check.js'
 import { routeRecipient } from './pipe_transport/routing/route-recipient.js'
 import { CONFIG_FILE, checkConfigFile, configFileOf, deliversAsRoot } from './pipe_transport/settings/config-file.js'
@@ -29,7 +29,6 @@ import { MAX_TIMEOUT_SECONDS, type Instance, type RecipientCheck, type Settings 
 /** Haraka's server, a global in both of the ways Haraka loads a plugin. */
 declare const server: { readonly cfg?: { readonly main?: { readonly nodes?: unknown } } } | undefined
 
-type Refusal = Exclude<RcptDecision, { kind: 'continue' }>
 const VERDICT_CODE = { ok: OK, deny: DENY, denysoft: DENYSOFT } as const
 // Through the entry's own require: in the sandbox that finds Haraka's haraka-config (a module the
 // entry requires by a relative path resolves from its own folder, where a copied install dir has
@@ -139,7 +138,7 @@ export function check_rcpt_route(this: PipeTransport, next: Next, connection: Ha
   if (!this.handles(connection)) return next()
   const start = transaction.rcpt_to.length - candidates.length
   /** Haraka takes the last recipient back on a refusal; the others this command added go too. */
-  const refuse = (decision: Refusal): void => {
+  const refuse = (decision: RcptRefusal): void => {
     transaction.rcpt_to.splice(start, candidates.length - 1)
     next(decision.kind === 'deny' ? DENY : DENYSOFT, DSN.create(decision.code, decision.text, decision.subject, decision.detail))
   }
@@ -162,7 +161,7 @@ export function check_rcpt_route(this: PipeTransport, next: Next, connection: Ha
   if (checks.length === 0) return next()
   Promise.all(checks).then(
     (decisions) => {
-      const refused = decisions.find((decision): decision is Refusal => decision.kind !== 'continue')
+      const refused = decisions.find((decision): decision is RcptRefusal => decision.kind !== 'continue')
       if (refused) refuse(refused)
       else next()
     },

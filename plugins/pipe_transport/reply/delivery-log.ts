@@ -4,7 +4,7 @@
 import type { DeliveryReport } from '../delivery.js'
 import type { Envelope, Recipient } from '../invocation/envelope.js'
 import type { TransactionReport } from '../transaction/deliver-transaction.js'
-import type { RcptDecision } from '../routing/rcpt-policy.js'
+import { refusalLine, type RcptDecision } from '../routing/rcpt-policy.js'
 import { HARAKA_REPLY, type Outcome, type Reply } from './exit-reply.js'
 import type { Instance } from '../settings/settings.js'
 
@@ -73,8 +73,7 @@ function loggedReply(reply: Reply): string {
 
 /** What check_program said of a recipient: INFO when it answered, WARN when it could not. */
 export function describeRecipientCheck(instance: Instance, recipient: Recipient, decision: RcptDecision, outcome: Outcome): DeliveryLog {
-  const answer =
-    decision.kind === 'continue' ? 'exists' : `${decision.code} ${decision.kind === 'deny' ? 5 : 4}.${decision.subject}.${decision.detail} ${decision.text}`
+  const answer = decision.kind === 'continue' ? 'exists' : refusalLine(decision)
   const fields: Record<string, string | number> = { instance: instance.name, rcpt: recipient.address, ended: endedOf(outcome), answer }
   if ('cause' in outcome) fields['cause'] = outcome.cause
   const level: LogLevel = decision.kind === 'denysoft' ? 'warn' : 'info'

@@ -8,10 +8,22 @@ import type { Recipient } from '../invocation/envelope.js'
 import type { Instance } from '../settings/settings.js'
 import type { RouteMatch } from './route.js'
 
-/** `continue` lets the other rcpt plugins decide; the others are answers with an enhanced code. */
-export type RcptDecision =
-  | { readonly kind: 'continue' }
-  | { readonly kind: 'deny' | 'denysoft'; readonly code: number; readonly subject: number; readonly detail: number; readonly text: string }
+/** An answer at RCPT with an enhanced code. */
+export interface RcptRefusal {
+  readonly kind: 'deny' | 'denysoft'
+  readonly code: number
+  readonly subject: number
+  readonly detail: number
+  readonly text: string
+}
+
+/** `continue` lets the other rcpt plugins decide. */
+export type RcptDecision = { readonly kind: 'continue' } | RcptRefusal
+
+/** A refusal as the client reads it, `452 4.5.3 text`: for the log and the try command. */
+export function refusalLine({ code, subject, detail, text }: RcptRefusal): string {
+  return `${code} ${Math.floor(code / 100)}.${subject}.${detail} ${text}`
+}
 
 /** A recipient and where it goes: its route, and its macro values when it has one. */
 export interface RoutedAddress {

@@ -2,6 +2,7 @@
 // Values are JSON-quoted, so that spaces, empty values and odd characters show exactly.
 import type { DeliveryPlan, PlannedInvocation, PlannedRecipient } from '../delivery-plan.js'
 import { replyFor, replyLine, type Outcome } from '../reply/exit-reply.js'
+import { refusalLine } from '../routing/rcpt-policy.js'
 import type { Instance } from '../settings/settings.js'
 
 export interface MessageFile {
@@ -22,7 +23,7 @@ function describeRecipient({ routed, decision }: PlannedRecipient, width: number
   const data = routed.match?.data ? ` with route data ${JSON.stringify(routed.match.data)}` : ''
   const answer =
     decision.kind !== 'continue'
-      ? `${decision.code} ${String(decision.code).charAt(0)}.${decision.subject}.${decision.detail} ${decision.text}`
+      ? refusalLine(decision)
       : route
         ? `routed to [${route.name}]${data}${route.checkRecipient ? ', which accepts it (check_recipient)' : ''}`
         : "not routed by pipe_transport: Haraka's other plugins decide"
