@@ -2,7 +2,7 @@
 // unanswered Redis must not hold an SMTP transaction past its own timeout, and the caller needs a
 // clear answer in time to choose between running anyway and deferring.
 
-import { isNativeError } from 'node:util/types'
+import { messageOf } from '../error-message.js'
 import { within } from '../running/within.js'
 import { JournalUnavailableError } from './delivery-journal.js'
 
@@ -21,14 +21,10 @@ export async function boundedOperation<T>(
     result = await within(work(), timeoutMs, timedOut)
   } catch (error) {
     if (error instanceof JournalUnavailableError) throw error
-    throw new JournalUnavailableError(journal, operation, reasonOf(error), { cause: error })
+    throw new JournalUnavailableError(journal, operation, messageOf(error), { cause: error })
   }
   // The late outcome of the work is still awaited by the race above, so a rejection that comes
   // after the timeout is handled there and never becomes an unhandled rejection.
   if (result === timedOut) throw new JournalUnavailableError(journal, operation, `no answer within ${timeoutMs} ms${context()}`)
   return result
-}
-
-export function reasonOf(error: unknown): string {
-  return isNativeError(error) ? error.message : String(error)
 }

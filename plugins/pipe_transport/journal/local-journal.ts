@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { open, type RootDatabase } from 'lmdb'
-import { boundedOperation, reasonOf } from './bounded-operation.js'
+import { messageOf } from '../error-message.js'
+import { boundedOperation } from './bounded-operation.js'
 import type { Claim, DeliveryJournal, KeyState, StoreOptions } from './delivery-journal.js'
 import { JournalUnavailableError } from './delivery-journal.js'
 import { ExpirySweep } from './expiry-sweep.js'
@@ -106,7 +107,7 @@ export class LocalJournal implements DeliveryJournal {
       this.opening.catch((error: unknown) => {
         this.opening = undefined
         this.failedAt = Date.now()
-        this.options.warn(reasonOf(error))
+        this.options.warn(messageOf(error))
       })
     }
     return this.opening
@@ -119,7 +120,7 @@ export class LocalJournal implements DeliveryJournal {
     try {
       await mkdir(directory, { recursive: true })
     } catch (error) {
-      throw fail(`cannot create the directory: ${reasonOf(error)}`, error)
+      throw fail(`cannot create the directory: ${messageOf(error)}`, error)
     }
     const check = await checkStore(directory, CHECK_TIMEOUT_MS)
     if (check.verdict === 'refused') throw fail(check.why)
@@ -138,7 +139,7 @@ export class LocalJournal implements DeliveryJournal {
         eventTurnBatching: false,
       })
     } catch (error) {
-      throw fail(reasonOf(error), error)
+      throw fail(messageOf(error), error)
     }
   }
 }
@@ -150,9 +151,9 @@ export class LocalJournal implements DeliveryJournal {
  */
 async function commitFailure(error: unknown): Promise<string> {
   const details = (error as { commitError?: unknown } | undefined)?.commitError
-  if (!(details instanceof Promise)) return reasonOf(error)
+  if (!(details instanceof Promise)) return messageOf(error)
   return details.then(
-    () => reasonOf(error),
-    (reason: unknown) => `${reasonOf(error)}: ${reasonOf(reason)}`,
+    () => messageOf(error),
+    (reason: unknown) => `${messageOf(error)}: ${messageOf(reason)}`,
   )
 }

@@ -8,7 +8,8 @@
 
 import { createHash, randomBytes } from 'node:crypto'
 import { createClient } from 'redis'
-import { boundedOperation, reasonOf } from './bounded-operation.js'
+import { messageOf } from '../error-message.js'
+import { boundedOperation } from './bounded-operation.js'
 import type { Claim, DeliveryJournal, KeyState, StoreOptions } from './delivery-journal.js'
 import { BEGIN, DELIVERED, RELEASE } from './redis-scripts.js'
 
@@ -45,10 +46,10 @@ export class RedisJournal implements DeliveryJournal {
     // node-redis emits 'error' for every failed connection attempt; an EventEmitter 'error'
     // without a listener throws, which would stop Haraka.
     this.client.on('error', (error: unknown) => {
-      this.lastError = reasonOf(error)
+      this.lastError = messageOf(error)
       if (this.down) return
       this.down = true
-      options.warn(`${this.description}: ${reasonOf(error)}; retrying in the background`)
+      options.warn(`${this.description}: ${messageOf(error)}; retrying in the background`)
     })
     this.client.on('ready', () => {
       this.connected = true
@@ -103,7 +104,7 @@ export class RedisJournal implements DeliveryJournal {
     try {
       return await this.client.sendCommand(['EVALSHA', sha1(source), ...tail])
     } catch (error) {
-      if (!reasonOf(error).startsWith('NOSCRIPT')) throw error
+      if (!messageOf(error).startsWith('NOSCRIPT')) throw error
       return this.client.sendCommand(['EVAL', source, ...tail])
     }
   }

@@ -3,6 +3,7 @@
 // store opened and read through. Exit 2 with the error on stderr: it refused cleanly.
 
 import { open } from 'lmdb'
+import { messageOf } from '../error-message.js'
 
 const directory = process.argv[2]
 if (directory === undefined) {
@@ -17,6 +18,6 @@ try {
   process.stdout.write(`${entries}\n`)
   process.exit(0)
 } catch (error) {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
+  process.stderr.write(`${messageOf(error)}\n`)
   process.exit(2)
 }

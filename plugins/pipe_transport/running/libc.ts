@@ -3,6 +3,7 @@
 // one of the calls is missing (musl, another system, glibc < 2.34), `libc` is undefined and says
 // why, and programs start through child_process instead (start-program.ts).
 import type * as Koffi from 'koffi'
+import { messageOf } from '../error-message.js'
 
 /** The calls this plugin makes, typed as it makes them. */
 export interface Libc {
@@ -104,7 +105,7 @@ function requireKoffi(): typeof Koffi {
 }
 
 function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''
+  return messageOf(err).split('\n')[0] ?? ''
 }
 
 const loaded = load()

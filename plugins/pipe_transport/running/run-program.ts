@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { open, type FileHandle } from 'node:fs/promises'
 import { Writable, type Readable } from 'node:stream'
+import { messageOf } from '../error-message.js'
 import type { Outcome } from '../reply/exit-reply.js'
 import { terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
 import { FirstLine } from './first-line.js'
@@ -195,8 +196,4 @@ function copyStderr(stderr: Readable, error: FileHandle | undefined): { firstLin
     if (!stderr.readableEnded) file.destroy()
   })
   return { firstLine, copied }
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }

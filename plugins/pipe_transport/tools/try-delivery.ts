@@ -7,6 +7,7 @@ import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { planDelivery } from '../delivery-plan.js'
+import { messageOf } from '../error-message.js'
 import { envelopeOf } from '../invocation/envelope.js'
 import { CONFIG_FILE, checkConfigFile, configFileOf, deliversAsRoot } from '../settings/config-file.js'
 import { harakaConfigGrammar } from '../settings/ini-text.js'
@@ -150,8 +151,7 @@ main(process.argv.slice(2)).then(
   // Haraka's modules keep timers (outbound queue, config watchers) that would hold the process.
   (status) => process.exit(status),
   (err: unknown) => {
-    const message = err instanceof Refusal ? err.message : err instanceof Error ? err.message : String(err)
-    console.error(`${COMMAND}: ${message}`)
+    console.error(`${COMMAND}: ${messageOf(err)}`)
     process.exit(err instanceof Refusal ? err.status : 1)
   },
 )

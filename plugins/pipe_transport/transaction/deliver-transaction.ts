@@ -3,6 +3,7 @@
 // by plan-runs.ts, all at once within each instance's max_concurrency, record what succeeded, and
 // combine everything into one reply (transaction-reply.ts).
 import { deliver, type DeliveryReport } from '../delivery.js'
+import { messageOf } from '../error-message.js'
 import type { Envelope, Recipient } from '../invocation/envelope.js'
 import { shapedFeed } from '../invocation/message-shape.js'
 import type { Claim, DeliveryJournal } from '../journal/delivery-journal.js'
@@ -148,8 +149,4 @@ async function runAll(
 /** A claim outlasts the longest of the transaction's runs: a slot wait and a run, each up to its timeout. */
 function leaseMs(routed: readonly RoutedRecipient[]): number {
   return Math.max(...routed.map(({ instance }) => instance.timeoutSeconds)) * 2000 + LEASE_SLACK_MS
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }
