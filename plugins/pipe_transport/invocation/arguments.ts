@@ -141,7 +141,8 @@ export function expandTemplate(template: Template, context: ExpansionContext, re
   return template.map((part) => ('macro' in part ? macroValue(part.macro, context, recipient) : part.literal)).join('')
 }
 
-function macroValue(macro: Macro, context: ExpansionContext, recipient: Recipient | undefined): string {
+/** A macro's value in this transaction; the recipient macros are empty without a recipient. */
+export function macroValue(macro: Macro, context: ExpansionContext, recipient: Recipient | undefined): string {
   const { envelope } = context
   switch (macro) {
     case 'sender':
