@@ -2,7 +2,7 @@
 // recipient, the runs its accepted recipients make (transaction/plan-runs.ts), and each run's
 // argv, environment and reply table. delivery.ts takes its argv and environment from here, and
 // the try command's --dry-run prints the whole plan, so what --dry-run shows is what runs.
-import { expandArguments } from './invocation/arguments.js'
+import { expandArguments, type WordTemplate } from './invocation/arguments.js'
 import type { Envelope } from './invocation/envelope.js'
 import { programEnvironment } from './invocation/environment.js'
 import { rcptDecision, type RcptDecision, type RoutedAddress } from './routing/rcpt-policy.js'
@@ -14,8 +14,9 @@ import type { HarakaAddress } from './types/haraka-types.js'
 /** The program's argv (after `program_name`) and environment, or why it must not run. */
 export type Invocation = { readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>> } | { readonly refused: string }
 
-export function invocationFor(instance: Instance, envelope: Envelope): Invocation {
-  const expanded = expandArguments(instance.arguments, { envelope, instance: instance.name })
+/** For the instance's `arguments`, or for other words run in its name (check_program's `check_arguments`). */
+export function invocationFor(instance: Instance, envelope: Envelope, words: readonly WordTemplate[] = instance.arguments): Invocation {
+  const expanded = expandArguments(words, { envelope, instance: instance.name })
   if ('refused' in expanded) return expanded
   return { argv: expanded.argv, env: programEnvironment(envelope, instance.name, instance.env) }
 }

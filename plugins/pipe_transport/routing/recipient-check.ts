@@ -4,9 +4,8 @@
 // Exit 0 accepts; 67 (EX_NOUSER), or a status the instance's table maps to 5xx, refuses with
 // 550 5.1.1; anything else (a 4xx, a timeout, a crash, a program that cannot start) is 450, so a
 // broken check never refuses mail for good. Answers are kept for check_cache seconds (4xx never).
-import { expandArguments } from '../invocation/arguments.js'
+import { invocationFor } from '../delivery-plan.js'
 import type { Envelope, Recipient } from '../invocation/envelope.js'
-import { programEnvironment } from '../invocation/environment.js'
 import type { Outcome } from '../reply/exit-reply.js'
 import { runProgram } from '../running/run-program.js'
 import type { Instance, RecipientCheck } from '../settings/settings.js'
@@ -36,13 +35,13 @@ export async function checkRecipient(
   if (cached && cached.until > Date.now()) return { decision: decisionFor(cached.answer, recipient), outcome: 'cached' }
 
   const full: Envelope = { ...envelope, recipients: [recipient] }
-  const expanded = expandArguments(check.arguments, { envelope: full, instance: instance.name })
-  if ('refused' in expanded) return { decision: decisionFor('unknown', recipient), outcome: { kind: 'refused', reason: expanded.refused } }
+  const invocation = invocationFor(instance, full, check.arguments)
+  if ('refused' in invocation) return { decision: decisionFor('unknown', recipient), outcome: { kind: 'refused', reason: invocation.refused } }
   const { outcome } = await runProgram(
     {
       program: check.program,
-      argv: expanded.argv,
-      env: programEnvironment(full, instance.name, instance.env),
+      argv: invocation.argv,
+      env: invocation.env,
       directory: instance.directory,
       uid: instance.uid,
       gid: instance.gid,
