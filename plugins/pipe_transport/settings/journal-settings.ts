@@ -1,6 +1,7 @@
 // The delivery journal's keys, all in [main]: which store, where a local one lives, how long it
 // remembers, and what to do when it cannot be used.
 import { resolve } from 'node:path'
+import { parseWholeNumber } from './ini-values.js'
 import type { ConfigError } from './settings.js'
 
 export interface JournalConfig {
@@ -31,15 +32,14 @@ export function readJournalConfig(main: Readonly<Record<string, unknown>>, insta
   if (!['local', 'off'].includes(store) && !(isRedis && URL.canParse(store))) {
     fail('journal', `"${store}" must be local, off or redis://HOST:PORT/DB`)
   }
-  const days = text('journal_days') ?? String(JOURNAL_DEFAULTS.retentionDays)
-  const retentionDays = /^\d+$/.test(days) && Number(days) >= 1 && Number(days) <= 365 ? Number(days) : undefined
-  if (retentionDays === undefined) fail('journal_days', `"${days}" must be a whole number from 1 to 365`)
+  const retentionDays = parseWholeNumber(text('journal_days') ?? JOURNAL_DEFAULTS.retentionDays, 1, 365)
+  if ('error' in retentionDays) fail('journal_days', retentionDays.error)
   const unavailable = text('journal_unavailable') ?? JOURNAL_DEFAULTS.unavailable
   if (unavailable !== 'deliver' && unavailable !== 'defer') fail('journal_unavailable', `"${unavailable}" must be one of: deliver, defer`)
   return {
     store,
     directory: resolve(installDir, text('journal_directory') ?? JOURNAL_DEFAULTS.directory),
-    retentionDays: retentionDays ?? JOURNAL_DEFAULTS.retentionDays,
+    retentionDays: 'value' in retentionDays ? retentionDays.value : JOURNAL_DEFAULTS.retentionDays,
     unavailable: unavailable === 'defer' ? 'defer' : 'deliver',
   }
 }

@@ -5,6 +5,7 @@ import { accessSync, constants, statSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { lookupGroup, lookupUser } from './accounts.js'
 import { closest } from './did-you-mean.js'
+import { parseFlag, parseWholeNumber } from './ini-values.js'
 import { parseArguments, parseTemplate, type Template, type WordTemplate } from '../invocation/arguments.js'
 import { TRANSACTION_VARIABLES } from '../invocation/environment.js'
 import { PRESETS, parseReplyLine, replyLine, type ExitCodeTable, type PresetName, type Reply } from '../reply/exit-reply.js'
@@ -165,18 +166,6 @@ const MISPLACED_IN_INSTANCE: Readonly<Record<string, string>> = Object.fromEntri
   MAIN_ONLY_KEYS.map((key) => [key, 'belongs in [main]: it is a setting of the whole plugin']),
 )
 
-const TRUE_WORDS = ['true', 'yes', 'on', '1']
-const FALSE_WORDS = ['false', 'no', 'off', '0']
-
-/**
- * Booleans are parsed here rather than by haraka-config's booleans list, which turns any typo
- * into false. Returns undefined for a value that is neither.
- */
-function parseFlag(value: unknown): boolean | undefined {
-  const word = String(value).trim().toLowerCase()
-  return TRUE_WORDS.includes(word) ? true : FALSE_WORDS.includes(word) ? false : undefined
-}
-
 /** Sub-sections an instance (or `[main]`, as defaults) may have. */
 const SUBSECTIONS = ['code', 'env', 'address'] as const
 
@@ -247,13 +236,6 @@ function readRecipientDelimiter(value: unknown, errors: ConfigError[]): string |
     return undefined
   }
   return text
-}
-
-/** A whole number from min to max, as an ini value (haraka-config may already have made it a number). */
-function parseWholeNumber(value: unknown, min: number, max: number): { value: number } | { error: string } {
-  const text = String(value).trim()
-  const number = /^\d+$/.test(text) ? Number(text) : Number.NaN
-  return number >= min && number <= max ? { value: number } : { error: `"${text}" must be a whole number from ${min} to ${max}` }
 }
 
 function checkKeys(
@@ -450,7 +432,7 @@ function readEnv(name: string, raw: RawIni, errors: ConfigError[]): Record<strin
     for (const [key, value] of Object.entries(raw[section] ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) errors.push({ section, key, message: 'is not a valid environment variable name' })
       else if (value === undefined) errors.push({ section, key, message: `has no value; write "${key} = ..." ("${key} =" sets it empty)` })
-      else if ((TRANSACTION_VARIABLES as readonly string[]).includes(key)) {
+      else if (TRANSACTION_VARIABLES.includes(key)) {
         errors.push({ section, key, message: 'is set by pipe_transport from the transaction and cannot be configured' })
       } else {
         const parsed = parseTemplate(String(value))

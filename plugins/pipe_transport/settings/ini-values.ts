@@ -1,0 +1,20 @@
+// How one ini value reads, wherever it is set: a flag, or a whole number in a range.
+
+const TRUE_WORDS = ['true', 'yes', 'on', '1']
+const FALSE_WORDS = ['false', 'no', 'off', '0']
+
+/**
+ * Booleans are parsed here rather than by haraka-config's booleans list, which turns any typo
+ * into false. Returns undefined for a value that is neither.
+ */
+export function parseFlag(value: unknown): boolean | undefined {
+  const word = String(value).trim().toLowerCase()
+  return TRUE_WORDS.includes(word) ? true : FALSE_WORDS.includes(word) ? false : undefined
+}
+
+/** A whole number from min to max, as an ini value (haraka-config may already have made it a number). */
+export function parseWholeNumber(value: unknown, min: number, max: number): { value: number } | { error: string } {
+  const text = String(value).trim()
+  const number = /^\d+$/.test(text) ? Number(text) : Number.NaN
+  return number >= min && number <= max ? { value: number } : { error: `"${text}" must be a whole number from ${min} to ${max}` }
+}
