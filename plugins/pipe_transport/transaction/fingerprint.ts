@@ -4,8 +4,8 @@
 // other plugins add (spam scores, say), by taking the header lines as they were before any
 // data_post hook but this plugin's first one ran. The journal keeps hashes of these, never content.
 import { createHash } from 'node:crypto'
-import { Writable } from 'node:stream'
-import type { HarakaMessageStream, HarakaTransaction } from '../types/haraka-types.js'
+import type { HarakaTransaction } from '../types/haraka-types.js'
+import { readMessage } from './message-source.js'
 
 const clientHeaders = new WeakMap<HarakaTransaction, readonly string[]>()
 
@@ -26,26 +26,12 @@ export async function messageFingerprint(transaction: HarakaTransaction, sender:
   hash.update(`${sender}\0`)
   for (const line of clientHeaders.get(transaction) ?? headerLinesOf(transaction)) hash.update(line)
   hash.update('\0')
-  await pipeBody(transaction.message_stream, hash)
+  // The body only (no headers, as stored): the client's header lines are hashed above.
+  await readMessage(transaction.message_stream, { line_endings: '\n', skip_headers: true }, (chunk) => hash.update(chunk))
   return hash.digest()
 }
 
 /** The journal's key for one recipient of a fingerprinted message. */
 export function recipientKey(fingerprint: Buffer, address: string): Buffer {
   return createHash('sha256').update(fingerprint).update(address.toLowerCase()).digest()
-}
-
-/** Feeds the body (no headers, as stored) into the hash. */
-function pipeBody(stream: HarakaMessageStream, hash: { update(data: Buffer): unknown }): Promise<void> {
-  return new Promise((done, fail) => {
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, next) {
-        hash.update(chunk)
-        next()
-      },
-    })
-    sink.once('finish', () => done())
-    sink.once('error', fail)
-    stream.pipe(sink, { line_endings: '\n', skip_headers: true })
-  })
 }

@@ -39,14 +39,7 @@ export async function copyMessage(stream: HarakaMessageStream, lineEndings: Read
     for (const lineEnding of lineEndings) {
       if (bytes <= MEMORY_COPY_MAX_BYTES) {
         const chunks: Buffer[] = []
-        const sink = new Writable({
-          write(chunk: Buffer, _encoding, next) {
-            chunks.push(chunk)
-            next()
-          },
-        })
-        stream.pipe(sink, { line_endings: lineEnding })
-        await once(sink, 'finish')
+        await readMessage(stream, { line_endings: lineEnding }, (chunk) => chunks.push(chunk))
         copies.set(lineEnding, chunks)
       } else {
         const file = join(spoolDirectory(), `${randomUUID()}.eml`)
@@ -72,6 +65,18 @@ export async function copyMessage(stream: HarakaMessageStream, lineEndings: Read
     },
     dispose: () => removeFiles(copies),
   }
+}
+
+/** Reads Haraka's message stream once, handing each chunk to `take`; resolves when all is read. */
+export async function readMessage(stream: HarakaMessageStream, options: Parameters<HarakaMessageStream['pipe']>[1], take: (chunk: Buffer) => void): Promise<void> {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, next) {
+      take(chunk)
+      next()
+    },
+  })
+  stream.pipe(sink, options)
+  await once(sink, 'finish')
 }
 
 async function removeFiles(copies: ReadonlyMap<LineEnding, Buffer[] | string>): Promise<void> {

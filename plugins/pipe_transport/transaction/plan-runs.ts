@@ -19,7 +19,12 @@ export interface PlannedRun {
 /** The same mailbox twice in a transaction (twice at RCPT, or twice after an alias) gets the message once. */
 export function oncePerMailbox(routed: readonly RoutedRecipient[]): RoutedRecipient[] {
   const seen = new Set<string>()
-  return routed.filter(({ recipient }) => !seen.has(recipient.address.toLowerCase()) && seen.add(recipient.address.toLowerCase()))
+  return routed.filter(({ recipient }) => {
+    const mailbox = recipient.address.toLowerCase()
+    if (seen.has(mailbox)) return false
+    seen.add(mailbox)
+    return true
+  })
 }
 
 /**
