@@ -1,4 +1,5 @@
-// The delivery journal's contract, shared by its three stores (local LMDB, Redis, off).
+// The delivery journal's contract, shared by its two stores (local LMDB, Redis); `journal = off`
+// has no journal at all (open-journal.ts).
 //
 // Per (message fingerprint, recipient) key it records successful program runs, so that a retry
 // of the same message runs only the recipients not yet delivered, and it hands out time-limited
@@ -37,7 +38,7 @@ export interface StoreOptions {
 }
 
 export interface DeliveryJournal {
-  /** Which store this is, for log lines and error messages: 'local DIR', 'redis HOST:PORT/DB', 'off'. */
+  /** Which store this is, for log lines and error messages: 'local DIR', 'redis HOST:PORT/DB'. */
   readonly description: string
 
   /**

@@ -65,9 +65,8 @@ export class RedisJournal implements DeliveryJournal {
 
   begin(keys: readonly Buffer[], leaseMs: number): Promise<Claim> {
     const token = randomBytes(16)
-    const claimValue = Buffer.concat([Buffer.from('C'), token])
     return this.bounded('begin', async () => {
-      const reply = await this.script(BEGIN, keys, [claimValue, String(Math.max(1, Math.ceil(leaseMs)))])
+      const reply = await this.script(BEGIN, keys, [claimValue(token), String(Math.max(1, Math.ceil(leaseMs)))])
       if (!Array.isArray(reply) || reply.length !== keys.length) throw new Error(`unexpected reply ${JSON.stringify(reply)}`)
       return { states: reply.map((code) => STATES[Number(code)] ?? 'busy'), token }
     })
@@ -81,7 +80,7 @@ export class RedisJournal implements DeliveryJournal {
 
   release(claim: Claim, keys: readonly Buffer[]): Promise<void> {
     return this.bounded('release', async () => {
-      await this.script(RELEASE, keys, [Buffer.concat([Buffer.from('C'), claim.token])])
+      await this.script(RELEASE, keys, [claimValue(claim.token)])
     })
   }
 
@@ -108,6 +107,11 @@ export class RedisJournal implements DeliveryJournal {
       return this.client.sendCommand(['EVAL', source, ...tail])
     }
   }
+}
+
+/** A claim's stored value, what RELEASE compares before it deletes: `C` and the owner token. */
+function claimValue(token: Buffer): Buffer {
+  return Buffer.concat([Buffer.from('C'), token])
 }
 
 const sha1s = new Map<string, string>()

@@ -11,6 +11,7 @@
 import { accessSync, closeSync, constants as fsConstants, openSync, statSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { getSystemErrorMap } from 'node:util'
+import { messageOf } from '../error-message.js'
 import {
   ATTRIBUTES_BYTES,
   FILE_ACTIONS_BYTES,
@@ -67,7 +68,8 @@ export class PosixSpawner {
       closeBoth(libc, stdin)
       return stderr
     }
-    let failed: number | Error
+    /** posix_spawn's errno (0: started), or why koffi did not make the call. */
+    let failed: number | string
     try {
       check(libc.fileActionsInit(fileActions), 'posix_spawn_file_actions_init')
       libc.addOpen(fileActions, 1, spec.outputFile, O_WRONLY | O_APPEND | O_CREAT, OUTPUT_MODE)
@@ -81,7 +83,7 @@ export class PosixSpawner {
       failed = await libc.posixSpawn(pidOut, spec.program, fileActions, this.attributes, argv, envp)
     } catch (err) {
       // koffi refuses a call when more than max_async_calls (256) wait for its worker threads.
-      failed = err instanceof Error ? err : new Error(String(err))
+      failed = messageOf(err)
     } finally {
       libc.fileActionsDestroy(fileActions)
       // The child has its copies (or never ran); ours of its ends must go, or EOF never comes.
@@ -91,7 +93,7 @@ export class PosixSpawner {
     if (failed !== 0) {
       libc.close(stdin.write)
       if (stderr) libc.close(stderr.read)
-      return { cause: typeof failed === 'number' ? whyNotStarted(spec, failed) : `cannot start ${spec.program}: ${failed.message}` }
+      return { cause: typeof failed === 'number' ? whyNotStarted(spec, failed) : `cannot start ${spec.program}: ${failed}` }
     }
     const pid = pidOut[0]
     const input = new Socket({ fd: stdin.write, readable: false, writable: true })
