@@ -5,7 +5,7 @@ import type { Envelope } from './invocation/envelope.js'
 import { alreadyDeliveredTo } from './invocation/message-shape.js'
 import { replyFor, type Outcome, type Reply } from './reply/exit-reply.js'
 import { KILL_GRACE_MS } from './running/process-groups.js'
-import { STDIO_LINGER_MS, runProgram, type Feed, type RunResult } from './running/run-program.js'
+import { STDIO_LINGER_MS, runProgram, type ProgramInput, type RunResult } from './running/run-program.js'
 import type { Instance } from './settings/settings.js'
 import { slotsFor } from './running/slots.js'
 import { within } from './running/within.js'
@@ -23,7 +23,7 @@ export interface DeliveryReport {
   readonly durationMs: number
 }
 
-export async function deliver(instance: Instance, envelope: Envelope, feed: Feed): Promise<DeliveryReport> {
+export async function deliver(instance: Instance, envelope: Envelope, input: ProgramInput): Promise<DeliveryReport> {
   const started = Date.now()
   const report = (outcome: Outcome, bytes = 0): DeliveryReport => ({
     reply: replyFor(outcome, instance.exitCodes),
@@ -57,7 +57,7 @@ export async function deliver(instance: Instance, envelope: Envelope, feed: Feed
         timeoutSeconds: instance.timeoutSeconds,
         captureStderrLine: instance.statusFromStderr,
       },
-      feed,
+      input,
     )
     const run = await within(running, watchdog, overdue)
     return report(run.outcome, run.bytesWritten)

@@ -1,23 +1,27 @@
 // What one program reads on stdin: the transaction's message, shaped by the instance's options
 // (line endings, envelope headers, an mbox From_ line). The shaping happens on the way into this
 // program only; the transaction, and every other plugin's view of it, is left as it is.
-import { Transform, type TransformCallback, type Writable } from 'node:stream'
+import { Transform, type TransformCallback } from 'node:stream'
 import type { Envelope, Recipient } from './envelope.js'
 import type { MessageSource } from '../transaction/message-source.js'
-import type { Feed } from '../running/run-program.js'
+import type { ProgramInput } from '../running/run-program.js'
 import type { MessageShape } from '../settings/settings.js'
 
-export function shapedFeed(message: MessageSource, shape: MessageShape, envelope: Envelope): Feed {
-  return (stdin: Writable) => {
-    const preface = prefaceFor(shape, envelope, new Date())
-    if (preface !== '') stdin.write(preface)
-    if (!shape.fromLine) {
-      message.pipeTo(stdin, shape.lineEnding)
-      return
-    }
-    const escaper = new FromEscaper()
-    escaper.pipe(stdin)
-    message.pipeTo(escaper, shape.lineEnding)
+export function shapedInput(message: MessageSource, shape: MessageShape, envelope: Envelope): ProgramInput {
+  const preface = prefaceFor(shape, envelope, new Date())
+  const body = message.take(shape.lineEnding)
+  if (Buffer.isBuffer(body)) {
+    const shaped = shape.fromLine ? escapeFromLines(body) : body
+    return { bytes: preface === '' ? [shaped] : [Buffer.from(preface), shaped] }
+  }
+  return {
+    feed: (stdin) => {
+      if (preface !== '') stdin.write(preface)
+      if (!shape.fromLine) return body(stdin)
+      const escaper = new FromEscaper()
+      escaper.pipe(stdin)
+      body(escaper)
+    },
   }
 }
 
@@ -55,14 +59,14 @@ export function asctime(date: Date): string {
 
 /**
  * mboxo escaping: a line that starts with "From " gets a ">" in front, so a mailbox reader does
- * not take it for the start of a new message. Works on a stream in chunks of any size: a line
+ * not take it for the start of a new message. Works on a message in chunks of any size: a line
  * start split across chunks is held back until it can be decided (at most four bytes).
  */
-export class FromEscaper extends Transform {
+export class FromLineEscaper {
   private atLineStart = true
   private held = ''
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+  escape(chunk: Buffer): Buffer {
     // latin1 maps every byte to one char and back, so the message's bytes pass unchanged.
     let data = this.held + chunk.toString('latin1')
     this.held = ''
@@ -77,11 +81,30 @@ export class FromEscaper extends Transform {
     if (this.atLineStart && escaped.startsWith('From ')) escaped = `>${escaped}`
     if (this.held !== '' || data.endsWith('\n')) this.atLineStart = true
     else if (data !== '') this.atLineStart = false
-    done(null, Buffer.from(escaped, 'latin1'))
+    return Buffer.from(escaped, 'latin1')
+  }
+
+  /** Whatever is held is shorter than "From ", so it needs no escaping. */
+  flush(): Buffer {
+    return Buffer.from(this.held, 'latin1')
+  }
+}
+
+/** A whole message in memory, escaped. */
+export function escapeFromLines(message: Buffer): Buffer {
+  const escaper = new FromLineEscaper()
+  return Buffer.concat([escaper.escape(message), escaper.flush()])
+}
+
+/** The same for a message that streams. */
+export class FromEscaper extends Transform {
+  private readonly escaper = new FromLineEscaper()
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    done(null, this.escaper.escape(chunk))
   }
 
   override _flush(done: TransformCallback): void {
-    // Whatever is held is shorter than "From ", so it needs no escaping.
-    done(null, Buffer.from(this.held, 'latin1'))
+    done(null, this.escaper.flush())
   }
 }

@@ -7,7 +7,7 @@
 import { invocationFor } from '../delivery-plan.js'
 import type { Envelope, Recipient } from '../invocation/envelope.js'
 import type { Outcome } from '../reply/exit-reply.js'
-import { runProgram } from '../running/run-program.js'
+import { NO_INPUT, runProgram } from '../running/run-program.js'
 import type { Instance, RecipientCheck } from '../settings/settings.js'
 import type { RcptDecision } from './rcpt-policy.js'
 
@@ -50,7 +50,7 @@ export async function checkRecipient(
       timeoutSeconds: check.timeoutSeconds,
       captureStderrLine: false,
     },
-    (stdin) => stdin.end(),
+    NO_INPUT,
   )
   const answer = answerFor(outcome, instance)
   if (answer !== 'unsure' && check.cacheSeconds > 0) remember(key, { answer, until: Date.now() + check.cacheSeconds * 1000 })

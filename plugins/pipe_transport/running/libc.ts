@@ -23,6 +23,8 @@ export interface Libc {
   setSigmask(attributes: Buffer, set: Buffer): number
   setSigdefault(attributes: Buffer, set: Buffer): number
   pipe2(fds: [number, number], flags: number): number
+  /** fcntl(fd, F_SETFL, flags): the file status flags, such as O_NONBLOCK. */
+  setStatusFlags(fd: number, flags: number): number
   close(fd: number): number
   waitpid(pid: number, status: [number], options: number): number
   /** errno of the last failed call (posix_spawn returns its error instead). */
@@ -45,6 +47,8 @@ export const O_WRONLY = 0o1
 export const O_CREAT = 0o100
 export const O_APPEND = 0o2000
 export const O_CLOEXEC = 0o2000000
+export const O_NONBLOCK = 0o4000
+const F_SETFL = 4
 /** <sys/wait.h> */
 export const WNOHANG = 1
 
@@ -62,6 +66,7 @@ function load(): { libc: Libc } | { missing: string } {
     return { missing: `glibc (libc.so.6) cannot be loaded (${firstLine(err)})` }
   }
   try {
+    const fcntl = lib.func('int fcntl(int fd, int cmd, ...)')
     const posixSpawn = lib.func('int posix_spawn(_Out_ int *pid, const char *path, void *file_actions, void *attrp, const char **argv, const char **envp)')
     return {
       libc: {
@@ -79,6 +84,7 @@ function load(): { libc: Libc } | { missing: string } {
         setSigmask: lib.func('int posix_spawnattr_setsigmask(void *attrp, void *sigmask)'),
         setSigdefault: lib.func('int posix_spawnattr_setsigdefault(void *attrp, void *sigdefault)'),
         pipe2: lib.func('int pipe2(_Out_ int *pipefd, int flags)'),
+        setStatusFlags: (fd, flags) => fcntl(fd, F_SETFL, 'int', flags) as number,
         close: lib.func('int close(int fd)'),
         waitpid: lib.func('int waitpid(int pid, _Out_ int *wstatus, int options)'),
         errno: () => koffi.errno(),

@@ -8,7 +8,11 @@
 // its own session and process group, default signal dispositions (Node ignores SIGPIPE and
 // SIGXFSZ, and a program must not inherit that) and an empty signal mask, stdout and stderr
 // opened for appending, stdin from a pipe, the working directory, and no descriptor but 0, 1, 2.
-import { accessSync, closeSync, constants as fsConstants, openSync, statSync } from 'node:fs'
+//
+// A message in memory goes into the pipe before the program starts, as much of it as the pipe
+// holds (64 KiB unless the system says otherwise): one write, and when it all fits, no socket on
+// Haraka's event loop at all, and the program finds its whole input waiting.
+import { accessSync, closeSync, constants as fsConstants, openSync, statSync, writevSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { getSystemErrorMap } from 'node:util'
 import { messageOf } from '../error-message.js'
@@ -18,6 +22,7 @@ import {
   O_APPEND,
   O_CLOEXEC,
   O_CREAT,
+  O_NONBLOCK,
   O_WRONLY,
   POSIX_SPAWN_SETSID,
   POSIX_SPAWN_SETSIGDEF,
@@ -50,9 +55,10 @@ export class PosixSpawner {
 
   /**
    * Starts the program, or says why it could not. With `captureStderrLine` its stderr is a pipe,
-   * which the caller copies into error_file; else stderr goes straight to error_file.
+   * which the caller copies into error_file; else stderr goes straight to error_file. `input` is
+   * its input when that is in memory: what of it the pipe takes is written before the start.
    */
-  async start(spec: ProgramSpec): Promise<Started | { readonly cause: string }> {
+  async start(spec: ProgramSpec, input: readonly Buffer[] | undefined): Promise<Started | { readonly cause: string }> {
     const nul = [spec.program, spec.directory, ...spec.argv, ...Object.entries(spec.env).flat()].some((text) => text.includes('\0'))
     // A C string ends at the first NUL: the program would get a shorter argument than configured.
     if (nul) return { cause: `cannot start ${spec.program}: an argument or variable holds a NUL byte` }
@@ -68,6 +74,8 @@ export class PosixSpawner {
       closeBoth(libc, stdin)
       return stderr
     }
+    const prefilled = input ? this.prefill(stdin.write, input) : 0
+    const allPrefilled = input !== undefined && prefilled === byteLength(input)
     /** posix_spawn's errno (0: started), or why koffi did not make the call. */
     let failed: number | string
     try {
@@ -89,24 +97,43 @@ export class PosixSpawner {
       // The child has its copies (or never ran); ours of its ends must go, or EOF never comes.
       libc.close(stdin.read)
       if (stderr) libc.close(stderr.write)
+      // The whole input is in the pipe: closing our end now is what makes its EOF.
+      if (allPrefilled) libc.close(stdin.write)
     }
     if (failed !== 0) {
-      libc.close(stdin.write)
+      if (!allPrefilled) libc.close(stdin.write)
       if (stderr) libc.close(stderr.read)
       return { cause: typeof failed === 'number' ? whyNotStarted(spec, failed) : `cannot start ${spec.program}: ${failed}` }
     }
     const pid = pidOut[0]
-    const input = new Socket({ fd: stdin.write, readable: false, writable: true })
+    const rest = allPrefilled ? undefined : new Socket({ fd: stdin.write, readable: false, writable: true })
     // end() on a socket made from a pipe cannot shut it down and leaves it open: close it once
     // everything is written, so the program reads EOF.
-    input.once('finish', () => input.destroy())
+    rest?.once('finish', () => rest.destroy())
     const output = stderr ? new Socket({ fd: stderr.read, readable: true, writable: false }) : undefined
+    const sockets = [rest, output].filter((socket) => socket !== undefined)
     return {
       pid,
-      stdin: input,
+      prefilled,
+      stdin: rest,
       stderr: output,
       exited: this.reaper.exitOf(pid),
-      closed: Promise.all([input, ...(output ? [output] : [])].map((socket) => new Promise((done) => socket.once('close', done)))).then(() => undefined),
+      closed: Promise.all(sockets.map((socket) => new Promise((done) => socket.once('close', done)))).then(() => undefined),
+    }
+  }
+
+  /**
+   * Writes as much of the input as the empty pipe takes, without blocking: nobody reads it yet.
+   * The write end stays non-blocking, as a socket made from it later needs it anyway.
+   */
+  private prefill(fd: number, input: readonly Buffer[]): number {
+    if (input.length === 0) return 0
+    try {
+      if (this.libc.setStatusFlags(fd, O_NONBLOCK) !== 0) return 0
+      return writevSync(fd, input as Buffer[])
+    } catch {
+      // EAGAIN, a pipe with no room at all: the socket writes everything instead.
+      return 0
     }
   }
 
@@ -146,6 +173,10 @@ function errnoName(errno: number): string {
 function describeErrno(errno: number): string {
   const [name, message] = getSystemErrorMap().get(-errno) ?? [`errno ${errno}`, 'unknown error']
   return `${name}: ${message}`
+}
+
+function byteLength(chunks: readonly Buffer[]): number {
+  return chunks.reduce((sum, chunk) => sum + chunk.length, 0)
 }
 
 function closeBoth(libc: Libc, pipe: { read: number; write: number }): void {

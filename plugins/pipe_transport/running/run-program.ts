@@ -39,14 +39,23 @@ export interface RunResult {
   readonly bytesWritten: number
 }
 
-/** Writes the message into the program's stdin and ends it. */
-export type Feed = (stdin: Writable) => void
+/**
+ * What the program reads on stdin: bytes in memory (a message small enough, or nothing), which
+ * go into its pipe before it starts, or a feed that writes a larger message into it and ends it.
+ */
+export type ProgramInput = { readonly bytes: readonly Buffer[] } | { readonly feed: (stdin: Writable) => void }
+
+/** No input: stdin reads EOF at once. */
+export const NO_INPUT: ProgramInput = { bytes: [] }
 
 /** A program that runs, whichever way it was started. */
 export interface Started {
   /** Also its process group's and session's id. */
   readonly pid: number
-  readonly stdin: Writable & { readonly bytesWritten: number }
+  /** Bytes of the input put into its pipe before it started (posix-spawn.ts). */
+  readonly prefilled: number
+  /** Where the rest of its input goes; undefined when the pipe took all of it and is closed. */
+  readonly stdin: (Writable & { readonly bytesWritten: number }) | undefined
   /** Its stderr, when it is captured (captureStderrLine); else stderr went to errorFile. */
   readonly stderr: Readable | undefined
   readonly exited: Promise<ExitStatus>
@@ -76,22 +85,22 @@ export function describeSpawner(): { readonly level: 'info' | 'warn'; readonly m
   return { level: 'warn', message: `programs start through child_process (fork), which blocks Haraka longer per delivery: ${why}` }
 }
 
-export async function runProgram(spec: ProgramSpec, feed: Feed): Promise<RunResult> {
+export async function runProgram(spec: ProgramSpec, input: ProgramInput): Promise<RunResult> {
   let output: FileHandle | undefined
   let error: FileHandle | undefined
   try {
     if (posixSpawner && spec.uid === undefined && spec.gid === undefined) {
       // The child opens its own output files; a captured stderr is copied into error_file here.
       if (spec.captureStderrLine) error = await openForAppend(spec.errorFile, 'error_file')
-      const started = await posixSpawner.start(spec)
+      const started = await posixSpawner.start(spec, 'bytes' in input ? input.bytes : undefined)
       if ('cause' in started) return { outcome: { kind: 'start-failed', cause: started.cause }, bytesWritten: 0 }
-      return await watch(started, spec, feed, error)
+      return await watch(started, spec, input, error)
     }
     output = await openForAppend(spec.outputFile, 'output_file')
     error = await openForAppend(spec.errorFile, 'error_file')
     const started = await spawnWithChildProcess(spec, output, error)
     if ('cause' in started) return { outcome: { kind: 'start-failed', cause: started.cause }, bytesWritten: 0 }
-    return await watch(started, spec, feed, error)
+    return await watch(started, spec, input, error)
   } catch (err) {
     return { outcome: { kind: 'start-failed', cause: messageOf(err) }, bytesWritten: 0 }
   } finally {
@@ -140,16 +149,16 @@ async function spawnWithChildProcess(
   // 'close' follows once our ends of its stdio are closed too. Listen now: it can come in the
   // same tick as 'exit'.
   const closed = once(child, 'close').then(() => undefined)
-  return { pid, stdin: stdin as Started['stdin'], stderr: stderr ?? undefined, exited, closed }
+  return { pid, prefilled: 0, stdin: stdin as Started['stdin'], stderr: stderr ?? undefined, exited, closed }
 }
 
-async function watch(started: Started, spec: ProgramSpec, feed: Feed, error: FileHandle | undefined): Promise<RunResult> {
+async function watch(started: Started, spec: ProgramSpec, input: ProgramInput, error: FileHandle | undefined): Promise<RunResult> {
   const { stdin, stderr, pid } = started
-  const bytesWritten = (): number => stdin.bytesWritten
+  const bytesWritten = (): number => started.prefilled + (stdin?.bytesWritten ?? 0)
 
   // A program may exit without reading all of its input; its exit status decides, so the EPIPE
   // (or ECONNRESET, or a write after destroy) that the rest of the message meets is not an error.
-  stdin.on('error', () => undefined)
+  stdin?.on('error', () => undefined)
   const captured = stderr ? copyStderr(stderr, error) : undefined
 
   let ending: Outcome | undefined // set when the plugin, not the program, decided how this ends
@@ -161,9 +170,7 @@ async function watch(started: Started, spec: ProgramSpec, feed: Feed, error: Fil
   const timer = setTimeout(() => endBy({ kind: 'timed-out', seconds: spec.timeoutSeconds }), spec.timeoutSeconds * 1000)
   trackRunning(pid, () => endBy({ kind: 'shutdown' }))
 
-  // Haraka's message stream hands over a 3 kB message in about 44 chunks, all in one tick.
-  gatherWrites(stdin)
-  feed(stdin)
+  if (stdin) writeInput(stdin, input, started.prefilled)
   const { status, signal } = await started.exited
   clearTimeout(timer)
   untrackRunning(pid)
@@ -171,7 +178,7 @@ async function watch(started: Started, spec: ProgramSpec, feed: Feed, error: Fil
   // Wait for the stdio to close only briefly after the exit: the byte count and the copied
   // stderr are complete then, unless a child the program left behind holds them.
   if (!(await within(started.closed.then(() => true), STDIO_LINGER_MS, false))) {
-    stdin.destroy()
+    stdin?.destroy()
     stderr?.destroy()
   }
   await captured?.copied
@@ -179,6 +186,33 @@ async function watch(started: Started, spec: ProgramSpec, feed: Feed, error: Fil
   if (ending) return { outcome: ending, bytesWritten: bytesWritten() }
   if (status !== null) return { outcome: { kind: 'exited', status, stderrLine: captured?.firstLine.line }, bytesWritten: bytesWritten() }
   return { outcome: { kind: 'signaled', signal: signal ?? 'unknown' }, bytesWritten: bytesWritten() }
+}
+
+/** Writes what the pipe did not take before the program started, and ends its stdin. */
+function writeInput(stdin: Writable, input: ProgramInput, prefilled: number): void {
+  if ('bytes' in input) {
+    stdin.cork()
+    for (const chunk of afterBytes(input.bytes, prefilled)) stdin.write(chunk)
+    stdin.end()
+    return
+  }
+  // Haraka's message stream hands over a message line by line, many lines in one tick.
+  gatherWrites(stdin)
+  input.feed(stdin)
+}
+
+/** The chunks from byte `offset` on. */
+function afterBytes(chunks: readonly Buffer[], offset: number): Buffer[] {
+  const rest: Buffer[] = []
+  let skip = offset
+  for (const chunk of chunks) {
+    if (skip >= chunk.length) skip -= chunk.length
+    else {
+      rest.push(skip === 0 ? chunk : chunk.subarray(skip))
+      skip = 0
+    }
+  }
+  return rest
 }
 
 /**

@@ -5,13 +5,13 @@
 import { deliver, type DeliveryReport } from '../delivery.js'
 import { messageOf } from '../error-message.js'
 import type { Envelope, Recipient } from '../invocation/envelope.js'
-import { shapedFeed } from '../invocation/message-shape.js'
+import { shapedInput } from '../invocation/message-shape.js'
 import type { Claim, DeliveryJournal } from '../journal/delivery-journal.js'
 import type { Reply } from '../reply/exit-reply.js'
 import { KILL_GRACE_MS } from '../running/process-groups.js'
 import type { HarakaMessageStream } from '../types/haraka-types.js'
 import { recipientKey } from './fingerprint.js'
-import { copyMessage, harakaSource, type LineEnding } from './message-source.js'
+import { ONE_RUN_COPY_MAX_BYTES, copyMessage, harakaSource, type LineEnding } from './message-source.js'
 import { oncePerMailbox, planRuns, type PlannedRun, type RoutedRecipient } from './plan-runs.js'
 import { transactionReply, type Settled } from './transaction-reply.js'
 
@@ -118,7 +118,7 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
 
 /**
  * Runs every planned run at once (max_concurrency holds back what is too many), each reading the
- * message from Haraka when it is the only one, else from one copy for all.
+ * message from one copy for all, or from Haraka when it is the only run and the message is large.
  */
 async function runAll(
   planned: readonly PlannedRun[],
@@ -128,13 +128,13 @@ async function runAll(
   if (planned.length === 0) return []
   const { stream, bytes } = input.message
   const lineEndings = new Set<LineEnding>(planned.map((run) => run.instance.shape.lineEnding))
-  const copy = planned.length > 1 ? await copyMessage(stream, lineEndings, bytes) : undefined
+  const copy = planned.length > 1 || bytes <= ONE_RUN_COPY_MAX_BYTES ? await copyMessage(stream, lineEndings, bytes) : undefined
   const source = copy?.source ?? harakaSource(stream)
   try {
     return await Promise.all(
       planned.map(async (run) => {
         const envelope: Envelope = { ...input.envelope, recipients: run.recipients }
-        const report = await deliver(run.instance, envelope, shapedFeed(source, run.instance.shape, envelope))
+        const report = await deliver(run.instance, envelope, shapedInput(source, run.instance.shape, envelope))
         // The program has ended: what it did not read of Haraka's stream is not waited for.
         if (!copy) stream.unpipe()
         await settle(run, report)

@@ -1,29 +1,40 @@
 // Where a run reads its message from. Haraka's message stream can feed one reader at a time, so a
-// transaction of one run reads it straight from Haraka; one of several runs, which read at once
-// and each at its own pace, reads a copy taken once for all of them: in memory when small, in one
-// private file when large, so that a 20 MB message is held once, never once per run.
+// transaction of one run reads a large message straight from Haraka; one of several runs, which
+// read at once and each at its own pace, reads a copy taken once for all of them: in memory when
+// small, in one private file when large, so that a 20 MB message is held once, never once per
+// run. A small message of one run is copied into memory too: from there it goes into the
+// program's pipe in one write (posix-spawn.ts).
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable, Writable, pipeline } from 'node:stream'
+import { Writable, pipeline } from 'node:stream'
 import type { HarakaMessageStream } from '../types/haraka-types.js'
 
 export type LineEnding = '\n' | '\r\n'
 
+/** Writes the whole message into `dest`, and ends it. */
+export type PipeInto = (dest: Writable) => void
+
 export interface MessageSource {
-  /** Writes the whole message, with these line endings, into `dest`, and ends it. */
-  pipeTo(dest: Writable, lineEnding: LineEnding): void
+  /** The whole message with these line endings: its bytes when it is in memory, else a stream. */
+  take(lineEnding: LineEnding): Buffer | PipeInto
 }
 
 /** Larger copies go to a file. Haraka itself holds messages this small in memory. */
 export const MEMORY_COPY_MAX_BYTES = 1024 * 1024
 
+/**
+ * A transaction of one run copies its message into memory up to this size, Linux's default pipe
+ * capacity: the pipe then takes the whole message before the program starts.
+ */
+export const ONE_RUN_COPY_MAX_BYTES = 64 * 1024
+
 /** Haraka's own stream: for the one run of a transaction (the caller unpipes it afterwards). */
 export function harakaSource(stream: HarakaMessageStream): MessageSource {
-  return { pipeTo: (dest, lineEnding) => stream.pipe(dest, { line_endings: lineEnding }) }
+  return { take: (lineEnding) => (dest) => stream.pipe(dest, { line_endings: lineEnding }) }
 }
 
 export interface CopiedMessage {
@@ -34,13 +45,13 @@ export interface CopiedMessage {
 
 /** One copy per line ending the runs need (usually one), read from Haraka's stream in turn. */
 export async function copyMessage(stream: HarakaMessageStream, lineEndings: ReadonlySet<LineEnding>, bytes: number): Promise<CopiedMessage> {
-  const copies = new Map<LineEnding, Buffer[] | string>()
+  const copies = new Map<LineEnding, Buffer | string>()
   try {
     for (const lineEnding of lineEndings) {
       if (bytes <= MEMORY_COPY_MAX_BYTES) {
         const chunks: Buffer[] = []
         await readMessage(stream, { line_endings: lineEnding }, (chunk) => chunks.push(chunk))
-        copies.set(lineEnding, chunks)
+        copies.set(lineEnding, Buffer.concat(chunks))
       } else {
         const file = join(spoolDirectory(), `${randomUUID()}.eml`)
         copies.set(lineEnding, file)
@@ -55,12 +66,12 @@ export async function copyMessage(stream: HarakaMessageStream, lineEndings: Read
   }
   return {
     source: {
-      pipeTo(dest, lineEnding) {
+      take(lineEnding) {
         const copy = copies.get(lineEnding)
         if (copy === undefined) throw new Error(`no copy of the message with ${JSON.stringify(lineEnding)} line endings`)
-        const from = typeof copy === 'string' ? createReadStream(copy) : Readable.from(copy, { objectMode: false })
+        if (typeof copy !== 'string') return copy
         // A program that exits without reading all of it ends the copy's reading too.
-        pipeline(from, dest, () => undefined)
+        return (dest) => pipeline(createReadStream(copy), dest, () => undefined)
       },
     },
     dispose: () => removeFiles(copies),
@@ -79,7 +90,7 @@ export async function readMessage(stream: HarakaMessageStream, options: Paramete
   await once(sink, 'finish')
 }
 
-async function removeFiles(copies: ReadonlyMap<LineEnding, Buffer[] | string>): Promise<void> {
+async function removeFiles(copies: ReadonlyMap<LineEnding, Buffer | string>): Promise<void> {
   for (const copy of copies.values()) if (typeof copy === 'string') await unlink(copy).catch(() => undefined)
 }
 
