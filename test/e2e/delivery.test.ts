@@ -15,13 +15,20 @@ describe('delivery to a program (seed behaviour)', () => {
   before(async () => {
     const exitWith = work.shell('exit-with', 'cat > /dev/null\nexit "$1"')
     const bothStreams = work.shell('both-streams', 'cat > /dev/null\necho "to stdout $1"\necho "to stderr $1" >&2')
+    const perRecipient = work.shell('per-recipient', `cat > ${work.path('each')}-"$1".out`)
     haraka = await Haraka.start({
-      hostList: ['capture.test', 'second.test', 'third.test', 'array.test', 'codes.test', 'mapped.test', 'files.test', 'unrouted.test'],
+      hostList: ['capture.test', 'each.test', 'second.test', 'third.test', 'array.test', 'codes.test', 'mapped.test', 'files.test', 'unrouted.test'],
       ini: `
 [capture]
 program_name = /bin/cat
 domain = capture.test, Second.Test   third.test
 output_file = ${work.path('capture.out')}
+
+[each]
+program_name = ${perRecipient}
+arguments = \${user}
+domain = each.test
+recipient_limit = 1
 
 [array]
 program_name = /bin/cat
@@ -107,6 +114,29 @@ error_file = ${work.path('stderr.txt')}
     assert.equal(received.length, expected.length)
     assert.equal(createHash('sha256').update(received).digest('hex'), createHash('sha256').update(expected).digest('hex'))
   })
+
+  // A message up to the pipe's 64 KiB goes into it before the program starts; a larger one of one
+  // run streams from Haraka; several runs share one copy, which the pipe takes the start of.
+  for (const [name, kilobytes, recipients] of [
+    ['a message that fits the pipe', 60, 1],
+    ['a message just past the pipe, one run', 70, 1],
+    ['a message past the pipe, two runs', 200, 2],
+    ['a message that fits the pipe, two runs', 30, 2],
+  ] as const) {
+    it(`delivers ${name} byte-exact`, async () => {
+      const lines = ['Subject: sized', '']
+      for (let i = 0; lines.join('\r\n').length < kilobytes * 1024; i++) lines.push(`${i % 5 === 0 ? '.' : ''}${i} ${'y'.repeat(70)}`)
+      const message = crlf(lines)
+      const to = Array.from({ length: recipients }, (_, i) => `r${i}@each.test`)
+      const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to, message })
+      assert.equal(reply?.code, 250)
+      for (const rcpt of to) {
+        const received = afterReceivedHeader(work.take(`each-${rcpt.split('@')[0]}.out`)).toString('latin1')
+        assert.equal(received.length, message.replaceAll('\r\n', '\n').length, rcpt)
+        assert.equal(received, message.replaceAll('\r\n', '\n'), rcpt)
+      }
+    })
+  }
 
   it('appends stdout to output_file (relative to the install dir) and stderr to error_file', async () => {
     for (const run of ['one', 'two']) {
