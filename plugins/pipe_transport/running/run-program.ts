@@ -40,8 +40,9 @@ export interface RunResult {
 }
 
 /**
- * What the program reads on stdin: bytes in memory (a message small enough, or nothing), which
- * go into its pipe before it starts, or a feed that writes a larger message into it and ends it.
+ * What the program reads on stdin: bytes in memory (a message small enough, or nothing; a few
+ * chunks, which go into its pipe in one writev before it starts), or a feed that writes a larger
+ * message into it and ends it.
  */
 export type ProgramInput = { readonly bytes: readonly Buffer[] } | { readonly feed: (stdin: Writable) => void }
 
@@ -203,16 +204,12 @@ function writeInput(stdin: Writable, input: ProgramInput, prefilled: number): vo
 
 /** The chunks from byte `offset` on. */
 function afterBytes(chunks: readonly Buffer[], offset: number): Buffer[] {
-  const rest: Buffer[] = []
   let skip = offset
-  for (const chunk of chunks) {
-    if (skip >= chunk.length) skip -= chunk.length
-    else {
-      rest.push(skip === 0 ? chunk : chunk.subarray(skip))
-      skip = 0
-    }
-  }
-  return rest
+  return chunks.flatMap((chunk) => {
+    const from = Math.min(skip, chunk.length)
+    skip -= from
+    return from === chunk.length ? [] : [chunk.subarray(from)]
+  })
 }
 
 /**
