@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process'
 import { rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { markCloseOnExec } from '../running/close-on-exec.js'
 
 export type StoreCheck =
   | { readonly verdict: 'sound' }
@@ -34,6 +35,8 @@ type ChildOutcome = { kind: 'read through' } | { kind: 'crashed'; why: string } 
 
 function runChild(directory: string, timeoutMs: number): Promise<ChildOutcome> {
   return new Promise((resolve) => {
+    // A store already open in this process (a reopen) must not reach the check through its descriptors.
+    markCloseOnExec()
     const child = spawn(process.execPath, [childScript, directory], { stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs })
     let stderr = ''
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import type { Socket } from 'node:net'
+import { markCloseOnExec } from './close-on-exec.js'
 import { gatherWrites } from './gather-writes.js'
 
 const GUARDIAN_MAIN = join(__dirname, 'guardian-process.js')
@@ -31,6 +32,7 @@ export class Guardian {
   }
 
   private start(): void {
+    markCloseOnExec()
     const child = spawn(process.execPath, [GUARDIAN_MAIN, String(this.graceMs)], {
       // Its own session: a Ctrl-C for Haraka must not end it before Haraka has ended the programs.
       detached: true,

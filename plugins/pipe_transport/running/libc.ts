@@ -1,7 +1,7 @@
 // glibc's posix_spawn and the few calls around it, through koffi (an FFI whose prebuilt binaries
 // come in its npm platform packages, so no compiler is needed). Loaded once; where koffi, glibc or
 // one of the calls is missing (musl, another system, glibc < 2.34), `libc` is undefined and says
-// why, and programs start through child_process instead (start-program.ts).
+// why, and programs start through child_process instead (run-program.ts).
 import type * as Koffi from 'koffi'
 import { messageOf } from '../error-message.js'
 
@@ -25,6 +25,10 @@ export interface Libc {
   pipe2(fds: [number, number], flags: number): number
   /** fcntl(fd, F_SETFL, flags): the file status flags, such as O_NONBLOCK. */
   setStatusFlags(fd: number, flags: number): number
+  /** fcntl(fd, F_GETFD): the descriptor flags (FD_CLOEXEC), or -1. */
+  descriptorFlags(fd: number): number
+  /** fcntl(fd, F_SETFD, flags). */
+  setDescriptorFlags(fd: number, flags: number): number
   close(fd: number): number
   waitpid(pid: number, status: [number], options: number): number
   /** errno of the last failed call (posix_spawn returns its error instead). */
@@ -48,7 +52,10 @@ export const O_CREAT = 0o100
 export const O_APPEND = 0o2000
 export const O_CLOEXEC = 0o2000000
 export const O_NONBLOCK = 0o4000
+const F_GETFD = 1
+const F_SETFD = 2
 const F_SETFL = 4
+export const FD_CLOEXEC = 1
 /** <sys/wait.h> */
 export const WNOHANG = 1
 
@@ -85,6 +92,8 @@ function load(): { libc: Libc } | { missing: string } {
         setSigdefault: lib.func('int posix_spawnattr_setsigdefault(void *attrp, void *sigdefault)'),
         pipe2: lib.func('int pipe2(_Out_ int *pipefd, int flags)'),
         setStatusFlags: (fd, flags) => fcntl(fd, F_SETFL, 'int', flags) as number,
+        descriptorFlags: (fd) => fcntl(fd, F_GETFD) as number,
+        setDescriptorFlags: (fd, flags) => fcntl(fd, F_SETFD, 'int', flags) as number,
         close: lib.func('int close(int fd)'),
         waitpid: lib.func('int waitpid(int pid, _Out_ int *wstatus, int options)'),
         errno: () => koffi.errno(),

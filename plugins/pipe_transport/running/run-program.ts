@@ -11,6 +11,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { Writable, type Readable } from 'node:stream'
 import { messageOf } from '../error-message.js'
 import type { Outcome } from '../reply/exit-reply.js'
+import { markCloseOnExec } from './close-on-exec.js'
 import { terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
 import { FirstLine } from './first-line.js'
 import { gatherWrites } from './gather-writes.js'
@@ -82,8 +83,15 @@ export function describeSpawner(): { readonly level: 'info' | 'warn'; readonly m
   if (posixSpawner) {
     return { level: 'info', message: 'programs start with posix_spawn (glibc through koffi); instances with user/group through child_process' }
   }
-  const why = FORCE_CHILD_PROCESS ? 'PIPE_TRANSPORT_SPAWNER=child_process is set' : libcMissing
-  return { level: 'warn', message: `programs start through child_process (fork), which blocks Haraka longer per delivery: ${why}` }
+  if (FORCE_CHILD_PROCESS) {
+    return { level: 'warn', message: 'programs start through child_process (fork), which blocks Haraka longer per delivery: PIPE_TRANSPORT_SPAWNER=child_process is set' }
+  }
+  return {
+    level: 'warn',
+    message:
+      'programs start through child_process (fork), which blocks Haraka longer per delivery, and descriptors that Haraka ' +
+      `holds without close-on-exec (the local journal's) reach them: ${libcMissing}`,
+  }
 }
 
 export async function runProgram(spec: ProgramSpec, input: ProgramInput): Promise<RunResult> {
@@ -130,6 +138,7 @@ async function spawnWithChildProcess(
 ): Promise<Started | { readonly cause: string }> {
   // spawn() throws synchronously for some bad input (a NUL byte in an argument, an invalid uid);
   // runProgram turns that into a start failure.
+  markCloseOnExec()
   const child = spawn(spec.program, spec.argv, {
     stdio: ['pipe', output?.fd ?? 'ignore', spec.captureStderrLine ? 'pipe' : (error?.fd ?? 'ignore')],
     env: spec.env,
