@@ -47,9 +47,6 @@ export const FILE_ACTIONS_BYTES = 256
 export const ATTRIBUTES_BYTES = 512
 export const SIGSET_BYTES = 128
 /** <fcntl.h>, Linux. */
-export const O_WRONLY = 0o1
-export const O_CREAT = 0o100
-export const O_APPEND = 0o2000
 export const O_CLOEXEC = 0o2000000
 export const O_NONBLOCK = 0o4000
 const F_GETFD = 1

@@ -12,29 +12,25 @@
 // A message in memory goes into the pipe before the program starts, as much of it as the pipe
 // holds (64 KiB unless the system says otherwise): one write, and when it all fits, no socket on
 // Haraka's event loop at all, and the program finds its whole input waiting.
-import { accessSync, closeSync, constants as fsConstants, openSync, statSync, writevSync } from 'node:fs'
+import { accessSync, constants as fsConstants, statSync, writevSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { getSystemErrorMap } from 'node:util'
 import { messageOf } from '../error-message.js'
 import {
   ATTRIBUTES_BYTES,
   FILE_ACTIONS_BYTES,
-  O_APPEND,
   O_CLOEXEC,
-  O_CREAT,
   O_NONBLOCK,
-  O_WRONLY,
   POSIX_SPAWN_SETSID,
   POSIX_SPAWN_SETSIGDEF,
   POSIX_SPAWN_SETSIGMASK,
   SIGSET_BYTES,
   type Libc,
 } from './libc.js'
+import { OUTPUT_FLAGS, OUTPUT_MODE, outputFileProblem } from './output-files.js'
 import { Reaper } from './reaper.js'
 import type { ProgramSpec, Started } from './run-program.js'
 
-/** Output files are created as Haraka's open() would create them: rw-r-----. */
-const OUTPUT_MODE = 0o640
 
 export class PosixSpawner {
   private readonly reaper: Reaper
@@ -80,9 +76,9 @@ export class PosixSpawner {
     let failed: number | string
     try {
       check(libc.fileActionsInit(fileActions), 'posix_spawn_file_actions_init')
-      libc.addOpen(fileActions, 1, spec.outputFile, O_WRONLY | O_APPEND | O_CREAT, OUTPUT_MODE)
+      libc.addOpen(fileActions, 1, spec.outputFile, OUTPUT_FLAGS, OUTPUT_MODE)
       if (stderr) libc.addDup2(fileActions, stderr.write, 2)
-      else libc.addOpen(fileActions, 2, spec.errorFile, O_WRONLY | O_APPEND | O_CREAT, OUTPUT_MODE)
+      else libc.addOpen(fileActions, 2, spec.errorFile, OUTPUT_FLAGS, OUTPUT_MODE)
       libc.addDup2(fileActions, stdin.read, 0)
       libc.addChdir(fileActions, spec.directory)
       libc.addClosefrom(fileActions, 3)
@@ -150,11 +146,8 @@ export class PosixSpawner {
  */
 function whyNotStarted(spec: ProgramSpec, errno: number): string {
   for (const [path, key] of [[spec.outputFile, 'output_file'], ...(spec.captureStderrLine ? [] : [[spec.errorFile, 'error_file']])] as const) {
-    try {
-      closeSync(openSync(path, 'a', OUTPUT_MODE))
-    } catch (err) {
-      return `cannot open ${key} ${path}: ${(err as Error).message}`
-    }
+    const problem = outputFileProblem(path)
+    if (problem !== undefined) return `cannot open ${key} ${path}: ${problem}`
   }
   try {
     if (!statSync(spec.directory).isDirectory()) return `cannot enter directory ${spec.directory}: not a directory`

@@ -6,6 +6,7 @@ import { isAbsolute, resolve } from 'node:path'
 import { lookupGroup, lookupUser } from './accounts.js'
 import { closest } from './did-you-mean.js'
 import { parseFlag, parseWholeNumber } from './ini-values.js'
+import { outputPathProblem } from './output-paths.js'
 import { parseArguments, parseTemplate, type Template, type WordTemplate } from '../invocation/arguments.js'
 import { TRANSACTION_VARIABLES } from '../invocation/environment.js'
 import { PRESETS, parseReplyLine, replyLine, type ExitCodeTable, type PresetName, type Reply } from '../reply/exit-reply.js'
@@ -325,18 +326,29 @@ function readInstance(name: string, raw: RawIni, context: ReadContext, errors: C
   }
   const domains = readDomains(lookup('domain')?.value, (message) => fail('domain', message))
   const preset = choice('code_preset', Object.keys(PRESETS) as PresetName[], DEFAULTS.code_preset)
+  const user = text('user', '')
+  const identity = readIdentity(user, text('group', ''), context.runningAsRoot, fail)
+  const outputFile = path('output_file', DEFAULTS.output_file)
+  const errorFile = path('error_file', DEFAULTS.error_file)
+  if (identity.uid !== undefined && identity.gid !== undefined) {
+    const who = { name: user, uid: identity.uid, gid: identity.gid }
+    for (const [key, file] of [['output_file', outputFile], ['error_file', errorFile]] as const) {
+      const problem = outputPathProblem(file, who)
+      if (problem !== undefined) fail(key, `${file}: ${problem}`)
+    }
+  }
 
   return {
     name,
     program,
     arguments: 'words' in parsedArguments ? parsedArguments.words : [],
     domains,
-    outputFile: path('output_file', DEFAULTS.output_file),
-    errorFile: path('error_file', DEFAULTS.error_file),
+    outputFile,
+    errorFile,
     directory,
     timeoutSeconds: integer('timeout', DEFAULTS.timeout, 1, MAX_TIMEOUT_SECONDS),
     maxConcurrency: integer('max_concurrency', DEFAULTS.max_concurrency, 1, 10000),
-    ...readIdentity(text('user', ''), text('group', ''), context.runningAsRoot, fail),
+    ...identity,
     env: readEnv(name, raw, errors),
     exitCodes: readExitCodes(name, raw, PRESETS[preset], errors, warnings),
     statusFromStderr: flag('status_from_stderr'),
