@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { AddressTable } from '../../plugins/pipe_transport/routing/address-table.js'
+import { AddressTable } from '../../plugins/pipe_transport/settings/address-table.js'
 
 describe('address table', () => {
   it('finds what was added, with its owner and UTF-8 route data, and nothing else', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { Address } from '@haraka/email-address'
 import { describe, it } from 'node:test'
-import { planDelivery } from '../../plugins/pipe_transport/delivery-plan.js'
+import { planDelivery } from '../../plugins/pipe_transport/tools/dry-run-plan.js'
 import { iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
 import { readSettings, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
 import { envelopeFor } from './recipients.js'

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PRESETS, SEED_OTHERWISE, parseReplyLine, replyFor, type ExitCodeTable } from '../../plugins/pipe_transport/reply/exit-reply.js'
+import { PRESETS, SEED_OTHERWISE, parseReplyLine, replyFor, type ExitCodeTable } from '../../plugins/pipe_transport/settings/replies.js'
 
 const seed: ExitCodeTable = { entries: new Map(), otherwise: SEED_OTHERWISE }
 

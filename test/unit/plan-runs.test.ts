@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
 import { readSettings, type Instance } from '../../plugins/pipe_transport/settings/settings.js'
-import { oncePerMailbox, planRuns } from '../../plugins/pipe_transport/transaction/plan-runs.js'
-import { transactionReply } from '../../plugins/pipe_transport/transaction/transaction-reply.js'
+import { oncePerMailbox, planRuns } from '../../plugins/pipe_transport/queue/plan-runs.js'
+import { transactionReply } from '../../plugins/pipe_transport/queue/transaction-reply.js'
 import { recipient } from './recipients.js'
 
 const read = readSettings(

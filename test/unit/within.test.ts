@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { within } from '../../plugins/pipe_transport/running/within.js'
+import { within } from '../../plugins/pipe_transport/util/within.js'
 
 describe('within', () => {
   it('gives the promise\'s value when it settles in time, and leaves no timer behind', async () => {

@@ -3,7 +3,7 @@
 // program only; the transaction, and every other plugin's view of it, is left as it is.
 import { Transform, type TransformCallback } from 'node:stream'
 import type { Envelope, Recipient } from './envelope.js'
-import type { MessageSource } from '../transaction/message-source.js'
+import type { MessageSource } from '../queue/message-source.js'
 import type { ProgramInput } from '../running/run-program.js'
 import type { MessageShape } from '../settings/settings.js'
 

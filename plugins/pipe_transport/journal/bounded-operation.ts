@@ -2,8 +2,8 @@
 // unanswered Redis must not hold an SMTP transaction past its own timeout, and the caller needs a
 // clear answer in time to choose between running anyway and deferring.
 
-import { messageOf } from '../error-message.js'
-import { within } from '../running/within.js'
+import { messageOf } from '../util/error-message.js'
+import { within } from '../util/within.js'
 import { JournalUnavailableError } from './delivery-journal.js'
 
 const timedOut = Symbol('timed out')

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { open, type RootDatabase } from 'lmdb'
-import { messageOf } from '../error-message.js'
+import { messageOf } from '../util/error-message.js'
 import { boundedOperation } from './bounded-operation.js'
 import type { Claim, DeliveryJournal, KeyState, StoreOptions } from './delivery-journal.js'
 import { JournalUnavailableError } from './delivery-journal.js'

@@ -8,7 +8,7 @@
 
 import { createHash, randomBytes } from 'node:crypto'
 import { createClient } from 'redis'
-import { messageOf } from '../error-message.js'
+import { messageOf } from '../util/error-message.js'
 import { boundedOperation } from './bounded-operation.js'
 import type { Claim, DeliveryJournal, KeyState, StoreOptions } from './delivery-journal.js'
 import { BEGIN, DELIVERED, RELEASE } from './redis-scripts.js'

@@ -3,7 +3,7 @@
 // store opened and read through. Exit 2 with the error on stderr: it refused cleanly.
 
 import { open } from 'lmdb'
-import { messageOf } from '../error-message.js'
+import { messageOf } from '../util/error-message.js'
 
 const directory = process.argv[2]
 if (directory === undefined) {

@@ -3,7 +3,7 @@
 // one of the calls is missing (musl, another system, glibc < 2.34), `libc` is undefined and says
 // why, and programs start through child_process instead (run-program.ts).
 import type * as Koffi from 'koffi'
-import { messageOf } from '../error-message.js'
+import { messageOf } from '../util/error-message.js'
 
 /** The calls this plugin makes, typed as it makes them. */
 export interface Libc {

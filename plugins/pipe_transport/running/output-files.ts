@@ -8,7 +8,7 @@
 // same trick), and /dev/null.
 import { closeSync, constants, fstatSync, openSync, statSync, type Stats } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
-import { messageOf } from '../error-message.js'
+import { messageOf } from '../util/error-message.js'
 
 /** As Haraka's own open() would create them. */
 export const OUTPUT_MODE = 0o640

@@ -15,7 +15,7 @@
 import { accessSync, constants as fsConstants, statSync, writevSync } from 'node:fs'
 import { Socket } from 'node:net'
 import { getSystemErrorMap } from 'node:util'
-import { messageOf } from '../error-message.js'
+import { messageOf } from '../util/error-message.js'
 import {
   ATTRIBUTES_BYTES,
   FILE_ACTIONS_BYTES,

@@ -2,7 +2,7 @@
 // entries, and the `[unrouted]` addresses. An entry belongs to one instance: the same address, the
 // same domain entry, or an `@domain` entry beside a `domain` entry for that domain, in two
 // instances is an error that names both.
-import { AddressTable } from '../routing/address-table.js'
+import { AddressTable } from './address-table.js'
 import { isDomain, type RouteEntries, type RouteMatch } from '../routing/route.js'
 import { ADDRESS_SUFFIX, type Ini } from './ini-text.js'
 import type { ConfigError } from './settings.js'

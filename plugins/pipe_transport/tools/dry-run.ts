@@ -1,7 +1,7 @@
 // The try command's --dry-run: a delivery plan (delivery-plan.ts) as text, for a person to read.
 // Values are JSON-quoted, so that spaces, empty values and odd characters show exactly.
-import type { DeliveryPlan, PlannedInvocation, PlannedRecipient } from '../delivery-plan.js'
-import { replyFor, replyLine, type Outcome } from '../reply/exit-reply.js'
+import type { DeliveryPlan, PlannedInvocation, PlannedRecipient } from './dry-run-plan.js'
+import { replyFor, replyLine, type Outcome } from '../settings/replies.js'
 import { refusalLine } from '../routing/rcpt-policy.js'
 import type { Instance } from '../settings/settings.js'
 

@@ -1,11 +1,11 @@
 // What Haraka's log and transaction.results record of a delivery. The objects are made here, in
 // Node's main realm, because Haraka's logger merges only objects whose constructor is its own
 // `Object` into logfmt and json lines; one made in the plugin sandbox would be printed whole.
-import type { DeliveryReport } from '../delivery.js'
+import type { DeliveryReport } from '../queue/perform-run.js'
 import type { Envelope, Recipient } from '../invocation/envelope.js'
-import type { TransactionReport } from '../transaction/deliver-transaction.js'
+import type { TransactionReport } from '../queue/deliver-transaction.js'
 import { refusalLine, type RcptDecision } from '../routing/rcpt-policy.js'
-import { HARAKA_REPLY, type Outcome, type Reply } from './exit-reply.js'
+import { HARAKA_REPLY, type Outcome, type Reply } from '../settings/replies.js'
 import type { Instance } from '../settings/settings.js'
 
 export type LogLevel = 'info' | 'warn' | 'error'

@@ -2,12 +2,12 @@
 // this message has been delivered to already (and claim the others), run the rest in runs planned
 // by plan-runs.ts, all at once within each instance's max_concurrency, record what succeeded, and
 // combine everything into one reply (transaction-reply.ts).
-import { deliver, type DeliveryReport } from '../delivery.js'
-import { messageOf } from '../error-message.js'
+import { deliver, type DeliveryReport } from './perform-run.js'
+import { messageOf } from '../util/error-message.js'
 import type { Envelope, Recipient } from '../invocation/envelope.js'
 import { shapedInput } from '../invocation/message-shape.js'
 import type { Claim, DeliveryJournal } from '../journal/delivery-journal.js'
-import type { Reply } from '../reply/exit-reply.js'
+import type { Reply } from '../settings/replies.js'
 import { KILL_GRACE_MS } from '../running/process-groups.js'
 import type { HarakaMessageStream } from '../types/haraka-types.js'
 import { recipientKey } from './fingerprint.js'

@@ -2,14 +2,14 @@
 // recipient, the runs its accepted recipients make (transaction/plan-runs.ts), and each run's
 // argv, environment and reply table. delivery.ts takes its argv and environment from here, and
 // the try command's --dry-run prints the whole plan, so what --dry-run shows is what runs.
-import { expandArguments, type WordTemplate } from './invocation/arguments.js'
-import type { Envelope } from './invocation/envelope.js'
-import { programEnvironment } from './invocation/environment.js'
-import { rcptDecision, type RcptDecision, type RoutedAddress } from './routing/rcpt-policy.js'
-import { routeRecipient } from './routing/route-recipient.js'
-import type { Instance, Settings } from './settings/settings.js'
-import { oncePerMailbox, planRuns } from './transaction/plan-runs.js'
-import type { HarakaAddress } from './types/haraka-types.js'
+import { expandArguments, type WordTemplate } from '../invocation/arguments.js'
+import type { Envelope } from '../invocation/envelope.js'
+import { programEnvironment } from '../invocation/environment.js'
+import { rcptDecision, type RcptDecision, type RoutedAddress } from '../routing/rcpt-policy.js'
+import { routeRecipient } from '../routing/route-recipient.js'
+import type { Instance, Settings } from '../settings/settings.js'
+import { oncePerMailbox, planRuns } from '../queue/plan-runs.js'
+import type { HarakaAddress } from '../types/haraka-types.js'
 
 /** The program's argv (after `program_name`) and environment, or why it must not run. */
 export type Invocation = { readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>> } | { readonly refused: string }

@@ -1,14 +1,14 @@
 // One delivery from start to reply: expand the arguments, build the environment, wait for a
 // slot, run the program, and map how it ended to the SMTP reply.
-import { invocationFor } from './delivery-plan.js'
-import type { Envelope } from './invocation/envelope.js'
-import { alreadyDeliveredTo } from './invocation/message-shape.js'
-import { replyFor, type Outcome, type Reply } from './reply/exit-reply.js'
-import { KILL_GRACE_MS } from './running/process-groups.js'
-import { STDIO_LINGER_MS, runProgram, type ProgramInput, type RunResult } from './running/run-program.js'
-import type { Instance } from './settings/settings.js'
-import { slotsFor } from './running/slots.js'
-import { within } from './running/within.js'
+import { invocationFor } from '../tools/dry-run-plan.js'
+import type { Envelope } from '../invocation/envelope.js'
+import { alreadyDeliveredTo } from '../invocation/message-shape.js'
+import { replyFor, type Outcome, type Reply } from '../settings/replies.js'
+import { KILL_GRACE_MS } from '../running/process-groups.js'
+import { STDIO_LINGER_MS, runProgram, type ProgramInput, type RunResult } from '../running/run-program.js'
+import type { Instance } from '../settings/settings.js'
+import { slotsFor } from '../running/slots.js'
+import { within } from '../util/within.js'
 
 /**
  * A run ends by its timeout plus the kill grace and the stdio linger at the latest. One that has

@@ -4,12 +4,12 @@
 // Exit 0 accepts; 67 (EX_NOUSER), or a status the instance's table maps to 5xx, refuses with
 // 550 5.1.1; anything else (a 4xx, a timeout, a crash, a program that cannot start) is 450, so a
 // broken check never refuses mail for good. Answers are kept for check_cache seconds (4xx never).
-import { invocationFor } from '../delivery-plan.js'
+import { invocationFor } from '../tools/dry-run-plan.js'
 import type { Envelope, Recipient } from '../invocation/envelope.js'
-import type { Outcome } from '../reply/exit-reply.js'
+import type { Outcome } from '../settings/replies.js'
 import { NO_INPUT, runProgram } from '../running/run-program.js'
 import type { Instance, RecipientCheck } from '../settings/settings.js'
-import type { RcptDecision } from './rcpt-policy.js'
+import type { RcptDecision } from '../routing/rcpt-policy.js'
 
 const EX_NOUSER = 67
 /** Answers kept at most, oldest dropped first: a dictionary attack must not grow Haraka. */
