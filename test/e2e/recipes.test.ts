@@ -1,4 +1,4 @@
-// Issue 12: every recipe in README.md, as written there, in a real Haraka. Each program is replaced
+// Issue 12: every recipe in docs/recipes.md, as written there, in a real Haraka. Each program is replaced
 // by a stand-in that records the argv, environment and preface lines it gets; `user`, `group` and
 // `directory` are dropped (their accounts and folders belong to the real installations).
 // dovecot-lda, mlmmj and procmail also run for real in real-programs.test.ts.
@@ -31,7 +31,7 @@ const RT = '/opt/rt5/bin/rt-mailgate'
 const RT_URL = ['--url', 'https://rt.example.com/']
 const MAILMAN = '/usr/lib/mailman/mail/mailman'
 
-/** Per recipe (as README's `<!-- recipe: NAME -->` markers name them), the recipients it must route. */
+/** Per recipe (as docs/recipes.md's `<!-- recipe: NAME -->` markers name them), the recipients it must route. */
 const EXPECTED: Readonly<Record<string, readonly Expectation[]>> = {
   'request-tracker': [
     { to: 'support@example.com', program: RT, argv: ['--queue', 'general', '--action', 'correspond', '--extension', 'ticket', ...RT_URL], env: { EXTENSION: '' } },
@@ -90,17 +90,17 @@ const EXPECTED: Readonly<Record<string, readonly Expectation[]>> = {
   discourse: [{ to: 'anyone@forum.example.com', program: '/usr/local/bin/receive-mail', argv: ['anyone@forum.example.com'] }],
 }
 
-/** README's recipes: the ini block after each `<!-- recipe: NAME -->` marker. */
-function readmeRecipes(): Map<string, string> {
-  const readme = readFileSync(join(REPO, 'README.md'), 'utf8')
+/** docs/recipes.md's recipes: the ini block after each `<!-- recipe: NAME -->` marker. */
+function documentedRecipes(): Map<string, string> {
+  const page = readFileSync(join(REPO, 'docs', 'recipes.md'), 'utf8')
   const recipes = new Map<string, string>()
-  for (const match of readme.matchAll(/<!-- recipe: ([\w-]+) -->\n```ini\n([\s\S]*?)```/g)) recipes.set(match[1] ?? '', match[2] ?? '')
+  for (const match of page.matchAll(/<!-- recipe: ([\w-]+) -->\n```ini\n([\s\S]*?)```/g)) recipes.set(match[1] ?? '', match[2] ?? '')
   return recipes
 }
 
-describe('README recipes', () => {
+describe('the recipes of docs/recipes.md', () => {
   const work = new Scratch()
-  const recipes = readmeRecipes()
+  const recipes = documentedRecipes()
   const harakas = new Map<string, Haraka>()
 
   /** A stand-in for `program` that records each run in runs.jsonl. */
@@ -132,14 +132,14 @@ process.stdin.on('end', () => {
     work.remove()
   })
 
-  it('README has exactly the recipes this test knows', () => {
+  it('docs/recipes.md has exactly the recipes this test knows', () => {
     assert.deepEqual([...recipes.keys()].sort(), Object.keys(EXPECTED).sort())
   })
 
   for (const [name, expectations] of Object.entries(EXPECTED)) {
     it(`${name}: each recipient reaches its program with the argv and environment the recipe gives`, async () => {
       const haraka = harakas.get(name)
-      assert.ok(haraka, `README has no recipe ${name}`)
+      assert.ok(haraka, `docs/recipes.md has no recipe ${name}`)
       for (const expected of expectations) {
         const { reply } = await sendMail(haraka.port, { from: 'bob@origin.test', to: [expected.to], message: crlf([`Subject: ${name}`, '', 'body']) })
         assert.equal(reply?.code, 250, `${expected.to}: ${reply?.code} ${reply?.text}`)
