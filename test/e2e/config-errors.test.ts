@@ -252,7 +252,7 @@ abuse@ = yes
       .filter((line) => line.includes('[CRIT] [-] [pipe_transport]'))
       .map((line) => line.replace(/^.*\[pipe_transport\] \S+\/config\/pipe_transport\.ini /, ''))
     assert.deepEqual(errors.sort(), sorted([
-      '[main] recipient_delimiter: "+@" must be one or more characters other than white space, @, " and \\, e.g. +',
+      '[main] recipient_delimiter: "+@" must be one or more characters other than white space, @, comma, " and \\, e.g. + or +-',
       '[main.address]: addresses are routed by an instance: use [NAME.address] beside [NAME]',
       '[rt] x_original_to: needs recipient_limit = 1: a message can name only one X-Original-To recipient',
       '[rt.address] nobody-here: must be an address (local@domain) or @domain; internationalised domains in xn-- form',

@@ -1,20 +1,23 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { expandArguments, expandTemplate, parseArguments, parseTemplate, type WordTemplate } from '../../plugins/pipe_transport/invocation/arguments.js'
+import { expandArguments } from '../../plugins/pipe_transport/invocation/arguments.js'
 import type { Envelope } from '../../plugins/pipe_transport/invocation/envelope.js'
+import { expandTemplate } from '../../plugins/pipe_transport/invocation/macro-values.js'
+import { parseArguments, parseTemplate } from '../../plugins/pipe_transport/settings/templates.js'
+import type { Template } from '../../plugins/pipe_transport/settings/vocabulary.js'
 import { envelopeFor, recipient } from './recipients.js'
 
 const envelope: Envelope = envelopeFor([recipient('a@y.test'), recipient('b@z.test')])
 
-function words(text: string): WordTemplate[] {
+function words(text: string): Template[] {
   const parsed = parseArguments(text)
-  if ('error' in parsed) throw new Error(parsed.error)
-  return parsed.words
+  if (!parsed.ok) throw new Error(parsed.error)
+  return parsed.value
 }
 
 function argv(text: string, env: Envelope = envelope): string[] | string {
   const expanded = expandArguments(words(text), { envelope: env, instance: 'inst' })
-  return 'argv' in expanded ? expanded.argv : expanded.refused
+  return expanded.ok ? expanded.value : expanded.error
 }
 
 describe('arguments', () => {
@@ -48,11 +51,12 @@ describe('arguments', () => {
 
   it('rejects unknown macros and unbalanced syntax', () => {
     assert.deepEqual(parseArguments('${nope}'), {
+      ok: false,
       error:
         'unknown macro ${nope}; known: ${sender} ${recipient} ${user} ${extension} ${mailbox} ${domain} ${original_recipient} ${route_data} ${queue_id} ${client_address} ${client_helo} ${instance}',
     })
-    assert.deepEqual(parseArguments('"open'), { error: 'unterminated double quote' })
-    assert.deepEqual(parseArguments('${sender'), { error: 'unterminated macro at "${sender"' })
+    assert.deepEqual(parseArguments('"open'), { ok: false, error: 'unterminated double quote' })
+    assert.deepEqual(parseArguments('${sender'), { ok: false, error: 'unterminated macro at "${sender"' })
   })
 
   it('leaves a lone dollar sign alone', () => {
@@ -78,9 +82,9 @@ describe('arguments', () => {
 
   it('parses environment values as one string with macros', () => {
     const parsed = parseTemplate('"${user}@${domain}" and $HOME')
-    if ('error' in parsed) throw new Error(parsed.error)
-    assert.equal(expandTemplate(parsed.template, { envelope, instance: 'i' }, envelope.recipients[0]), '"a@y.test" and $HOME')
+    if (!parsed.ok) throw new Error(parsed.error)
+    assert.equal(expandTemplate(parsed.value, { envelope, instance: 'i' }, envelope.recipients[0]), '"a@y.test" and $HOME')
     assert.deepEqual(parseTemplate('${nope}'), parseArguments('${nope}'))
-    assert.deepEqual(parseTemplate('x${user'), { error: 'unterminated macro at "${user"' })
+    assert.deepEqual(parseTemplate('x${user'), { ok: false, error: 'unterminated macro at "${user"' })
   })
 })

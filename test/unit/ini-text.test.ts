@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { parseIni } from 'haraka-config/lib/readers/ini'
 import { harakaConfigGrammar, iniFromText, textProblems, type AddressLine } from '../../plugins/pipe_transport/settings/ini-text.js'
-import { formatConfigError } from '../../plugins/pipe_transport/settings/settings.js'
+import { formatProblem } from '../../plugins/pipe_transport/settings/problems.js'
 
 const grammar = harakaConfigGrammar(require)
 const lines = (text: string, section: string): AddressLine[] => [...iniFromText('f.ini', text, grammar).addressLines(section)]
@@ -39,13 +39,13 @@ describe('ini text', () => {
 
   it('reads the address sections line by line as haraka-config would, and keeps the lines it would drop', () => {
     assert.deepEqual(lines(text, 'rt.address'), [
-      { key: 'support@example.com', value: 'general' },
-      { key: 'Billing@Example.com', value: 'billing' },
-      { key: 'bare@example.com', value: undefined },
-      { key: 'continued@example.com', value: 'general' },
-      { unreadable: 'star*@example.com = x' },
-      { unreadable: '"quoted"@example.com = y' },
-      { key: 'second-block@example.com', value: 'z' },
+      { ok: true, value: { key: 'support@example.com', value: 'general' } },
+      { ok: true, value: { key: 'Billing@Example.com', value: 'billing' } },
+      { ok: true, value: { key: 'bare@example.com', value: undefined } },
+      { ok: true, value: { key: 'continued@example.com', value: 'general' } },
+      { ok: false, error: 'star*@example.com = x' },
+      { ok: false, error: '"quoted"@example.com = y' },
+      { ok: true, value: { key: 'second-block@example.com', value: 'z' } },
     ])
     assert.deepEqual(lines(text, 'other.address'), [])
   })
@@ -56,7 +56,7 @@ describe('ini text', () => {
   })
 })
 
-const problems = (text: string): string[] => textProblems(text, grammar).map((problem) => formatConfigError('f.ini', problem))
+const problems = (text: string): string[] => textProblems(text, grammar).map((problem) => formatProblem('f.ini', problem))
 const harakaIni = require('haraka-config/lib/readers/ini') as { logger: (message: string) => void }
 
 /** haraka-config's parse, with what it would print about dropped lines. */

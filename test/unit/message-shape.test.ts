@@ -3,7 +3,7 @@ import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import { describe, it } from 'node:test'
 import { FromEscaper, alreadyDeliveredTo, asctime, prefaceFor } from '../../plugins/pipe_transport/invocation/message-shape.js'
-import type { MessageShape } from '../../plugins/pipe_transport/settings/settings.js'
+import type { MessageShape } from '../../plugins/pipe_transport/settings/vocabulary.js'
 import { envelopeFor, recipient } from './recipients.js'
 
 const envelope = envelopeFor([recipient('a@y.test', { original: 'info@y.test' })])

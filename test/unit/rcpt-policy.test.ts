@@ -4,7 +4,8 @@ import { Address } from '@haraka/email-address'
 import { rcptDecision, type RcptContext } from '../../plugins/pipe_transport/routing/rcpt-policy.js'
 import { routeRecipient } from '../../plugins/pipe_transport/routing/route-recipient.js'
 import { iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
-import { readSettings, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
+import { readSettings } from '../../plugins/pipe_transport/settings/settings.js'
+import type { Settings } from '../../plugins/pipe_transport/settings/vocabulary.js'
 
 function readTestSettings(): Settings {
   const read = readSettings(

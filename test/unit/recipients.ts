@@ -1,7 +1,8 @@
 // Recipients for unit tests, made from real @haraka/email-address addresses as Haraka makes them.
 import { Address } from '@haraka/email-address'
 import { addressParts } from '../../plugins/pipe_transport/routing/address-parts.js'
-import { recipientOf, type Envelope, type Recipient } from '../../plugins/pipe_transport/invocation/envelope.js'
+import type { Envelope } from '../../plugins/pipe_transport/invocation/envelope.js'
+import { recipientOf, type Recipient } from '../../plugins/pipe_transport/routing/recipient.js'
 
 export interface RecipientFixture {
   readonly delimiter?: string

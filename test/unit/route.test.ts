@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { splitExtension } from '../../plugins/pipe_transport/routing/address-parts.js'
-import { RouteTable, isDomainEntry, type RouteMatch } from '../../plugins/pipe_transport/routing/route.js'
+import { lookupRoute } from '../../plugins/pipe_transport/routing/route.js'
+import { isDomainEntry } from '../../plugins/pipe_transport/settings/domains.js'
+import type { Instance, RouteEntries, RouteMatch } from '../../plugins/pipe_transport/settings/vocabulary.js'
 
-const match = (route: string, data = ''): RouteMatch<string> => ({ route, data })
-const routes = new RouteTable({
+/** A match whose instance is known by its name only: the lookup reads nothing else of it. */
+const match = (name: string, data = ''): RouteMatch => ({ instance: { name } as Instance, data })
+const routes: RouteEntries = {
   addresses: new Map([
     ['support@example.com', match('rt', 'general')],
     ['support-comment@example.com', match('rt-comment', 'general')],
@@ -19,14 +22,14 @@ const routes = new RouteTable({
     ['*.deep.example.com', match('deeper')],
     ['*', match('catch-all')],
   ]),
-})
+}
 
 /** The route name and data for an address, splitting the extension at `delimiters`. */
 function route(address: string, delimiters?: string): string | undefined {
   const at = address.lastIndexOf('@')
   const local = address.slice(0, at)
-  const found = routes.lookup({ local, user: splitExtension(local, delimiters).user, domain: address.slice(at + 1) })
-  return found && (found.data === '' ? found.route : `${found.route} ${found.data}`)
+  const found = lookupRoute(routes, { local, user: splitExtension(local, delimiters).user, domain: address.slice(at + 1) })
+  return found && (found.data === '' ? found.instance.name : `${found.instance.name} ${found.data}`)
 }
 
 describe('route', () => {
@@ -53,8 +56,8 @@ describe('route', () => {
     assert.equal(route('x@x.deep.example.com'), 'deeper')
     assert.equal(route('x@deep.example.com'), 'sub')
     assert.equal(route('x@other.test'), 'catch-all')
-    const plain = new RouteTable({ addresses: new Map(), unrouted: new Set(), domains: new Map([['example.com', match('exact')]]) })
-    assert.equal(plain.lookup({ local: 'x', user: 'x', domain: 'sub.example.com' }), undefined)
+    const plain: RouteEntries = { addresses: new Map(), unrouted: new Set(), domains: new Map([['example.com', match('exact')]]) }
+    assert.equal(lookupRoute(plain, { local: 'x', user: 'x', domain: 'sub.example.com' }), undefined)
   })
 
   it('accepts domain entries and rejects anything else', () => {

@@ -5,19 +5,26 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { checkConfigFile } from '../../plugins/pipe_transport/settings/config-file.js'
 import { harakaConfigGrammar, iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
-import { MAX_TIMEOUT_SECONDS, formatConfigError, readSettings, type RawIni, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
+import { lookupRoute } from '../../plugins/pipe_transport/routing/route.js'
+import { MAX_TIMEOUT_SECONDS } from '../../plugins/pipe_transport/settings/instance.js'
+import { formatProblem } from '../../plugins/pipe_transport/settings/problems.js'
+import type { RawSection } from '../../plugins/pipe_transport/settings/section-reader.js'
+import { readSettings } from '../../plugins/pipe_transport/settings/settings.js'
+import type { Settings } from '../../plugins/pipe_transport/settings/vocabulary.js'
+
+type RawIni = Readonly<Record<string, RawSection | undefined>>
 
 const context = { installDir: '/srv/haraka', runningAsRoot: false }
 
 function settings(raw: RawIni, ctx = context): Settings {
   const read = readSettings(iniFromSections(raw), ctx)
-  if ('errors' in read) throw new Error(read.errors.map((e) => formatConfigError('f.ini', e)).join('\n'))
+  if ('errors' in read) throw new Error(read.errors.map((e) => formatProblem('f.ini', e)).join('\n'))
   return read.settings
 }
 
 function errors(raw: RawIni, ctx = context): string[] {
   const read = readSettings(iniFromSections(raw), ctx)
-  return 'errors' in read ? read.errors.map((e) => formatConfigError('f.ini', e)) : []
+  return 'errors' in read ? read.errors.map((e) => formatProblem('f.ini', e)) : []
 }
 
 describe('settings', () => {
@@ -55,8 +62,8 @@ describe('settings', () => {
 
   it('routes each domain to its instance', () => {
     const { routes } = settings({ main: {}, one: { program_name: '/bin/cat', domain: ['one.test', 'uno.test'] } })
-    assert.equal(routes.lookup({ local: 'x', user: 'x', domain: 'UNO.test' })?.route.name, 'one')
-    assert.equal(routes.lookup({ local: 'x', user: 'x', domain: 'two.test' }), undefined)
+    assert.equal(lookupRoute(routes, { local: 'x', user: 'x', domain: 'UNO.test' })?.instance.name, 'one')
+    assert.equal(lookupRoute(routes, { local: 'x', user: 'x', domain: 'two.test' }), undefined)
   })
 
   it('bounds timeout and max_concurrency', () => {
@@ -149,14 +156,14 @@ describe('settings', () => {
   it('warns, without refusing, when exit status 0 is answered with a failure', () => {
     const read = readSettings(iniFromSections({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test' }, 'one.code': { 0: '450 4.3.0 not yet' } }), context)
     assert.ok('settings' in read)
-    assert.deepEqual(read.warnings.map((w) => formatConfigError('f.ini', w)), [
+    assert.deepEqual(read.warnings.map((w) => formatProblem('f.ini', w)), [
       'f.ini [one.code] 0: "450 4.3.0 not yet" answers a program that succeeded with a failure: the sender retries a message the program may have delivered',
     ])
     const bounced = readSettings(
       iniFromSections({ main: {}, 'main.code': { 0: '550 5.0.0 no' }, a: { program_name: '/bin/cat', domain: 'a.test' }, b: { program_name: '/bin/cat', domain: 'b.test' } }),
       context,
     )
-    assert.deepEqual(bounced.warnings.map((w) => formatConfigError('f.ini', w)), [
+    assert.deepEqual(bounced.warnings.map((w) => formatProblem('f.ini', w)), [
       'f.ini [main.code] 0: "550 5.0.0 no" answers a program that succeeded with a failure: the sender bounces a message the program may have delivered',
     ])
   })
@@ -169,8 +176,8 @@ describe('settings', () => {
       lists: { domain: 'lists.example.com' },
     })
     const route = (local: string, domain: string): [string | undefined, string | undefined] => {
-      const found = routes.lookup({ local, user: local, domain })
-      return [found?.route.name, found?.data]
+      const found = lookupRoute(routes, { local, user: local, domain })
+      return [found?.instance.name, found?.data]
     }
     assert.deepEqual(route('SUPPORT', 'example.COM'), ['rt', 'general'])
     assert.deepEqual(route('billing', 'example.com'), ['rt', 'billing'])
@@ -214,9 +221,9 @@ describe('settings', () => {
 
   it('reads [unrouted] addresses, without values, and never one that an instance routes', () => {
     const { routes } = settings({ main: { program_name: '/bin/cat' }, lists: { domain: 'lists.test' }, unrouted: { 'Postmaster@lists.test': undefined, 'abuse@': '' } })
-    assert.equal(routes.lookup({ local: 'postmaster', user: 'postmaster', domain: 'lists.test' }), undefined)
-    assert.equal(routes.lookup({ local: 'abuse', user: 'abuse', domain: 'lists.test' }), undefined)
-    assert.equal(routes.lookup({ local: 'owner', user: 'owner', domain: 'lists.test' })?.route.name, 'lists')
+    assert.equal(lookupRoute(routes, { local: 'postmaster', user: 'postmaster', domain: 'lists.test' }), undefined)
+    assert.equal(lookupRoute(routes, { local: 'abuse', user: 'abuse', domain: 'lists.test' }), undefined)
+    assert.equal(lookupRoute(routes, { local: 'owner', user: 'owner', domain: 'lists.test' })?.instance.name, 'lists')
     assert.deepEqual(
       errors({ main: { program_name: '/bin/cat' }, rt: {}, 'rt.address': { 'x@a.test': '' }, unrouted: { 'x@a.test': undefined, '@a.test': undefined, 'y@a.test': 'v' }, 'unrouted.code': {} }),
       [
@@ -232,7 +239,14 @@ describe('settings', () => {
     const one = { program_name: '/bin/cat', domain: 'one.test' }
     assert.equal(settings({ main: {}, one }).recipientDelimiter, undefined)
     assert.equal(settings({ main: { recipient_delimiter: '+-' }, one }).recipientDelimiter, '+-')
-    assert.deepEqual(errors({ main: { recipient_delimiter: 'a@' }, one }), ['f.ini [main] recipient_delimiter: "a@" must be one or more characters other than white space, @, " and \\, e.g. +'])
+    assert.deepEqual(errors({ main: { recipient_delimiter: 'a@' }, one }), [
+      'f.ini [main] recipient_delimiter: "a@" must be one or more characters other than white space, @, comma, " and \\, e.g. + or +-',
+    ])
+    // `recipient_delimiter[] = +` and `recipient_delimiter[] = -` lines: a list, where the delimiters are one value.
+    assert.deepEqual(errors({ main: { recipient_delimiter: ['+', '-'] }, one }), ['f.ini [main] recipient_delimiter: must be a single value'])
+    assert.deepEqual(errors({ main: { recipient_delimiter: '+,-' }, one }), [
+      'f.ini [main] recipient_delimiter: "+,-" must be one or more characters other than white space, @, comma, " and \\, e.g. + or +-',
+    ])
     assert.deepEqual(errors({ main: {}, one: { ...one, x_original_to: 'true' } }), [
       'f.ini [one] x_original_to: needs recipient_limit = 1: a message can name only one X-Original-To recipient',
     ])
@@ -263,7 +277,7 @@ describe('settings', () => {
 
   it('reads check_program with its arguments, timeout and cache, and its keys only with it', () => {
     const [one] = settings({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test', check_program: '/bin/true', check_arguments: 'user ${user}', check_timeout: 3 } }).instances
-    assert.deepEqual(one?.recipientCheck, { program: '/bin/true', arguments: [[{ literal: 'user' }], [{ macro: 'user' }]], timeoutSeconds: 3, cacheSeconds: 60 })
+    assert.deepEqual(one?.checkProgram, { program: '/bin/true', arguments: [[{ literal: 'user' }], [{ macro: 'user' }]], timeoutSeconds: 3, cacheSeconds: 60 })
     assert.deepEqual(errors({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test', check_timeout: 3, check_program: '' } }), ['f.ini [one] check_timeout: needs check_program'])
     assert.deepEqual(errors({ main: {}, one: { program_name: '/bin/cat', domain: 'one.test', check_program: '/no/such', check_cache: 4000 } }), [
       'f.ini [one] check_program: /no/such does not exist',
@@ -282,7 +296,7 @@ describe('the config file', () => {
   it('is missing: a warning, and nothing is routed', () => {
     const loaded = checkConfigFile(join(dir, 'missing.ini'), null, grammar, ctx)
     assert.deepEqual(loaded.errors, [])
-    assert.deepEqual(loaded.warnings, [`${dir}/missing.ini is missing, so pipe_transport routes nothing; write it (see README, Configuration)`])
+    assert.deepEqual(loaded.warnings, [`${dir}/missing.ini is missing, so pipe_transport routes nothing; write it (see docs/configuration.md)`])
     assert.deepEqual(loaded.settings?.instances, [])
   })
 

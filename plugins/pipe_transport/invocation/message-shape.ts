@@ -2,10 +2,10 @@
 // (line endings, envelope headers, an mbox From_ line). The shaping happens on the way into this
 // program only; the transaction, and every other plugin's view of it, is left as it is.
 import { Transform, type TransformCallback } from 'node:stream'
-import type { Envelope, Recipient } from './envelope.js'
-import type { MessageSource } from '../queue/message-source.js'
-import type { ProgramInput } from '../running/run-program.js'
-import type { MessageShape } from '../settings/settings.js'
+import type { Recipient } from '../routing/recipient.js'
+import type { MessageShape } from '../settings/vocabulary.js'
+import type { Envelope } from './envelope.js'
+import type { MessageSource, ProgramInput } from './program-input.js'
 
 export function shapedInput(message: MessageSource, shape: MessageShape, envelope: Envelope): ProgramInput {
   const preface = prefaceFor(shape, envelope, new Date())

@@ -3,7 +3,7 @@
 // is lazy for every store, so this never fails on an unreachable store: the operations reject
 // instead, each within timeoutMs.
 
-import type { JournalConfig } from '../settings/journal-settings.js'
+import type { JournalConfig } from '../settings/vocabulary.js'
 import type { DeliveryJournal } from './delivery-journal.js'
 import { LocalJournal } from './local-journal.js'
 import { RedisJournal } from './redis-journal.js'

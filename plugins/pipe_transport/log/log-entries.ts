@@ -1,24 +1,54 @@
-// What Haraka's log and transaction.results record of a delivery. The objects are made here, in
-// Node's main realm, because Haraka's logger merges only objects whose constructor is its own
-// `Object` into logfmt and json lines; one made in the plugin sandbox would be printed whole.
-import type { DeliveryReport } from '../queue/perform-run.js'
-import type { Envelope, Recipient } from '../invocation/envelope.js'
+// What Haraka's log and transaction.results record of the plugin's work: one line per run, one per
+// transaction, one per check_program answer. The objects are made here, in Node's main realm,
+// because Haraka's logger merges only objects whose constructor is its own `Object` into logfmt and
+// json lines; one made in the plugin sandbox would be printed whole.
+import type { Envelope } from '../invocation/envelope.js'
+import type { CheckReport } from '../rcpt/check-program.js'
+import type { RcptCommandAnswer } from '../rcpt/rcpt-command.js'
 import type { TransactionReport } from '../queue/deliver-transaction.js'
-import { refusalLine, type RcptDecision } from '../routing/rcpt-policy.js'
-import { HARAKA_REPLY, type Outcome, type Reply } from '../settings/replies.js'
-import type { Instance } from '../settings/settings.js'
+import type { RunReport } from '../queue/perform-run.js'
+import type { QueueOutcome } from '../queue/queue-transaction.js'
+import type { DeliveryOutcome } from '../queue/run-reply.js'
+import { refusalLine } from '../routing/rcpt-policy.js'
+import { HARAKA_REPLY } from '../settings/replies.js'
+import type { Instance, Reply } from '../settings/vocabulary.js'
 
 export type LogLevel = 'info' | 'warn' | 'error'
 
-export interface DeliveryLog {
+export interface LogEntry {
   readonly level: LogLevel
   readonly message: string
-  readonly fields: Record<string, string | number>
+  readonly fields?: Record<string, string | number>
   /** For transaction.results: exactly one of pass, fail, err. */
-  readonly result: Record<string, string>
+  readonly result?: Record<string, string>
 }
 
-export function describeDelivery(instance: Instance, envelope: Envelope, report: DeliveryReport): DeliveryLog {
+/** The lines the queue hook logs for a transaction: its runs', the journal's problems, its own. */
+export function queueLogEntries(outcome: QueueOutcome): LogEntry[] {
+  switch (outcome.kind) {
+    case 'not-ours':
+      return []
+    case 'mixed':
+      return [{ level: 'error', message: `recipients ${outcome.unrouted.join(' ')} are not routed, beside routed ones; refusing to deliver part of the transaction` }]
+    case 'failed':
+      return [{ level: 'error', message: `delivery failed inside the plugin: ${outcome.error}` }]
+    case 'delivered': {
+      const { report } = outcome
+      return [
+        ...report.runs.map(({ run, envelope, report: runReport }) => describeRun(run.instance, envelope, runReport)),
+        ...report.journalProblems.map((problem): LogEntry => ({ level: 'error', message: problem })),
+        describeTransaction(outcome.queueId, report),
+      ]
+    }
+  }
+}
+
+/** The lines for the check_program answers of one RCPT command; none for an answer from the cache. */
+export function rcptLogEntries(answer: RcptCommandAnswer): LogEntry[] {
+  return answer.checks.flatMap((check) => (check.outcome === 'cached' ? [] : [describeCheck(check, check.outcome)]))
+}
+
+export function describeRun(instance: Instance, envelope: Envelope, report: RunReport): LogEntry {
   const { outcome, reply } = report
   const ended = endedOf(outcome)
   const fields: Record<string, string | number> = {
@@ -32,8 +62,7 @@ export function describeDelivery(instance: Instance, envelope: Envelope, report:
     ended,
     reply: loggedReply(reply),
   }
-  if ('cause' in outcome) fields['cause'] = outcome.cause
-  if ('reason' in outcome) fields['cause'] = outcome.reason
+  if ('error' in outcome) fields['cause'] = outcome.error
 
   // A verdict (the program's, a refused address, a mail loop) is a result, pass or fail; anything
   // the plugin had to end or could not start is an error.
@@ -48,7 +77,7 @@ export function describeDelivery(instance: Instance, envelope: Envelope, report:
  * The transaction's own line, after its runs' lines: how many recipients, how many runs, what the
  * journal had delivered before and what a run elsewhere still held, and the one reply.
  */
-export function describeTransaction(queueId: string, report: TransactionReport): DeliveryLog {
+export function describeTransaction(queueId: string, report: TransactionReport): LogEntry {
   const failed = report.runs.filter(({ report: run }) => run.reply.verdict !== 'ok')
   const addresses = (recipients: readonly { address: string }[]): string => recipients.map((recipient) => recipient.address).join(',')
   const fields: Record<string, string | number> = {
@@ -61,9 +90,15 @@ export function describeTransaction(queueId: string, report: TransactionReport):
   if (report.alreadyDelivered.length > 0) fields['already_delivered'] = addresses(report.alreadyDelivered)
   if (report.busy.length > 0) fields['still_running'] = addresses(report.busy)
   if (failed.length > 0) fields['failed'] = addresses(failed.flatMap(({ run }) => run.recipients))
-  const level: LogLevel = report.reply.verdict === 'ok' ? 'info' : 'warn'
-  const result = report.reply.verdict === 'ok' ? { pass: 'transaction' } : { fail: `transaction: ${loggedReply(report.reply)}` }
-  return { level, message: 'transaction', fields, result }
+  return { level: report.reply.verdict === 'ok' ? 'info' : 'warn', message: 'transaction', fields }
+}
+
+/** What check_program said of a recipient: INFO when it answered, WARN when it could not. */
+export function describeCheck({ instance, recipient, decision }: CheckReport, outcome: DeliveryOutcome): LogEntry {
+  const answer = decision.kind === 'continue' ? 'exists' : refusalLine(decision)
+  const fields: Record<string, string | number> = { instance: instance.name, rcpt: recipient.address, ended: endedOf(outcome), answer }
+  if ('error' in outcome) fields['cause'] = outcome.error
+  return { level: decision.kind === 'denysoft' ? 'warn' : 'info', message: 'recipient check', fields }
 }
 
 /** A reply as the log records it: its code and the plugin's text (none where Haraka's own goes out). */
@@ -71,15 +106,6 @@ function loggedReply(reply: Reply): string {
   return `${HARAKA_REPLY[reply.verdict].code} ${reply.text}`.trimEnd()
 }
 
-/** What check_program said of a recipient: INFO when it answered, WARN when it could not. */
-export function describeRecipientCheck(instance: Instance, recipient: Recipient, decision: RcptDecision, outcome: Outcome): DeliveryLog {
-  const answer = decision.kind === 'continue' ? 'exists' : refusalLine(decision)
-  const fields: Record<string, string | number> = { instance: instance.name, rcpt: recipient.address, ended: endedOf(outcome), answer }
-  if ('cause' in outcome) fields['cause'] = outcome.cause
-  const level: LogLevel = decision.kind === 'denysoft' ? 'warn' : 'info'
-  return { level, message: 'recipient check', fields, result: decision.kind === 'continue' ? { pass: `check ${instance.name}` } : { fail: `check ${instance.name}: ${answer}` } }
-}
-
-function endedOf(outcome: Outcome): string {
+function endedOf(outcome: DeliveryOutcome): string {
   return outcome.kind === 'exited' ? `exit ${outcome.status}` : outcome.kind === 'signaled' ? `signal ${outcome.signal}` : outcome.kind
 }

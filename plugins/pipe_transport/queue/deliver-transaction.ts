@@ -2,17 +2,20 @@
 // this message has been delivered to already (and claim the others), run the rest in runs planned
 // by plan-runs.ts, all at once within each instance's max_concurrency, record what succeeded, and
 // combine everything into one reply (transaction-reply.ts).
-import { deliver, type DeliveryReport } from './perform-run.js'
-import { messageOf } from '../util/error-message.js'
-import type { Envelope, Recipient } from '../invocation/envelope.js'
+import type { Envelope } from '../invocation/envelope.js'
 import { shapedInput } from '../invocation/message-shape.js'
+import type { LineEnding } from '../invocation/program-input.js'
 import type { Claim, DeliveryJournal } from '../journal/delivery-journal.js'
-import type { Reply } from '../settings/replies.js'
+import type { RoutedRecipient } from '../routing/rcpt-policy.js'
+import type { Recipient } from '../routing/recipient.js'
 import { KILL_GRACE_MS } from '../running/process-groups.js'
+import type { Reply } from '../settings/vocabulary.js'
 import type { HarakaMessageStream } from '../types/haraka-types.js'
+import { messageOf } from '../util/error-message.js'
 import { recipientKey } from './fingerprint.js'
-import { ONE_RUN_COPY_MAX_BYTES, copyMessage, harakaSource, type LineEnding } from './message-source.js'
-import { oncePerMailbox, planRuns, type PlannedRun, type RoutedRecipient } from './plan-runs.js'
+import { ONE_RUN_COPY_MAX_BYTES, copyMessage, harakaSource } from './message-source.js'
+import { performRun, type RunReport } from './perform-run.js'
+import { oncePerMailbox, planRuns, type PlannedRun } from './plan-runs.js'
 import { transactionReply, type Settled } from './transaction-reply.js'
 
 /** Beyond a run's slot wait and run, what a claim must outlast: the kill grace and the stdio linger. */
@@ -34,15 +37,16 @@ export interface TransactionInput {
   readonly journalUnavailable: 'deliver' | 'defer'
 }
 
-export interface RunReport {
+/** A run of the transaction, done: what it was, with its own envelope, and how it went. */
+export interface CompletedRun {
   readonly run: PlannedRun
   readonly envelope: Envelope
-  readonly report: DeliveryReport
+  readonly report: RunReport
 }
 
 export interface TransactionReport {
   readonly reply: Reply
-  readonly runs: readonly RunReport[]
+  readonly runs: readonly CompletedRun[]
   /** Recipients the journal had delivered already: no run. */
   readonly alreadyDelivered: readonly Recipient[]
   /** Recipients a run elsewhere still held (another connection, worker or MX host): no run, 4xx. */
@@ -90,7 +94,7 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
   if (alreadyDelivered.length > 0) settled.push({ recipients: alreadyDelivered, reply: ALREADY_DELIVERED })
   if (busy.length > 0) settled.push({ recipients: busy, reply: STILL_RUNNING })
 
-  let runs: RunReport[]
+  let runs: CompletedRun[]
   try {
     runs = await runAll(planRuns(toRun), input, async (run, report) => {
       if (!claimed || !journal) return
@@ -123,8 +127,8 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
 async function runAll(
   planned: readonly PlannedRun[],
   input: TransactionInput,
-  settle: (run: PlannedRun, report: DeliveryReport) => Promise<void>,
-): Promise<RunReport[]> {
+  settle: (run: PlannedRun, report: RunReport) => Promise<void>,
+): Promise<CompletedRun[]> {
   if (planned.length === 0) return []
   const { stream, bytes } = input.message
   const lineEndings = new Set<LineEnding>(planned.map((run) => run.instance.shape.lineEnding))
@@ -134,7 +138,7 @@ async function runAll(
     return await Promise.all(
       planned.map(async (run) => {
         const envelope: Envelope = { ...input.envelope, recipients: run.recipients }
-        const report = await deliver(run.instance, envelope, shapedInput(source, run.instance.shape, envelope))
+        const report = await performRun(run.instance, envelope, shapedInput(source, run.instance.shape, envelope))
         // The program has ended: what it did not read of Haraka's stream is not waited for.
         if (!copy) stream.unpipe()
         await settle(run, report)

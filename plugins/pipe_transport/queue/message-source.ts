@@ -11,17 +11,8 @@ import { unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable, pipeline } from 'node:stream'
+import type { LineEnding, MessageSource } from '../invocation/program-input.js'
 import type { HarakaMessageStream } from '../types/haraka-types.js'
-
-export type LineEnding = '\n' | '\r\n'
-
-/** Writes the whole message into `dest`, and ends it. */
-export type PipeInto = (dest: Writable) => void
-
-export interface MessageSource {
-  /** The whole message with these line endings: its bytes when it is in memory, else a stream. */
-  take(lineEnding: LineEnding): Buffer | PipeInto
-}
 
 /** Larger copies go to a file. Haraka itself holds messages this small in memory. */
 export const MEMORY_COPY_MAX_BYTES = 1024 * 1024

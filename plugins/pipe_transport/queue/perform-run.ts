@@ -1,14 +1,16 @@
-// One delivery from start to reply: expand the arguments, build the environment, wait for a
-// slot, run the program, and map how it ended to the SMTP reply.
-import { invocationFor } from '../tools/dry-run-plan.js'
+// One run of a transaction, from its plan to its reply: the loop check, argv and environment,
+// a slot within max_concurrency, the program's run, and how it ended mapped to a reply.
 import type { Envelope } from '../invocation/envelope.js'
 import { alreadyDeliveredTo } from '../invocation/message-shape.js'
-import { replyFor, type Outcome, type Reply } from '../settings/replies.js'
+import type { ProgramInput } from '../invocation/program-input.js'
+import { programSpec } from '../invocation/program-spec.js'
 import { KILL_GRACE_MS } from '../running/process-groups.js'
-import { STDIO_LINGER_MS, runProgram, type ProgramInput, type RunResult } from '../running/run-program.js'
-import type { Instance } from '../settings/settings.js'
+import type { ProgramResult } from '../running/run-outcome.js'
+import { STDIO_LINGER_MS, runProgram } from '../running/run-program.js'
 import { slotsFor } from '../running/slots.js'
+import type { Instance, Reply } from '../settings/vocabulary.js'
 import { within } from '../util/within.js'
+import { replyFor, type DeliveryOutcome } from './run-reply.js'
 
 /**
  * A run ends by its timeout plus the kill grace and the stdio linger at the latest. One that has
@@ -16,16 +18,16 @@ import { within } from '../util/within.js'
  */
 const WATCHDOG_SLACK_MS = KILL_GRACE_MS + STDIO_LINGER_MS + 5000
 
-export interface DeliveryReport {
+export interface RunReport {
   readonly reply: Reply
-  readonly outcome: Outcome
+  readonly outcome: DeliveryOutcome
   readonly bytes: number
   readonly durationMs: number
 }
 
-export async function deliver(instance: Instance, envelope: Envelope, input: ProgramInput): Promise<DeliveryReport> {
+export async function performRun(instance: Instance, envelope: Envelope, input: ProgramInput): Promise<RunReport> {
   const started = Date.now()
-  const report = (outcome: Outcome, bytes = 0): DeliveryReport => ({
+  const report = (outcome: DeliveryOutcome, bytes = 0): RunReport => ({
     reply: replyFor(outcome, instance.exitCodes),
     outcome,
     bytes,
@@ -34,8 +36,8 @@ export async function deliver(instance: Instance, envelope: Envelope, input: Pro
 
   const looped = instance.shape.deliveredTo ? envelope.recipients.find((rcpt) => alreadyDeliveredTo(envelope.deliveredToHeaders, rcpt)) : undefined
   if (looped) return report({ kind: 'looped', address: looped.headerAddress })
-  const invocation = invocationFor(instance, envelope)
-  if ('refused' in invocation) return report({ kind: 'refused', reason: invocation.refused })
+  const spec = programSpec(instance, envelope, 'delivery')
+  if (!spec.ok) return report({ kind: 'refused', error: spec.error })
 
   const slots = slotsFor(instance.name, instance.maxConcurrency)
   if (!(await slots.acquire(instance.timeoutSeconds * 1000))) {
@@ -43,23 +45,8 @@ export async function deliver(instance: Instance, envelope: Envelope, input: Pro
   }
   try {
     const watchdog = instance.timeoutSeconds * 1000 + WATCHDOG_SLACK_MS
-    const overdue: RunResult = { outcome: { kind: 'internal-error', cause: `no outcome after ${watchdog} ms` }, bytesWritten: 0 }
-    const running = runProgram(
-      {
-        program: instance.program,
-        argv: invocation.argv,
-        env: invocation.env,
-        directory: instance.directory,
-        uid: instance.uid,
-        gid: instance.gid,
-        outputFile: instance.outputFile,
-        errorFile: instance.errorFile,
-        timeoutSeconds: instance.timeoutSeconds,
-        captureStderrLine: instance.statusFromStderr,
-      },
-      input,
-    )
-    const run = await within(running, watchdog, overdue)
+    const overdue = { outcome: { kind: 'internal-error', error: `no outcome after ${watchdog} ms` }, bytesWritten: 0 } as const
+    const run: ProgramResult | typeof overdue = await within(runProgram(spec.value, input), watchdog, overdue)
     return report(run.outcome, run.bytesWritten)
   } finally {
     slots.release()

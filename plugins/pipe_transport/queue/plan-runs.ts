@@ -2,14 +2,10 @@
 // recipient pipe_transport routes is accepted, whatever its instance, and delivered here at once:
 // grouped by instance and by what would make their runs differ, then cut into runs of at most
 // recipient_limit recipients (Postfix's _destination_recipient_limit), in the client's order.
-import { usesRecipientMacros } from '../invocation/arguments.js'
-import type { Recipient } from '../invocation/envelope.js'
-import type { Instance } from '../settings/settings.js'
-
-export interface RoutedRecipient {
-  readonly instance: Instance
-  readonly recipient: Recipient
-}
+import type { RoutedRecipient } from '../routing/rcpt-policy.js'
+import type { Recipient } from '../routing/recipient.js'
+import { usesRecipientMacros } from '../settings/templates.js'
+import type { Instance } from '../settings/vocabulary.js'
 
 export interface PlannedRun {
   readonly instance: Instance

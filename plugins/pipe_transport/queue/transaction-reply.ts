@@ -10,8 +10,8 @@
 //
 // A failure names the failed recipients (how many, and which, cut to fit one reply line) when the
 // transaction had more than one; a transaction of one recipient keeps its run's reply as it is.
-import type { Recipient } from '../invocation/envelope.js'
-import type { Reply } from '../settings/replies.js'
+import type { Recipient } from '../routing/recipient.js'
+import type { Reply } from '../settings/vocabulary.js'
 
 /** Recipients that are settled one way: by one run's reply, or without a run. */
 export interface Settled {

@@ -4,12 +4,14 @@
 // Exit 0 accepts; 67 (EX_NOUSER), or a status the instance's table maps to 5xx, refuses with
 // 550 5.1.1; anything else (a 4xx, a timeout, a crash, a program that cannot start) is 450, so a
 // broken check never refuses mail for good. Answers are kept for check_cache seconds (4xx never).
-import { invocationFor } from '../tools/dry-run-plan.js'
-import type { Envelope, Recipient } from '../invocation/envelope.js'
-import type { Outcome } from '../settings/replies.js'
-import { NO_INPUT, runProgram } from '../running/run-program.js'
-import type { Instance, RecipientCheck } from '../settings/settings.js'
+import type { Envelope } from '../invocation/envelope.js'
+import { NO_INPUT } from '../invocation/program-input.js'
+import { programSpec } from '../invocation/program-spec.js'
 import type { RcptDecision } from '../routing/rcpt-policy.js'
+import type { Recipient } from '../routing/recipient.js'
+import type { RunOutcome } from '../running/run-outcome.js'
+import { runProgram } from '../running/run-program.js'
+import type { CheckProgram, Instance } from '../settings/vocabulary.js'
 
 const EX_NOUSER = 67
 /** Answers kept at most, oldest dropped first: a dictionary attack must not grow Haraka. */
@@ -22,42 +24,38 @@ interface Cached {
   readonly until: number
 }
 
+/** How a check ended: its program's run, or an address that must not reach it. */
+export type CheckOutcome = RunOutcome | { readonly kind: 'refused'; readonly error: string }
+
+/** One check, as the log records it; `cached` when no program ran. */
+export interface CheckReport {
+  readonly instance: Instance
+  readonly recipient: Recipient
+  readonly decision: RcptDecision
+  readonly outcome: CheckOutcome | 'cached'
+}
+
 const cache = new Map<string, Cached>()
 
 export async function checkRecipient(
   instance: Instance,
-  check: RecipientCheck,
+  check: CheckProgram,
   recipient: Recipient,
   envelope: Omit<Envelope, 'recipients'>,
-): Promise<{ decision: RcptDecision; outcome: Outcome | 'cached' }> {
+): Promise<CheckReport> {
   const key = `${instance.name}\0${recipient.address.toLowerCase()}`
   const cached = cache.get(key)
-  if (cached && cached.until > Date.now()) return { decision: decisionFor(cached.answer, recipient), outcome: 'cached' }
+  if (cached && cached.until > Date.now()) return { instance, recipient, decision: decisionFor(cached.answer, recipient), outcome: 'cached' }
 
-  const full: Envelope = { ...envelope, recipients: [recipient] }
-  const invocation = invocationFor(instance, full, check.arguments)
-  if ('refused' in invocation) return { decision: decisionFor('unknown', recipient), outcome: { kind: 'refused', reason: invocation.refused } }
-  const { outcome } = await runProgram(
-    {
-      program: check.program,
-      argv: invocation.argv,
-      env: invocation.env,
-      directory: instance.directory,
-      uid: instance.uid,
-      gid: instance.gid,
-      outputFile: '/dev/null',
-      errorFile: instance.errorFile,
-      timeoutSeconds: check.timeoutSeconds,
-      captureStderrLine: false,
-    },
-    NO_INPUT,
-  )
+  const spec = programSpec(instance, { ...envelope, recipients: [recipient] }, 'check')
+  if (!spec.ok) return { instance, recipient, decision: decisionFor('unknown', recipient), outcome: { kind: 'refused', error: spec.error } }
+  const { outcome } = await runProgram(spec.value, NO_INPUT)
   const answer = answerFor(outcome, instance)
   if (answer !== 'unsure' && check.cacheSeconds > 0) remember(key, { answer, until: Date.now() + check.cacheSeconds * 1000 })
-  return { decision: decisionFor(answer, recipient), outcome }
+  return { instance, recipient, decision: decisionFor(answer, recipient), outcome }
 }
 
-function answerFor(outcome: Outcome, instance: Instance): Answer {
+function answerFor(outcome: RunOutcome, instance: Instance): Answer {
   if (outcome.kind !== 'exited') return 'unsure'
   if (outcome.status === 0) return 'exists'
   if (outcome.status === EX_NOUSER || instance.exitCodes.entries.get(outcome.status)?.verdict === 'deny') return 'unknown'

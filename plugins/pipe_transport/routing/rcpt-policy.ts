@@ -1,12 +1,14 @@
-// What the plugin says at RCPT, before any data is taken. pipe_transport delivers every
-// recipient it routes in one transaction, whatever instance each goes to, and answers once
-// (transaction/deliver-transaction.ts). What it cannot share a transaction with is a recipient
-// for another queue plugin (an unrouted one, or one another plugin claimed through `queue.wants`):
-// those are deferred with 452 4.5.3, and the client sends them in a later transaction. Addresses
-// that could become program options are refused here too.
-import type { Recipient } from '../invocation/envelope.js'
-import type { Instance } from '../settings/settings.js'
-import type { RouteMatch } from './route.js'
+// What the plugin says at RCPT, before any data is taken, from the settings alone: the live rcpt
+// hook (rcpt/) and the try command's --dry-run both ask here. pipe_transport delivers every
+// recipient it routes in one transaction, whatever instance each goes to, and answers once. What
+// it cannot share a transaction with is a recipient for another queue plugin (an unrouted one, or
+// one another plugin claimed through `queue.wants`): those are deferred with 452 4.5.3, and the
+// client sends them in a later transaction. Addresses that could become program options are
+// refused here too.
+import type { Instance, Settings } from '../settings/vocabulary.js'
+import type { HarakaAddress } from '../types/haraka-types.js'
+import type { Recipient } from './recipient.js'
+import { routeRecipient, type AddressRoute } from './route-recipient.js'
 
 /** An answer at RCPT with an enhanced code. */
 export interface RcptRefusal {
@@ -25,26 +27,32 @@ export function refusalLine({ code, subject, detail, text }: RcptRefusal): strin
   return `${code} ${Math.floor(code / 100)}.${subject}.${detail} ${text}`
 }
 
-/** A recipient and where it goes: its route, and its macro values when it has one. */
-export interface RoutedAddress {
-  readonly address: string
-  readonly match: RouteMatch<Instance> | undefined
-  readonly recipient: Recipient | undefined
-}
-
 export interface RcptContext {
   /** `${sender}`: empty for the null sender. */
   readonly sender: string
   /** The first recipient accepted in this transaction: routed or not, it sets which queue plugin takes it. */
-  readonly firstAccepted: RoutedAddress | undefined
+  readonly firstAccepted: AddressRoute | undefined
   /** The transaction's `queue.wants` note, if any plugin set it. */
   readonly queueWants: unknown
 }
 
 export const QUEUE_NAME = 'pipe_transport'
-const CONTINUE: RcptDecision = { kind: 'continue' }
+export const CONTINUE: RcptDecision = { kind: 'continue' }
 
-export function rcptDecision(candidate: RoutedAddress, context: RcptContext): RcptDecision {
+/**
+ * The answers to recipients given in this order (the recipients of one RCPT command, or of a whole
+ * transaction's): each one that is let through may become the transaction's first accepted.
+ */
+export function rcptDecisions(routes: readonly AddressRoute[], context: RcptContext): RcptDecision[] {
+  let firstAccepted = context.firstAccepted
+  return routes.map((route) => {
+    const decision = rcptDecision(route, { ...context, firstAccepted })
+    if (decision.kind === 'continue') firstAccepted ??= route
+    return decision
+  })
+}
+
+export function rcptDecision(candidate: AddressRoute, context: RcptContext): RcptDecision {
   const { match, recipient } = candidate
   const first = context.firstAccepted
   if (first !== undefined && (first.match === undefined) !== (match === undefined)) {
@@ -57,6 +65,39 @@ export function rcptDecision(candidate: RoutedAddress, context: RcptContext): Rc
   if (wouldBeOption(recipient)) return refuse(1, 3, 'pipe transport refuses a recipient that would start a program argument with "-"')
   if (context.sender.startsWith('-')) return refuse(1, 7, 'pipe transport refuses a sender that starts with "-"')
   return CONTINUE
+}
+
+/** With enable_outbound = false, relayed transactions (authenticated or relay-listed clients) are Haraka outbound's, not ours. */
+export function servesConnection(settings: Settings, relaying: boolean): boolean {
+  return !relaying || settings.enableOutbound
+}
+
+/** check_recipient: the instance that accepts this recipient at RCPT by itself, so that it needs no other rcpt plugin. */
+export function acceptingInstance(settings: Settings, address: HarakaAddress): Instance | undefined {
+  const instance = routeRecipient(settings, address).match?.instance
+  return instance?.acceptsAtRcpt ? instance : undefined
+}
+
+/** True when this recipient is routed here: the transaction is then claimed for this queue plugin (queue.wants). */
+export function isRouted(settings: Settings, address: HarakaAddress): boolean {
+  return routeRecipient(settings, address).match !== undefined
+}
+
+/** A recipient this plugin delivers, and the instance that does. */
+export interface RoutedRecipient {
+  readonly instance: Instance
+  readonly recipient: Recipient
+}
+
+/** A transaction's recipients, split into those this plugin delivers and the addresses it does not route. */
+export function splitRouted(routes: readonly AddressRoute[]): { routed: RoutedRecipient[]; unrouted: string[] } {
+  const routed: RoutedRecipient[] = []
+  const unrouted: string[] = []
+  for (const { address, match, recipient } of routes) {
+    if (match && recipient) routed.push({ instance: match.instance, recipient })
+    else unrouted.push(address)
+  }
+  return { routed, unrouted }
 }
 
 /**

@@ -4,6 +4,7 @@
 // why, and programs start through child_process instead (run-program.ts).
 import type * as Koffi from 'koffi'
 import { messageOf } from '../util/error-message.js'
+import { failure, ok, type Result } from '../util/result.js'
 
 /** The calls this plugin makes, typed as it makes them. */
 export interface Libc {
@@ -56,24 +57,23 @@ export const FD_CLOEXEC = 1
 /** <sys/wait.h> */
 export const WNOHANG = 1
 
-function load(): { libc: Libc } | { missing: string } {
+function load(): Result<Libc> {
   let koffi: typeof Koffi
   try {
     koffi = requireKoffi()
   } catch (err) {
-    return { missing: `koffi cannot be loaded (${firstLine(err)})` }
+    return failure(`koffi cannot be loaded (${firstLine(err)})`)
   }
   let lib: Koffi.LibraryHandle
   try {
     lib = koffi.load('libc.so.6')
   } catch (err) {
-    return { missing: `glibc (libc.so.6) cannot be loaded (${firstLine(err)})` }
+    return failure(`glibc (libc.so.6) cannot be loaded (${firstLine(err)})`)
   }
   try {
     const fcntl = lib.func('int fcntl(int fd, int cmd, ...)')
     const posixSpawn = lib.func('int posix_spawn(_Out_ int *pid, const char *path, void *file_actions, void *attrp, const char **argv, const char **envp)')
-    return {
-      libc: {
+    return ok({
         posixSpawn: (...args) =>
           new Promise((resolve, reject) => posixSpawn.async(...args, (err: unknown, result: number) => (err ? reject(err) : resolve(result)))),
         fileActionsInit: lib.func('int posix_spawn_file_actions_init(void *file_actions)'),
@@ -94,10 +94,9 @@ function load(): { libc: Libc } | { missing: string } {
         close: lib.func('int close(int fd)'),
         waitpid: lib.func('int waitpid(int pid, _Out_ int *wstatus, int options)'),
         errno: () => koffi.errno(),
-      },
-    }
+    })
   } catch (err) {
-    return { missing: `this C library lacks a call pipe_transport needs (${firstLine(err)}); glibc >= 2.34 has them all` }
+    return failure(`this C library lacks a call pipe_transport needs (${firstLine(err)}); glibc >= 2.34 has them all`)
   }
 }
 
@@ -123,6 +122,6 @@ function firstLine(err: unknown): string {
 const loaded = load()
 
 /** glibc's calls, or undefined where they cannot be had. */
-export const libc: Libc | undefined = 'libc' in loaded ? loaded.libc : undefined
+export const libc: Libc | undefined = loaded.ok ? loaded.value : undefined
 /** Why `libc` is undefined; empty when it is there. */
-export const libcMissing: string = 'missing' in loaded ? loaded.missing : ''
+export const libcMissing: string = loaded.ok ? '' : loaded.error

@@ -29,7 +29,9 @@ import {
 } from './libc.js'
 import { OUTPUT_FLAGS, OUTPUT_MODE, outputFileProblem } from './output-files.js'
 import { Reaper } from './reaper.js'
-import type { ProgramSpec, Started } from './run-program.js'
+import type { StartedProgram } from './started-program.js'
+import type { ProgramSpec } from '../invocation/program-spec.js'
+import { failure, ok, type Result } from '../util/result.js'
 
 
 export class PosixSpawner {
@@ -54,22 +56,24 @@ export class PosixSpawner {
    * which the caller copies into error_file; else stderr goes straight to error_file. `input` is
    * its input when that is in memory: what of it the pipe takes is written before the start.
    */
-  async start(spec: ProgramSpec, input: readonly Buffer[] | undefined): Promise<Started | { readonly cause: string }> {
+  async start(spec: ProgramSpec, input: readonly Buffer[] | undefined): Promise<Result<StartedProgram>> {
     const nul = [spec.program, spec.directory, ...spec.argv, ...Object.entries(spec.env).flat()].some((text) => text.includes('\0'))
     // A C string ends at the first NUL: the program would get a shorter argument than configured.
-    if (nul) return { cause: `cannot start ${spec.program}: an argument or variable holds a NUL byte` }
+    if (nul) return failure(`cannot start ${spec.program}: an argument or variable holds a NUL byte`)
     this.reaper.listen()
     const { libc } = this
     // Per start: several may be under way on worker threads at once.
     const fileActions = Buffer.alloc(FILE_ACTIONS_BYTES)
     const pidOut: [number] = [0]
-    const stdin = this.pipe()
-    if ('cause' in stdin) return stdin
-    const stderr = spec.captureStderrLine ? this.pipe() : undefined
-    if (stderr && 'cause' in stderr) {
+    const stdinPipe = this.pipe()
+    if (!stdinPipe.ok) return stdinPipe
+    const stdin = stdinPipe.value
+    const stderrPipe = spec.captureStderrLine ? this.pipe() : undefined
+    if (stderrPipe && !stderrPipe.ok) {
       closeBoth(libc, stdin)
-      return stderr
+      return stderrPipe
     }
+    const stderr = stderrPipe?.value
     const prefilled = input ? this.prefill(stdin.write, input) : 0
     const allPrefilled = input !== undefined && prefilled === byteLength(input)
     /** posix_spawn's errno (0: started), or why koffi did not make the call. */
@@ -99,7 +103,7 @@ export class PosixSpawner {
     if (failed !== 0) {
       if (!allPrefilled) libc.close(stdin.write)
       if (stderr) libc.close(stderr.read)
-      return { cause: typeof failed === 'number' ? whyNotStarted(spec, failed) : `cannot start ${spec.program}: ${failed}` }
+      return failure(typeof failed === 'number' ? whyNotStarted(spec, failed) : `cannot start ${spec.program}: ${failed}`)
     }
     const pid = pidOut[0]
     const rest = allPrefilled ? undefined : new Socket({ fd: stdin.write, readable: false, writable: true })
@@ -108,14 +112,14 @@ export class PosixSpawner {
     rest?.once('finish', () => rest.destroy())
     const output = stderr ? new Socket({ fd: stderr.read, readable: true, writable: false }) : undefined
     const sockets = [rest, output].filter((socket) => socket !== undefined)
-    return {
+    return ok({
       pid,
       prefilled,
       stdin: rest,
       stderr: output,
       exited: this.reaper.exitOf(pid),
       closed: Promise.all(sockets.map((socket) => new Promise((done) => socket.once('close', done)))).then(() => undefined),
-    }
+    })
   }
 
   /**
@@ -133,9 +137,9 @@ export class PosixSpawner {
     }
   }
 
-  private pipe(): { read: number; write: number } | { cause: string } {
-    if (this.libc.pipe2(this.fds, O_CLOEXEC) !== 0) return { cause: `cannot make a pipe: ${describeErrno(this.libc.errno())}` }
-    return { read: this.fds[0], write: this.fds[1] }
+  private pipe(): Result<{ read: number; write: number }> {
+    if (this.libc.pipe2(this.fds, O_CLOEXEC) !== 0) return failure(`cannot make a pipe: ${describeErrno(this.libc.errno())}`)
+    return ok({ read: this.fds[0], write: this.fds[1] })
   }
 }
 

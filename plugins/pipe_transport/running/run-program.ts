@@ -5,66 +5,21 @@
 // Programs start with posix_spawn (posix-spawn.ts) where glibc and koffi allow it, and through
 // child_process (fork, then exec) where they do not, and for instances with `user`/`group`:
 // posix_spawn cannot change identity. Both give the same guarantees; only the cost differs.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import type { FileHandle } from 'node:fs/promises'
 import { Writable, type Readable } from 'node:stream'
+import type { ProgramInput } from '../invocation/program-input.js'
+import type { ProgramSpec } from '../invocation/program-spec.js'
 import { messageOf } from '../util/error-message.js'
-import type { Outcome } from '../settings/replies.js'
-import { markCloseOnExec } from './close-on-exec.js'
-import { openOutputFile } from './output-files.js'
-import { terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
+import { within } from '../util/within.js'
+import { spawnWithChildProcess } from './child-process-spawn.js'
 import { FirstLine } from './first-line.js'
 import { gatherWrites } from './gather-writes.js'
 import { libc, libcMissing } from './libc.js'
+import { openOutputFile } from './output-files.js'
 import { PosixSpawner } from './posix-spawn.js'
-import type { ExitStatus } from './reaper.js'
-import { within } from '../util/within.js'
-
-export interface ProgramSpec {
-  readonly program: string
-  readonly argv: readonly string[]
-  readonly env: Readonly<Record<string, string>>
-  readonly directory: string
-  readonly uid?: number | undefined
-  readonly gid?: number | undefined
-  readonly outputFile: string
-  readonly errorFile: string
-  readonly timeoutSeconds: number
-  /** Keep the first stderr line for the reply (status_from_stderr); stderr still reaches errorFile. */
-  readonly captureStderrLine: boolean
-}
-
-export interface RunResult {
-  readonly outcome: Outcome
-  /** Bytes handed to the program's stdin (it may have read fewer if it exited early). */
-  readonly bytesWritten: number
-}
-
-/**
- * What the program reads on stdin: bytes in memory (a message small enough, or nothing; a few
- * chunks, which go into its pipe in one writev before it starts), or a feed that writes a larger
- * message into it and ends it.
- */
-export type ProgramInput = { readonly bytes: readonly Buffer[] } | { readonly feed: (stdin: Writable) => void }
-
-/** No input: stdin reads EOF at once. */
-export const NO_INPUT: ProgramInput = { bytes: [] }
-
-/** A program that runs, whichever way it was started. */
-export interface Started {
-  /** Also its process group's and session's id. */
-  readonly pid: number
-  /** Bytes of the input put into its pipe before it started (posix-spawn.ts). */
-  readonly prefilled: number
-  /** Where the rest of its input goes; undefined when the pipe took all of it and is closed. */
-  readonly stdin: (Writable & { readonly bytesWritten: number }) | undefined
-  /** Its stderr, when it is captured (captureStderrLine); else stderr went to errorFile. */
-  readonly stderr: Readable | undefined
-  readonly exited: Promise<ExitStatus>
-  /** Our ends of its stdio are all closed. */
-  readonly closed: Promise<void>
-}
+import { terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
+import type { ProgramResult, RunOutcome } from './run-outcome.js'
+import type { StartedProgram } from './started-program.js'
 
 /**
  * After the program exits, how long its stdio may stay open. A child it left behind can hold
@@ -95,24 +50,25 @@ export function describeSpawner(): { readonly level: 'info' | 'warn'; readonly m
   }
 }
 
-export async function runProgram(spec: ProgramSpec, input: ProgramInput): Promise<RunResult> {
+/** Runs the program to its end. Resolves exactly once with how the run ended; it never rejects. */
+export async function runProgram(spec: ProgramSpec, input: ProgramInput): Promise<ProgramResult> {
   let output: FileHandle | undefined
   let error: FileHandle | undefined
   try {
+    let started
     if (posixSpawner && spec.uid === undefined && spec.gid === undefined) {
       // The child opens its own output files; a captured stderr is copied into error_file here.
       if (spec.captureStderrLine) error = await openOutputFile(spec.errorFile, 'error_file')
-      const started = await posixSpawner.start(spec, 'bytes' in input ? input.bytes : undefined)
-      if ('cause' in started) return { outcome: { kind: 'start-failed', cause: started.cause }, bytesWritten: 0 }
-      return await watch(started, spec, input, error)
+      started = await posixSpawner.start(spec, 'bytes' in input ? input.bytes : undefined)
+    } else {
+      output = await openOutputFile(spec.outputFile, 'output_file')
+      error = await openOutputFile(spec.errorFile, 'error_file')
+      started = await spawnWithChildProcess(spec, output, error)
     }
-    output = await openOutputFile(spec.outputFile, 'output_file')
-    error = await openOutputFile(spec.errorFile, 'error_file')
-    const started = await spawnWithChildProcess(spec, output, error)
-    if ('cause' in started) return { outcome: { kind: 'start-failed', cause: started.cause }, bytesWritten: 0 }
-    return await watch(started, spec, input, error)
+    if (!started.ok) return { outcome: { kind: 'start-failed', error: started.error }, bytesWritten: 0 }
+    return await watch(started.value, spec, input, error)
   } catch (err) {
-    return { outcome: { kind: 'start-failed', cause: messageOf(err) }, bytesWritten: 0 }
+    return { outcome: { kind: 'start-failed', error: messageOf(err) }, bytesWritten: 0 }
   } finally {
     // The child holds its own copies of the descriptors from the moment it was started. A
     // captured stderr's copy has closed its handle already; closing it again is harmless.
@@ -121,38 +77,7 @@ export async function runProgram(spec: ProgramSpec, input: ProgramInput): Promis
   }
 }
 
-async function spawnWithChildProcess(
-  spec: ProgramSpec,
-  output: FileHandle | undefined,
-  error: FileHandle | undefined,
-): Promise<Started | { readonly cause: string }> {
-  // spawn() throws synchronously for some bad input (a NUL byte in an argument, an invalid uid);
-  // runProgram turns that into a start failure.
-  markCloseOnExec()
-  const child = spawn(spec.program, spec.argv, {
-    stdio: ['pipe', output?.fd ?? 'ignore', spec.captureStderrLine ? 'pipe' : (error?.fd ?? 'ignore')],
-    env: spec.env,
-    cwd: spec.directory,
-    // setsid(): its own session and process group.
-    detached: true,
-    ...(spec.uid === undefined ? {} : { uid: spec.uid }),
-    ...(spec.gid === undefined ? {} : { gid: spec.gid }),
-  })
-  const { stdin, stderr, pid } = child
-  // With no pid the program never started (ENOENT, EACCES, ENOEXEC ...): 'error' follows, and
-  // nothing must be written to a stdin that has no reader.
-  if (pid === undefined || !stdin) {
-    const [err] = (await once(child, 'error')) as [Error]
-    return { cause: `cannot start ${spec.program}: ${err.message}` }
-  }
-  const exited = once(child, 'exit').then(([status, signal]) => ({ status, signal }) as ExitStatus)
-  // 'close' follows once our ends of its stdio are closed too. Listen now: it can come in the
-  // same tick as 'exit'.
-  const closed = once(child, 'close').then(() => undefined)
-  return { pid, prefilled: 0, stdin: stdin as Started['stdin'], stderr: stderr ?? undefined, exited, closed }
-}
-
-async function watch(started: Started, spec: ProgramSpec, input: ProgramInput, error: FileHandle | undefined): Promise<RunResult> {
+async function watch(started: StartedProgram, spec: ProgramSpec, input: ProgramInput, error: FileHandle | undefined): Promise<ProgramResult> {
   const { stdin, stderr, pid } = started
   const bytesWritten = (): number => started.prefilled + (stdin?.bytesWritten ?? 0)
 
@@ -161,8 +86,8 @@ async function watch(started: Started, spec: ProgramSpec, input: ProgramInput, e
   stdin?.on('error', () => undefined)
   const captured = stderr ? copyStderr(stderr, error) : undefined
 
-  let ending: Outcome | undefined // set when the plugin, not the program, decided how this ends
-  const endBy = (outcome: Outcome): void => {
+  let ending: RunOutcome | undefined // set when the plugin, not the program, decided how this ends
+  const endBy = (outcome: RunOutcome): void => {
     if (ending) return
     ending = outcome
     terminateGroup(pid)

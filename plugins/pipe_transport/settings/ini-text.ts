@@ -6,7 +6,9 @@
 // with haraka-config's own regular expressions, so the file means what any Haraka ini means.
 // What that parser loses without a word (lines it drops, keys set twice, of which it keeps the
 // last) is found in the text too, and reported as errors.
-import type { ConfigError } from './settings.js'
+import { failure, ok, type Result } from '../util/result.js'
+import type { ConfigProblem } from './problems.js'
+import type { RawSection } from './section-reader.js'
 
 /** What haraka-config provides (harakaConfigGrammar). */
 export interface IniGrammar {
@@ -30,14 +32,12 @@ export function harakaConfigGrammar(load: (id: string) => unknown): IniGrammar {
   }
 }
 
-export type RawSection = Readonly<Record<string, unknown>>
-
 /**
- * A line of a `[NAME.address]` section: a key, its value (undefined for a key written alone,
- * without `=`), or a line that haraka-config could not read as `key` or `key = value` (it would
- * drop it without a word).
+ * A line of a `[NAME.address]` section: a key and its value (undefined for a key written alone,
+ * without `=`); it fails with the line itself where haraka-config could not read it as `key` or
+ * `key = value` (it would drop it without a word).
  */
-export type AddressLine = { readonly key: string; readonly value: string | undefined } | { readonly unreadable: string }
+export type AddressLine = Result<{ readonly key: string; readonly value: string | undefined }>
 
 export interface Ini {
   /** Every section, as haraka-config parses it; the `[NAME.address]` ones are here, but empty. */
@@ -47,7 +47,7 @@ export interface Ini {
   /** How many bytes and lines all `[NAME.address]` sections take, to size the routing table. */
   readonly addressSize: { readonly bytes: number; readonly entries: number }
   /** What haraka-config's parse of the other sections loses (textProblems). */
-  readonly problems: readonly ConfigError[]
+  readonly problems: readonly ConfigProblem[]
 }
 
 export const ADDRESS_SUFFIX = '.address'
@@ -58,7 +58,7 @@ export function iniFromSections(sections: Readonly<Record<string, RawSection | u
     sections,
     *addressLines(section) {
       for (const [key, value] of Object.entries(sections[section] ?? {})) {
-        yield { key, value: value === undefined || value === null ? undefined : String(value) }
+        yield ok({ key, value: value === undefined || value === null ? undefined : String(value) })
       }
     },
     addressSize: { bytes: 4096, entries: 256 },
@@ -102,7 +102,7 @@ export function iniFromText(file: string, text: string, grammar: IniGrammar): In
         const line = pending + raw
         pending = ''
         const param = regex.param.exec(line)
-        yield param ? { key: param[1] ?? '', value: param[2] } : { unreadable: line }
+        yield param ? ok({ key: param[1] ?? '', value: param[2] }) : failure(line)
       }
     }
   }
@@ -114,9 +114,9 @@ export function iniFromText(file: string, text: string, grammar: IniGrammar): In
  * sections (whose lines route-entries.ts checks one by one as it reads them). The walk is
  * haraka-config 1.7's own (lib/readers/ini.js), so both see the same sections, keys and lines.
  */
-export function textProblems(text: string, grammar: Pick<IniGrammar, 'regex' | 'unsafeKeys'>): ConfigError[] {
+export function textProblems(text: string, grammar: Pick<IniGrammar, 'regex' | 'unsafeKeys'>): ConfigProblem[] {
   const { regex, unsafeKeys } = grammar
-  const problems: { line: number; error: ConfigError }[] = []
+  const problems: { line: number; error: ConfigProblem }[] = []
   /** Where each key was set, by section, in file order; `list` for `key[] = v`, which adds to a list. */
   const settings = new Map<string, Map<string, { line: number; list: boolean }[]>>()
   let section = 'main'
@@ -191,7 +191,7 @@ function repetition(seen: readonly { line: number; list: boolean }[], key: strin
 }
 
 /** Says why haraka-config drops a line, naming the key as well as it can be made out. */
-function unreadable(section: string, number: number, line: string): ConfigError {
+function unreadable(section: string, number: number, line: string): ConfigProblem {
   const text = line.trim()
   if (text.startsWith('[')) {
     return {

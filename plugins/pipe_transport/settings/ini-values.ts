@@ -1,4 +1,5 @@
 // How one ini value reads, wherever it is set: a flag, or a whole number in a range.
+import { failure, ok, type Result } from '../util/result.js'
 
 const TRUE_WORDS = ['true', 'yes', 'on', '1']
 const FALSE_WORDS = ['false', 'no', 'off', '0']
@@ -13,8 +14,8 @@ export function parseFlag(value: unknown): boolean | undefined {
 }
 
 /** A whole number from min to max, as an ini value (haraka-config may already have made it a number). */
-export function parseWholeNumber(value: unknown, min: number, max: number): { value: number } | { error: string } {
+export function parseWholeNumber(value: unknown, min: number, max: number): Result<number> {
   const text = String(value).trim()
   const number = /^\d+$/.test(text) ? Number(text) : Number.NaN
-  return number >= min && number <= max ? { value: number } : { error: `"${text}" must be a whole number from ${min} to ${max}` }
+  return number >= min && number <= max ? ok(number) : failure(`"${text}" must be a whole number from ${min} to ${max}`)
 }

@@ -3,22 +3,15 @@
 // same domain entry, or an `@domain` entry beside a `domain` entry for that domain, in two
 // instances is an error that names both.
 import { AddressTable } from './address-table.js'
-import { isDomain, type RouteEntries, type RouteMatch } from '../routing/route.js'
+import { isDomain } from './domains.js'
 import { ADDRESS_SUFFIX, type Ini } from './ini-text.js'
-import type { ConfigError } from './settings.js'
+import { UNROUTED_SECTION } from './keys.js'
+import type { Problems } from './problems.js'
+import type { Instance, RouteEntries, RouteMatch } from './vocabulary.js'
 
-/** The section of addresses that pipe_transport leaves to Haraka's other queue plugins. */
-export const UNROUTED_SECTION = 'unrouted'
-
-/** What routing needs of an instance. */
-export interface Routed {
-  readonly name: string
-  readonly domains: readonly string[]
-}
-
-export interface RouteTableEntries<Route> extends RouteEntries<Route> {
+export interface RouteTableEntries extends RouteEntries {
   /** How many `[NAME.address]` entries each instance has. */
-  readonly addressCounts: ReadonlyMap<Route, number>
+  readonly addressCounts: ReadonlyMap<Instance, number>
 }
 
 /**
@@ -26,36 +19,37 @@ export interface RouteTableEntries<Route> extends RouteEntries<Route> {
  * read line by line straight into the compact AddressTable: with 100,000 addresses, any copy of
  * them as JavaScript objects costs tens of MB.
  */
-export function routeEntries<Route extends Routed>(instances: readonly Route[], ini: Ini, errors: ConfigError[]): RouteTableEntries<Route> {
-  const domains = new Map<string, RouteMatch<Route>>()
+export function routeEntries(instances: readonly Instance[], ini: Ini, problems: Problems): RouteTableEntries {
+  const domains = new Map<string, RouteMatch>()
   for (const instance of instances) {
     for (const domain of instance.domains) {
-      const owner = domains.get(domain)?.route
-      if (owner && owner !== instance) errors.push({ section: instance.name, key: 'domain', message: `${domain} is already routed by [${owner.name}]` })
-      else domains.set(domain, { route: instance, data: '' })
+      const owner = domains.get(domain)?.instance
+      if (owner && owner !== instance) problems.error(instance.name, 'domain', `${domain} is already routed by [${owner.name}]`)
+      else domains.set(domain, { instance, data: '' })
     }
   }
   const table = new AddressTable(ini.addressSize)
-  const addressCounts = new Map<Route, number>()
+  const addressCounts = new Map<Instance, number>()
   for (const [index, instance] of instances.entries()) {
     const section = `${instance.name}${ADDRESS_SUFFIX}`
     let count = 0
     for (const line of ini.addressLines(section)) {
-      if ('unreadable' in line) {
-        errors.push({ section, key: line.unreadable, message: 'haraka-config cannot read this line; an address key may hold letters, digits and . _ + - / : @ only' })
+      if (!line.ok) {
+        problems.error(section, line.error, 'haraka-config cannot read this line; an address key may hold letters, digits and . _ + - / : @ only')
         continue
       }
-      const fail = (message: string): void => void errors.push({ section, key: line.key, message })
-      const entry = line.key.toLowerCase()
+      const { key, value } = line.value
+      const fail = (message: string): void => problems.error(section, key, message)
+      const entry = key.toLowerCase()
       if (!isAddressKey(entry, { domainWide: true })) {
         fail('must be an address (local@domain) or @domain; internationalised domains in xn-- form')
         continue
       }
-      const data = line.value?.trim() ?? ''
+      const data = value?.trim() ?? ''
       // No address-derived value may start an argument with "-", and the operator's own route
       // data is held to the same rule, so that a typo cannot become an option either.
       if (data.startsWith('-')) fail(`route data "${data}" must not start with "-"`)
-      const domainOwner = entry.startsWith('@') ? domains.get(entry.slice(1))?.route : undefined
+      const domainOwner = entry.startsWith('@') ? domains.get(entry.slice(1))?.instance : undefined
       if (domainOwner && domainOwner !== instance) {
         fail(`is already routed by [${domainOwner.name}]`)
         continue
@@ -68,22 +62,22 @@ export function routeEntries<Route extends Routed>(instances: readonly Route[], 
     addressCounts.set(instance, count)
   }
   const addresses = {
-    get: (key: string): RouteMatch<Route> | undefined => {
+    get: (key: string): RouteMatch | undefined => {
       const hit = table.get(key)
-      const route = hit && instances[hit.owner]
-      return route && { route, data: hit.data }
+      const instance = hit && instances[hit.owner]
+      return instance && { instance, data: hit.data }
     },
   }
-  return { domains, addresses, unrouted: readUnrouted(ini, addresses, errors), addressCounts }
+  return { domains, addresses, unrouted: readUnrouted(ini, addresses, problems), addressCounts }
 }
 
 /** `[unrouted]`: `local@domain` or `local@` (that local part in every domain), without values. */
-function readUnrouted(ini: Ini, addresses: RouteEntries<Routed>['addresses'], errors: ConfigError[]): Set<string> {
+function readUnrouted(ini: Ini, addresses: RouteEntries['addresses'], problems: Problems): Set<string> {
   const unrouted = new Set<string>()
   for (const [key, value] of Object.entries(ini.sections[UNROUTED_SECTION] ?? {})) {
-    const fail = (message: string): void => void errors.push({ section: UNROUTED_SECTION, key, message })
+    const fail = (message: string): void => problems.error(UNROUTED_SECTION, key, message)
     const entry = key.toLowerCase()
-    const routed = addresses.get(entry)?.route.name
+    const routed = addresses.get(entry)?.instance.name
     if (!isAddressKey(entry, { anyDomain: true })) fail('must be an address (local@domain) or local@ for that local part in every domain')
     else if (value !== undefined && value !== null && String(value).trim() !== '') fail('takes no value: list the address alone')
     else if (routed !== undefined) fail(`is routed by [${routed}] in [${routed}${ADDRESS_SUFFIX}]`)

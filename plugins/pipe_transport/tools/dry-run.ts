@@ -1,45 +1,46 @@
-// The try command's --dry-run: a delivery plan (delivery-plan.ts) as text, for a person to read.
+// The try command's --dry-run: its plan (dry-run-plan.ts) as text, for a person to read.
 // Values are JSON-quoted, so that spaces, empty values and odd characters show exactly.
-import type { DeliveryPlan, PlannedInvocation, PlannedRecipient } from './dry-run-plan.js'
-import { replyFor, replyLine, type Outcome } from '../settings/replies.js'
+import { replyFor, type DeliveryOutcome } from '../queue/run-reply.js'
 import { refusalLine } from '../routing/rcpt-policy.js'
-import type { Instance } from '../settings/settings.js'
+import { replyLine } from '../settings/replies.js'
+import type { Instance } from '../settings/vocabulary.js'
+import type { TriedRecipient, TriedRun, TryPlan } from './dry-run-plan.js'
 
 export interface MessageFile {
   readonly name: string
   readonly bytes: number
 }
 
-export function describePlan(plan: DeliveryPlan, message: MessageFile | undefined): string[] {
-  const width = Math.max(...plan.recipients.map(({ routed }) => routed.address.length))
+export function describePlan(plan: TryPlan, message: MessageFile | undefined): string[] {
+  const width = Math.max(...plan.recipients.map(({ route }) => route.address.length))
   const lines = plan.recipients.map((planned) => describeRecipient(planned, width))
   if (plan.runs.length === 0) lines.push('', 'pipe_transport delivers nothing: no recipient it routes would be accepted.')
   for (const run of plan.runs) lines.push('', ...describeRun(run, message))
   return lines
 }
 
-function describeRecipient({ routed, decision }: PlannedRecipient, width: number): string {
-  const route = routed.match?.route
-  const data = routed.match?.data ? ` with route data ${JSON.stringify(routed.match.data)}` : ''
+function describeRecipient({ route, decision }: TriedRecipient, width: number): string {
+  const instance = route.match?.instance
+  const data = route.match?.data ? ` with route data ${JSON.stringify(route.match.data)}` : ''
   const answer =
     decision.kind !== 'continue'
       ? refusalLine(decision)
-      : route
-        ? `routed to [${route.name}]${data}${route.checkRecipient ? ', which accepts it (check_recipient)' : ''}`
+      : instance
+        ? `routed to [${instance.name}]${data}${instance.acceptsAtRcpt ? ', which accepts it (check_recipient)' : ''}`
         : "not routed by pipe_transport: Haraka's other plugins decide"
-  return `RCPT TO:${`<${routed.address}>`.padEnd(width + 2)}  ${answer}`
+  return `RCPT TO:${`<${route.address}>`.padEnd(width + 2)}  ${answer}`
 }
 
-function describeRun({ instance, envelope, invocation }: PlannedInvocation, message: MessageFile | undefined): string[] {
+function describeRun({ instance, envelope, spec }: TriedRun, message: MessageFile | undefined): string[] {
   const recipients = envelope.recipients.map((recipient) => recipient.address).join(' ')
-  if ('refused' in invocation) {
-    const refusal = replyLine(replyFor({ kind: 'refused', reason: invocation.refused }, instance.exitCodes))
-    return [`[${instance.name}] would not run ${instance.program} for ${recipients}: ${invocation.refused}`, `  the client gets ${refusal}`]
+  if (!spec.ok) {
+    const refusal = replyLine(replyFor({ kind: 'refused', error: spec.error }, instance.exitCodes))
+    return [`[${instance.name}] would not run ${instance.program} for ${recipients}: ${spec.error}`, `  the client gets ${refusal}`]
   }
-  const environment = Object.entries(invocation.env).map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+  const environment = Object.entries(spec.value.env).map(([name, value]) => `${name}=${JSON.stringify(value)}`)
   return [
     `[${instance.name}] runs ${instance.program} once for ${recipients}`,
-    `  argv         ${JSON.stringify([instance.program, ...invocation.argv])}`,
+    `  argv         ${JSON.stringify([instance.program, ...spec.value.argv])}`,
     `  environment  ${environment[0] ?? '(empty)'}`,
     ...environment.slice(1).map((line) => `               ${line}`),
     `  stdin        ${describeStdin(instance, message)}`,
@@ -51,7 +52,7 @@ function describeRun({ instance, envelope, invocation }: PlannedInvocation, mess
     ...replies(instance, [
       [`killed by a signal`, { kind: 'signaled', signal: 'SIGNAME' }],
       [`runs past ${instance.timeoutSeconds} s`, { kind: 'timed-out', seconds: instance.timeoutSeconds }],
-      ['cannot be started', { kind: 'start-failed', cause: '' }],
+      ['cannot be started', { kind: 'start-failed', error: '' }],
     ]),
   ]
 }
@@ -74,7 +75,7 @@ function describeStdin(instance: Instance, message: MessageFile | undefined): st
 }
 
 /** The reply map: every mapped exit status, then any other, then the given ways a run can end. */
-function replies(instance: Instance, endings: readonly (readonly [string, Outcome])[]): string[] {
+function replies(instance: Instance, endings: readonly (readonly [string, DeliveryOutcome])[]): string[] {
   const table = instance.exitCodes
   const statuses = [...new Set([0, ...[...table.entries.keys()].sort((a, b) => a - b)])]
   const rows: [string, string][] = [

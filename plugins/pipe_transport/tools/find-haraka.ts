@@ -4,25 +4,25 @@
 // command itself (its own dependencies), and behind the `haraka` command on PATH.
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { delimiter, dirname, join } from 'node:path'
+import { failure, ok, type Result } from '../util/result.js'
 
-export function findHaraka(installDir: string, told: string | undefined): { dir: string } | { error: string } {
+export function findHaraka(installDir: string, told: string | undefined): Result<string> {
   if (told !== undefined) {
-    return isHaraka(told) ? { dir: told } : { error: `--haraka ${told} is not a Haraka package directory (no package.json named "haraka")` }
+    return isHaraka(told) ? ok(told) : failure(`--haraka ${told} is not a Haraka package directory (no package.json named "haraka")`)
   }
   for (const from of [installDir, __dirname]) {
     try {
-      return { dir: dirname(require.resolve('haraka/package.json', { paths: [from] })) }
+      return ok(dirname(require.resolve('haraka/package.json', { paths: [from] })))
     } catch {
       // not found from there; try the next place
     }
   }
   const onPath = harakaOnPath(process.env['PATH'] ?? '')
-  if (onPath) return { dir: onPath }
-  return {
-    error:
+  if (onPath) return ok(onPath)
+  return failure(
       `cannot find Haraka: not in ${join(installDir, 'node_modules')}, not among this command's dependencies, ` +
       'and no haraka command on PATH; name its package directory with --haraka DIR',
-  }
+  )
 }
 
 /** bin/haraka of the first `haraka` on PATH leads to its package directory. */

@@ -22,7 +22,7 @@ interface HarakaConnectionModule {
 /** haraka-config's parse of smtp.ini. */
 type SmtpIni = { readonly main?: Readonly<Record<string, unknown>> }
 
-export interface LiveDelivery {
+export interface LiveTry {
   /** Haraka's package directory; HARAKA must already name the install dir. */
   readonly harakaDir: string
   readonly smtpIni: SmtpIni
@@ -34,7 +34,7 @@ export interface LiveDelivery {
 }
 
 /** Resolves with the command's exit status: 0 when the message was answered 250. */
-export async function deliverLive(delivery: LiveDelivery): Promise<number> {
+export async function tryLive(delivery: LiveTry): Promise<number> {
   const haraka = createRequire(join(delivery.harakaDir, 'package.json'))
   const plugins = haraka(join(delivery.harakaDir, 'plugins')) as HarakaPlugins
   const connections = haraka(join(delivery.harakaDir, 'connection')) as HarakaConnectionModule

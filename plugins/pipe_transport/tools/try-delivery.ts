@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 // pipe-transport-try: tries a Haraka install dir's pipe_transport.ini with one message, before
 // it is trusted with mail. --dry-run prints what would run; without it the message is delivered
-// for real through the install dir's whole configuration (live-delivery.ts).
+// for real through the install dir's whole configuration (live-try.ts).
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { planDelivery } from './dry-run-plan.js'
 import { messageOf } from '../util/error-message.js'
 import { envelopeOf } from '../invocation/envelope.js'
 import { CONFIG_FILE, checkConfigFile, configFileOf, deliversAsRoot } from '../settings/config-file.js'
@@ -14,7 +13,8 @@ import { harakaConfigGrammar } from '../settings/ini-text.js'
 import type { HarakaAddress, HarakaConnection, HarakaTransaction } from '../types/haraka-types.js'
 import { describePlan } from './dry-run.js'
 import { findHaraka } from './find-haraka.js'
-import { deliverLive } from './live-try.js'
+import { planTry } from './dry-run-plan.js'
+import { tryLive } from './live-try.js'
 
 const COMMAND = 'pipe-transport-try'
 const DEFAULT_HELO = 'try-delivery.local'
@@ -78,11 +78,11 @@ async function main(args: string[]): Promise<number> {
   if (!existsSync(join(installDir, 'config'))) throw new Refusal(`${installDir} is not a Haraka install dir: it has no config/ folder`, 1)
   const message = values.message === undefined ? undefined : readMessage(values.message)
   const haraka = findHaraka(installDir, values.haraka === undefined ? undefined : resolve(values.haraka))
-  if ('error' in haraka) throw new Refusal(haraka.error, 1)
+  if (!haraka.ok) throw new Refusal(haraka.error, 1)
 
   // As bin/haraka does for `-c DIR`; haraka-config reads it when it is first required.
   process.env['HARAKA'] = installDir
-  const harakaRequire = createRequire(join(haraka.dir, 'package.json'))
+  const harakaRequire = createRequire(join(haraka.value, 'package.json'))
   const harakaConfig = harakaRequire('haraka-config') as { get(name: string, type?: string): unknown }
   const smtpIni = harakaConfig.get('smtp.ini') as { main?: Record<string, unknown> }
   const bytes = harakaConfig.get(CONFIG_FILE, 'binary') as Buffer | null
@@ -111,13 +111,13 @@ async function main(args: string[]): Promise<number> {
     const transaction = { mail_from: sender, uuid: '<queue id>', header: { get_all: () => [] } } as unknown as HarakaTransaction
     const file = message && values.message ? { name: values.message, bytes: message.length } : undefined
     console.log(`${COMMAND} --dry-run: nothing runs. What ${configFileOf(installDir)} does with this message:\n`)
-    for (const line of describePlan(planDelivery(loaded.settings, envelopeOf(connection, transaction), recipients), file)) console.log(line)
+    for (const line of describePlan(planTry(loaded.settings, envelopeOf(connection, transaction), recipients), file)) console.log(line)
     return 0
   }
   // The plugin logs the config's warnings itself, through Haraka's log.
   console.error(`${COMMAND}: a real delivery: the configured programs run and may deliver the message (--dry-run runs nothing)`)
-  return deliverLive({
-    harakaDir: haraka.dir,
+  return tryLive({
+    harakaDir: haraka.value,
     smtpIni,
     from: values.from,
     to: values.to,

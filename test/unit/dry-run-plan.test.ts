@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { Address } from '@haraka/email-address'
 import { describe, it } from 'node:test'
-import { planDelivery } from '../../plugins/pipe_transport/tools/dry-run-plan.js'
 import { iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
-import { readSettings, type Settings } from '../../plugins/pipe_transport/settings/settings.js'
+import { readSettings } from '../../plugins/pipe_transport/settings/settings.js'
+import type { Settings } from '../../plugins/pipe_transport/settings/vocabulary.js'
+import { planTry } from '../../plugins/pipe_transport/tools/dry-run-plan.js'
 import { envelopeFor } from './recipients.js'
 
 function settings(): Settings {
@@ -22,11 +23,11 @@ function settings(): Settings {
 const addresses = (...list: string[]) => list.map((address) => new Address(`<${address}>`))
 const { recipients: _, ...envelope } = envelopeFor([])
 
-describe('delivery plan', () => {
+describe('the dry run\'s plan', () => {
   it('accepts every routed recipient, defers the unrouted, and plans the runs plan-runs.ts makes', () => {
-    const plan = planDelivery(settings(), envelope, addresses('a@one.test', 'x@two.test', 'c@none.test', 'b@one.test', 'd@ONE.test'))
+    const plan = planTry(settings(), envelope, addresses('a@one.test', 'x@two.test', 'c@none.test', 'b@one.test', 'd@ONE.test'))
     assert.deepEqual(
-      plan.recipients.map(({ routed, decision }) => [routed.address, routed.match?.route.name, decision.kind]),
+      plan.recipients.map(({ route, decision }) => [route.address, route.match?.instance.name, decision.kind]),
       [
         ['a@one.test', 'one', 'continue'],
         ['x@two.test', 'two', 'continue'],
@@ -36,7 +37,7 @@ describe('delivery plan', () => {
       ],
     )
     assert.deepEqual(
-      plan.runs.map(({ instance, envelope: run, invocation }) => [instance.name, run.recipients.map((r) => r.address), 'argv' in invocation && invocation.argv]),
+      plan.runs.map(({ instance, envelope: run, spec }) => [instance.name, run.recipients.map((r) => r.address), spec.ok && spec.value.argv]),
       [
         ['one', ['a@one.test', 'b@one.test'], ['client.test', 'a@one.test', 'b@one.test']],
         ['one', ['d@ONE.test'], ['client.test', 'd@ONE.test']],
@@ -44,12 +45,12 @@ describe('delivery plan', () => {
       ],
     )
     const [first] = plan.runs
-    assert.equal(first && 'env' in first.invocation && first.invocation.env['RECIPIENT'], 'a@one.test')
+    assert.equal(first?.spec.ok && first.spec.value.env['RECIPIENT'], 'a@one.test')
   })
 
   it('runs nothing when the first accepted recipient is not routed, and shows a refused argument', () => {
-    assert.deepEqual(planDelivery(settings(), envelope, addresses('c@none.test', 'a@one.test')).runs, [])
-    const [run] = planDelivery(settings(), { ...envelope, clientHelo: '-oQ/tmp/x' }, addresses('a@one.test')).runs
-    assert.deepEqual(run?.invocation, { refused: '${client_helo} would start argument "-oQ/tmp/x" with "-"' })
+    assert.deepEqual(planTry(settings(), envelope, addresses('c@none.test', 'a@one.test')).runs, [])
+    const [run] = planTry(settings(), { ...envelope, clientHelo: '-oQ/tmp/x' }, addresses('a@one.test')).runs
+    assert.deepEqual(run?.spec, { ok: false, error: '${client_helo} would start argument "-oQ/tmp/x" with "-"' })
   })
 })

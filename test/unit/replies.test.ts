@@ -1,22 +1,24 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { PRESETS, SEED_OTHERWISE, parseReplyLine, replyFor, type ExitCodeTable } from '../../plugins/pipe_transport/settings/replies.js'
+import { replyFor } from '../../plugins/pipe_transport/queue/run-reply.js'
+import { PRESETS, SEED_OTHERWISE, parseReplyLine } from '../../plugins/pipe_transport/settings/replies.js'
+import type { ExitCodeTable } from '../../plugins/pipe_transport/settings/vocabulary.js'
 
 const seed: ExitCodeTable = { entries: new Map(), otherwise: SEED_OTHERWISE }
 
-describe('exit-reply', () => {
+describe('reply lines and the reply for how a run ended', () => {
   it('reads configured reply lines into a verdict and the text after the code', () => {
-    assert.deepEqual(parseReplyLine('250 ok'), { verdict: 'ok', text: 'ok' })
-    assert.deepEqual(parseReplyLine('250'), { verdict: 'ok', text: '' })
-    assert.deepEqual(parseReplyLine('450 4.2.0 try %d later'), { verdict: 'denysoft', text: '4.2.0 try %d later' })
-    assert.deepEqual(parseReplyLine('554 5.7.1 no'), { verdict: 'deny', text: '5.7.1 no' })
+    assert.deepEqual(parseReplyLine('250 ok'), { ok: true, value: { verdict: 'ok', text: 'ok' } })
+    assert.deepEqual(parseReplyLine('250'), { ok: true, value: { verdict: 'ok', text: '' } })
+    assert.deepEqual(parseReplyLine('450 4.2.0 try %d later'), { ok: true, value: { verdict: 'denysoft', text: '4.2.0 try %d later' } })
+    assert.deepEqual(parseReplyLine('554 5.7.1 no'), { ok: true, value: { verdict: 'deny', text: '5.7.1 no' } })
   })
 
   it('refuses lines that do not start with a 2xx, 4xx or 5xx code, or mix classes', () => {
     for (const bad of ['ok', '650 x', '25 short', '2500 long', '354 go ahead', '']) {
-      assert.ok('error' in parseReplyLine(bad), bad)
+      assert.equal(parseReplyLine(bad).ok, false, bad)
     }
-    assert.ok('error' in parseReplyLine('450 5.1.1 mixed'))
+    assert.deepEqual(parseReplyLine('450 5.1.1 mixed'), { ok: false, error: '"450 5.1.1 mixed": enhanced status code 5.1.1 does not match reply code class 4xx' })
   })
 
   it('answers unmapped statuses as the seed did', () => {
@@ -40,7 +42,7 @@ describe('exit-reply', () => {
     for (const outcome of [
       { kind: 'signaled', signal: 'SIGKILL' },
       { kind: 'timed-out', seconds: 5 },
-      { kind: 'start-failed', cause: 'ENOENT' },
+      { kind: 'start-failed', error: 'ENOENT' },
       { kind: 'no-slot', seconds: 5 },
       { kind: 'shutdown' },
     ] as const) {

@@ -1,0 +1,54 @@
+// The answer to one RCPT command, at rcpt_ok: the same decision as --dry-run's (routing/
+// rcpt-policy.ts) for each recipient the command added (one, or several when an alias expanded it),
+// then check_program for those whose instance has one.
+import { envelopeOf, type Envelope } from '../invocation/envelope.js'
+import { originalOf } from '../routing/original-recipients.js'
+import { rcptDecisions, type RcptDecision, type RcptRefusal } from '../routing/rcpt-policy.js'
+import { senderOf } from '../routing/recipient.js'
+import { routeRecipient } from '../routing/route-recipient.js'
+import type { Settings } from '../settings/vocabulary.js'
+import type { HarakaAddress, HarakaConnection, HarakaTransaction } from '../types/haraka-types.js'
+import { checkRecipient, type CheckReport } from './check-program.js'
+
+export interface RcptCommandAnswer {
+  readonly decision: RcptDecision
+  /** The checks that ran for it, for the log. */
+  readonly checks: readonly CheckReport[]
+}
+
+/**
+ * On a refusal the recipients this command added are taken out of rcpt_to again, but the last:
+ * Haraka takes that one back itself.
+ */
+export async function answerRcptCommand(
+  settings: Settings,
+  connection: HarakaConnection,
+  transaction: HarakaTransaction,
+  candidates: readonly HarakaAddress[],
+): Promise<RcptCommandAnswer> {
+  const start = transaction.rcpt_to.length - candidates.length
+  const refuse = (decision: RcptRefusal, checks: readonly CheckReport[]): RcptCommandAnswer => {
+    transaction.rcpt_to.splice(start, candidates.length - 1)
+    return { decision, checks }
+  }
+  const first = transaction.rcpt_to[0]
+  const routes = candidates.map((candidate) => routeRecipient(settings, candidate, originalOf(candidate)))
+  const decisions = rcptDecisions(routes, {
+    sender: senderOf(transaction.mail_from),
+    firstAccepted: start > 0 && first ? routeRecipient(settings, first, originalOf(first)) : undefined,
+    queueWants: transaction.notes.get('queue.wants'),
+  })
+  const refused = decisions.find((decision): decision is RcptRefusal => decision.kind !== 'continue')
+  if (refused) return refuse(refused, [])
+
+  let envelope: Omit<Envelope, 'recipients'> | undefined
+  const checks = routes.flatMap(({ match, recipient }) => {
+    const check = match?.instance.checkProgram
+    if (!check || !recipient) return []
+    envelope ??= envelopeOf(connection, transaction)
+    return [checkRecipient(match.instance, check, recipient, envelope)]
+  })
+  const reports = await Promise.all(checks)
+  const unknown = reports.map((report) => report.decision).find((decision): decision is RcptRefusal => decision.kind !== 'continue')
+  return unknown ? refuse(unknown, reports) : { decision: { kind: 'continue' }, checks: reports }
+}
