@@ -152,7 +152,7 @@ export function formatReport(setup: Setup, cells: ReadonlyMap<string, readonly C
   }
   lines.push('')
 
-  // Issue 14's goal: at 8 connections, the median over the rounds of pipe_transport/qmail-queue at
+  // The spawner's goal: at 8 connections, the median over the rounds of pipe_transport/qmail-queue at
   // least 2.0 (aim 2.5), with a p99 latency no worse than qmail-queue's; for the default settings
   // (a, with the local journal) and for the spawner alone (a0, without it).
   const at = setup.goalConcurrency

@@ -1,4 +1,4 @@
-// Issue 13: the short MTA soak, part of `npm test`. `npm run soak-mta` runs the same with more messages.
+// The short MTA soak, part of `npm test`. `npm run soak-mta` runs the same with more messages.
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
 import { runMtaSoak, type MtaSoakSummary } from './mta-soak.js'

@@ -1,4 +1,4 @@
-// The bench's large routing table (issue 12): a pipe_transport.ini with 100,000 [NAME.address]
+// The bench's large routing table: a pipe_transport.ini with 100,000 [NAME.address]
 // entries over 200 domains, plus 500 `domain` entries. It measures what the plugin takes to load
 // it (its own log line), what one lookup costs, how much more memory Haraka holds with it than
 // with a one-line table, and a live reload of it. Run alone as `node test/bench/route-tables.js`.

@@ -1,4 +1,4 @@
-// Issue 7: the short soak, part of `npm test`. `npm run soak` runs the same with more messages.
+// The short soak, part of `npm test`. `npm run soak` runs the same with more messages.
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
 import { runSoak, type SoakSummary } from './soak.js'

@@ -1,4 +1,4 @@
-// The bench's whole transactions (issue 13): messages of 1, 3 and 10 recipients of an instance
+// The bench's whole transactions: messages of 1, 3 and 10 recipients of an instance
 // with recipient_limit = 1, each delivered whole (one transaction, a run per recipient, all at
 // once), against the same recipients sent one transaction each (what a sender gets to do when
 // every recipient past the first is answered 452). Both with the default local journal.

@@ -1,4 +1,4 @@
-// Issue 12: routes per address with route data, extensions, unquoted local parts, the original
+// Routes per address with route data, extensions, unquoted local parts, the original
 // recipient behind haraka-plugin-aliases, the Delivered-To loop check and [unrouted] exceptions.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'

@@ -1,4 +1,5 @@
-// Issue 2: the seed module's behaviour, end to end in a real Haraka.
+// Delivery end to end in a real Haraka: the seed module's behaviour (the message byte-exact on stdin,
+// the exit status as the reply).
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'

@@ -1,4 +1,4 @@
-// Issue 13: the delivery journal end to end. A retry of the same message runs only the recipients
+// The delivery journal end to end. A retry of the same message runs only the recipients
 // not yet delivered; a message delivered to all is answered 250 without a run; a client that hung
 // up after the dot gets no second delivery; a retry while a run still goes is 4xx, never a second
 // run; the journal survives a restart, is shared by cluster workers (local) and by two Harakas

@@ -1,4 +1,4 @@
-// Issue 6: live reload (also of a missing file), the delivery log line in every log format, and
+// Live reload (also of a missing file), the delivery log line in every log format, and
 // transaction results.
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'

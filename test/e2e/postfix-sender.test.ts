@@ -1,4 +1,4 @@
-// Issue 13: a real Postfix (Debian's package) as the sending MTA. Before whole transactions, Postfix
+// A real Postfix (Debian's package) as the sending MTA. Before whole transactions, Postfix
 // held every recipient answered 452 at RCPT in its deferred queue for 5 to 15 minutes; now one
 // message to three recipients on two routes must be delivered in full within seconds, each
 // recipient once, and Postfix's own log must say so. And when Haraka's reply after the dot is lost,

@@ -1,4 +1,4 @@
-// Issue 12: the recipes against the real programs from Debian's packages (.ci/run installs them):
+// The recipes against the real programs from Debian's packages (.ci/run installs them):
 // dovecot-lda files by extension, mlmmj answers a subscribe request, procmail files by extension.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'

@@ -1,4 +1,4 @@
-// Issue 12: every recipe in docs/recipes.md, as written there, in a real Haraka. Each program is replaced
+// Every recipe in docs/recipes.md, as written there, in a real Haraka. Each program is replaced
 // by a stand-in that records the argv, environment and preface lines it gets; `user`, `group` and
 // `directory` are dropped (their accounts and folders belong to the real installations).
 // dovecot-lda, mlmmj and procmail also run for real in real-programs.test.ts.

@@ -1,4 +1,4 @@
-// Issue 13: check_program refuses unknown recipients at RCPT, before any data is taken.
+// check_program refuses unknown recipients at RCPT, before any data is taken.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Haraka } from './harness.js'

@@ -1,4 +1,4 @@
-// Issues 4 and 13: whole transactions across instances, wildcard domains, recipient limits,
+// Whole transactions across instances, wildcard domains, recipient limits,
 // check_recipient, cooperation with other queue plugins, relayed mail and cluster mode.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'

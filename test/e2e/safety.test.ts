@@ -1,4 +1,4 @@
-// Issue 3: the program runs safely and within bounds.
+// The program runs safely and within bounds: argv, a clean environment, timeouts, signals, output files.
 import assert from 'node:assert/strict'
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'

@@ -1,4 +1,4 @@
-// Issue 5: exit-code presets, status from stderr, and message shaping, end to end.
+// Exit-code presets, status from stderr, and message shaping, end to end.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Haraka } from './harness.js'

@@ -1,4 +1,4 @@
-// Issue 3: when Haraka stops, running programs are killed with their process groups, and none of
+// When Haraka stops, running programs are killed with their process groups, and none of
 // their messages is answered 250.
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'

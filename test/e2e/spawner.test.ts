@@ -1,4 +1,4 @@
-// Issue 14: how programs start. posix_spawn (or, where it cannot be had, child_process; npm test
+// How programs start. posix_spawn (or, where it cannot be had, child_process; npm test
 // runs every end-to-end test each way) gives each program exactly three descriptors, default
 // signal dispositions, an empty signal mask and a session of its own; programs are reaped; and a
 // Haraka killed with SIGKILL leaves no program, nor a child of one, running past its timeout.

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Haraka, REPO } from './harness.js'
 import { Scratch } from './fixtures.js'
+import { sendMail } from './smtp.js'
 
 interface Run {
   readonly status: number | null
@@ -194,4 +195,52 @@ describe('the try command', () => {
       rmSync(broken, { recursive: true, force: true })
     }
   })
+})
+
+describe('the dry run and the live hooks answer RCPT alike', () => {
+  const work = new Scratch()
+  let haraka: Haraka
+
+  before(async () => {
+    haraka = await Haraka.start({
+      hostList: ['other.test', 'one.test', 'two.test'],
+      ini: '[one]\nprogram_name = /bin/true\narguments = ${recipient}\ndomain = one.test\n\n[two]\nprogram_name = /bin/true\ndomain = two.test\n',
+    })
+  })
+
+  after(async () => {
+    await haraka?.stop()
+    work.remove()
+  })
+
+  /** What the live server answers each RCPT of one transaction: the code, and a refusal's text. */
+  async function live(recipients: readonly string[]): Promise<string[]> {
+    const { refused } = await sendMail(haraka.port, { from: 's@origin.test', to: recipients, message: 'Subject: x\r\n\r\nx\r\n' })
+    return recipients.map((to) => {
+      const reply = refused.get(to)
+      return reply ? `${reply.code} ${reply.text}` : '250'
+    })
+  }
+
+  /** What --dry-run reports for the same recipients: a refusal as the client reads it, else 250. */
+  async function dryRun(recipients: readonly string[]): Promise<string[]> {
+    const run = await tryCommand(haraka.dir, ['-c', haraka.dir, '--dry-run', '--from', 's@origin.test', ...recipients.map((to) => `--to=${to}`)])
+    assert.equal(run.status, 0, run.stderr)
+    return recipients.map((to) => {
+      const line = run.stdout.split('\n').find((text) => text.startsWith(`RCPT TO:<${to}>`)) ?? ''
+      const answer = line.slice(`RCPT TO:<${to}>`.length).trim()
+      return /^\d{3} /.test(answer) ? answer : '250'
+    })
+  }
+
+  for (const recipients of [
+    ['a@one.test', 'b@two.test', 'c@other.test', '-x@one.test', 'd@one.test'],
+    ['c@other.test', 'a@one.test', 'e@other.test'],
+  ]) {
+    it(`for ${recipients.join(', ')}`, async () => {
+      const answers = await live(recipients)
+      assert.ok(answers.some((answer) => answer.startsWith('452 4.5.3 ')), answers.join(' | '))
+      assert.deepEqual(await dryRun(recipients), answers)
+    })
+  }
 })

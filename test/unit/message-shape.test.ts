@@ -4,7 +4,7 @@ import { buffer } from 'node:stream/consumers'
 import { describe, it } from 'node:test'
 import { FromEscaper, alreadyDeliveredTo, asctime, prefaceFor } from '../../plugins/pipe_transport/invocation/message-shape.js'
 import type { MessageShape } from '../../plugins/pipe_transport/settings/vocabulary.js'
-import { envelopeFor, recipient } from './recipients.js'
+import { envelopeFor, envelopeFromMailFrom, recipient } from './recipients.js'
 
 const envelope = envelopeFor([recipient('a@y.test', { original: 'info@y.test' })])
 const plain: MessageShape = { lineEnding: '\n', returnPath: false, deliveredTo: false, xOriginalTo: false, fromLine: false }
@@ -28,12 +28,17 @@ describe('message shaping', () => {
     )
   })
 
-  it('quotes local parts in headers where RFC 5322 needs it', () => {
-    const quoted = envelopeFor([recipient('"john smith"@y.test', { original: '"a\\"b"@y.test' })], '"x y"@s.test')
+  it('quotes local parts in headers where RFC 5322 needs it, the sender\'s as envelopeOf() takes it from Haraka', () => {
+    const quoted = envelopeFromMailFrom('"x y"@s.test', [recipient('"john smith"@y.test', { original: '"a\\"b"@y.test' })])
+    assert.equal(quoted.sender, 'x y@s.test', 'macros get the local part unquoted')
     assert.equal(
-      prefaceFor({ ...plain, returnPath: true, deliveredTo: true, xOriginalTo: true }, { ...quoted, senderHeaderAddress: '"x y"@s.test' }, new Date()),
-      'Return-Path: <"x y"@s.test>\nX-Original-To: "a\\"b"@y.test\nDelivered-To: "john smith"@y.test\n',
+      prefaceFor({ ...plain, returnPath: true, deliveredTo: true, xOriginalTo: true, fromLine: true }, quoted, new Date(Date.UTC(2026, 10, 5, 9, 4, 1))),
+      'From "x y"@s.test Thu Nov  5 09:04:01 2026\nReturn-Path: <"x y"@s.test>\nX-Original-To: "a\\"b"@y.test\nDelivered-To: "john smith"@y.test\n',
     )
+    const plainSender = envelopeFromMailFrom('a.b+c@s.test', [recipient('a@y.test')])
+    assert.equal(prefaceFor({ ...plain, returnPath: true }, plainSender, new Date()), 'Return-Path: <a.b+c@s.test>\n')
+    const nullSender = envelopeFromMailFrom('', [recipient('a@y.test')])
+    assert.deepEqual([nullSender.sender, prefaceFor({ ...plain, returnPath: true }, nullSender, new Date())], ['', 'Return-Path: <>\n'])
   })
 
   it('finds the recipient among Delivered-To headers, ignoring case and white space (the loop check)', () => {

@@ -1,8 +1,9 @@
 // Recipients for unit tests, made from real @haraka/email-address addresses as Haraka makes them.
 import { Address } from '@haraka/email-address'
 import { addressParts } from '../../plugins/pipe_transport/routing/address-parts.js'
-import type { Envelope } from '../../plugins/pipe_transport/invocation/envelope.js'
+import { envelopeOf, type Envelope } from '../../plugins/pipe_transport/invocation/envelope.js'
 import { recipientOf, type Recipient } from '../../plugins/pipe_transport/routing/recipient.js'
+import type { HarakaConnection, HarakaTransaction } from '../../plugins/pipe_transport/types/haraka-types.js'
 
 export interface RecipientFixture {
   readonly delimiter?: string
@@ -28,4 +29,14 @@ export function envelopeFor(recipients: readonly Recipient[], sender = 's@x.test
     clientHelo: 'client.test',
     deliveredToHeaders: [],
   }
+}
+
+/**
+ * The envelope envelopeOf() takes from Haraka for a sender as the client wrote it at MAIL FROM
+ * (inside `<...>`; empty for the null sender), with these recipients.
+ */
+export function envelopeFromMailFrom(mailFrom: string, recipients: readonly Recipient[]): Envelope {
+  const connection = { remote: { ip: '127.0.0.1' }, hello: { host: 'client.test' } } as HarakaConnection
+  const transaction = { mail_from: new Address(`<${mailFrom}>`), uuid: 'Q1.1', header: { get_all: () => [] } } as unknown as HarakaTransaction
+  return { ...envelopeOf(connection, transaction), recipients }
 }
