@@ -52,7 +52,7 @@ describe('the npm package in a haraka -i install dir', () => {
   it('holds the compiled plugin, README, the pages of docs/, LICENSE and CHANGELOG; no TypeScript, tests or config', () => {
     const pages = readdirSync(join(REPO, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)
     assert.ok(pages.includes('docs/configuration.md'), `docs/ has its pages: ${pages.join(' ')}`)
-    for (const file of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', ...pages, 'plugins/pipe_transport.js', 'plugins/pipe_transport/tools/try-delivery.js']) {
+    for (const file of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', ...pages, 'plugins/pipe_transport.js', 'plugins/pipe_transport/tools/pipe-transport-try.js']) {
       assert.ok(files.includes(file), `${file} is in the package`)
     }
     assert.deepEqual(files.filter((file) => /\.ts$|^test\/|^config\//.test(file)), [])

@@ -1,4 +1,4 @@
-// The try command (pipe-transport-try, tools/try-delivery.js): a real delivery through an install
+// The try command (pipe-transport-try, tools/pipe-transport-try.js): a real delivery through an install
 // dir's config, --dry-run, --help, and its one-line errors. It runs as an operator would run the
 // copy installed with the plugin, from outside this repository, finding Haraka on PATH.
 import assert from 'node:assert/strict'
@@ -23,7 +23,7 @@ const HARAKA_ON_PATH = `${join(REPO, 'node_modules', '.bin')}:/usr/bin:/bin`
 function tryCommand(dir: string, args: readonly string[], path = HARAKA_ON_PATH): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: path }
   delete env['HARAKA']
-  const tool = join(dir, 'plugins', 'pipe_transport', 'tools', 'try-delivery.js')
+  const tool = join(dir, 'plugins', 'pipe_transport', 'tools', 'pipe-transport-try.js')
   return new Promise((done) => {
     execFile(process.execPath, [tool, ...args], { cwd: tmpdir(), env }, (err, stdout, stderr) => {
       done({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr })
@@ -130,7 +130,7 @@ describe('the try command', () => {
         '               ROUTE_DATA=""',
         '               QUEUE_ID="<queue id>"',
         '               CLIENT_ADDRESS="127.0.0.1"',
-        '               CLIENT_HELO="try-delivery.local"',
+        '               CLIENT_HELO="pipe-transport-try.local"',
         '               INSTANCE="tried"',
         `  stdin        ${message} (32 bytes as sent) after Haraka's Received: header; LF line endings; first Return-Path:`,
         '  directory    /',

@@ -17,7 +17,7 @@ import { planTry } from './dry-run-plan.js'
 import { tryLive } from './live-try.js'
 
 const COMMAND = 'pipe-transport-try'
-const DEFAULT_HELO = 'try-delivery.local'
+const DEFAULT_HELO = 'pipe-transport-try.local'
 
 const HELP = `usage: ${COMMAND} -c HARAKA_DIR --to RECIPIENT [--to ...] [--from SENDER] --message FILE
        ${COMMAND} -c HARAKA_DIR --to RECIPIENT [--to ...] [--from SENDER] [--message FILE] --dry-run
