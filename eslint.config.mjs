@@ -2,7 +2,9 @@
 // (package.json "prettier"); nothing here overlaps it. Stage-folder ranks and file cycles are
 // dependency-cruiser's (.dependency-cruiser.mjs).
 import { builtinModules } from 'node:module'
+import { join } from 'node:path'
 import js from '@eslint/js'
+import { defineConfig, includeIgnoreFile } from 'eslint/config'
 import tseslint from 'typescript-eslint'
 
 // Haraka writes built-ins with the node: prefix (its contributor guide asks for it); a bare 'fs'
@@ -19,9 +21,9 @@ const nodeTestCalls = {
   name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
 }
 
-export default tseslint.config(
-  // compiled in place beside the sources (see .gitignore): lint the .ts, never its output
-  { ignores: ['plugins/**/*.js', 'test/**/*.js', 'node_modules/'] },
+export default defineConfig(
+  // .gitignore names the compiled output beside the sources: lint the .ts, never its output
+  includeIgnoreFile(join(import.meta.dirname, '.gitignore')),
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   tseslint.configs.stylisticTypeChecked,
