@@ -14,7 +14,13 @@ import { INTERNAL_ERROR } from './pipe_transport/queue/run-reply.js'
 import { noteClientHeaders } from './pipe_transport/queue/fingerprint.js'
 import { answerRcptCommand } from './pipe_transport/rcpt/rcpt-command.js'
 import { acceptedFromRcptCommand, noteRcptCommand } from './pipe_transport/routing/original-recipients.js'
-import { QUEUE_NAME, acceptingInstance, isRouted, servesConnection, type RcptDecision } from './pipe_transport/routing/rcpt-policy.js'
+import {
+  QUEUE_NAME,
+  acceptingInstance,
+  isRouted,
+  servesConnection,
+  type RcptDecision,
+} from './pipe_transport/routing/rcpt-policy.js'
 import { KILL_GRACE_MS, shutdownAll } from './pipe_transport/running/process-groups.js'
 import { describeSpawner } from './pipe_transport/running/run-program.js'
 import { loadConfigFile } from './pipe_transport/settings/config-file.js'
@@ -55,15 +61,23 @@ export function register(this: PipeTransport): void {
 }
 
 export function load_pipe_transport_ini(this: PipeTransport): void {
-  const starting = this.settings === undefined
-  const who = cluster.isWorker ? `worker ${cluster.worker?.id ?? '?'}: ` : typeof server === 'object' && server.cfg?.main?.nodes ? 'cluster master: ' : ''
+  const starting = !('settings' in this)
+  const who = cluster.isWorker
+    ? `worker ${cluster.worker?.id ?? '?'}: `
+    : typeof server === 'object' && server.cfg?.main?.nodes
+      ? 'cluster master: '
+      : ''
   // bin/haraka sets HARAKA to the install dir (`-c DIR`); haraka-config's root_path is not it.
   const installDir = resolve(process.env['HARAKA'] ?? '.')
-  const loaded = loadConfigFile(installDir, this.config, GRAMMAR, () => this.load_pipe_transport_ini())
+  const loaded = loadConfigFile(installDir, this.config, GRAMMAR, (error) => {
+    if (error === undefined) this.load_pipe_transport_ini()
+    else this.logerror(`${who}${error}`)
+  })
   for (const line of loaded.log) this[`log${line.level}`](`${who}${line.message}`)
   if (!loaded.settings) {
     // Thrown from register(), this stops Haraka: a plugin that cannot route must not accept mail.
     // A string, as Haraka's own plugin loader throws: an Error would add a stack trace to the log.
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- one CRIT line, as Haraka's loader logs a string
     if (starting) throw `${loaded.errorCount} error(s) in ${loaded.file}, listed above; Haraka cannot start`
     this.logerror(`${who}${loaded.file}: not reloaded, the last good config stays in force`)
     return
@@ -74,7 +88,12 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
 }
 
 /** Notes the client's address before any rcpt plugin can replace it (original-recipients.ts). */
-export function note_original_rcpt(this: PipeTransport, next: Next, connection: HarakaConnection, params: [HarakaAddress]): void {
+export function note_original_rcpt(
+  this: PipeTransport,
+  next: Next,
+  connection: HarakaConnection,
+  params: [HarakaAddress],
+): void {
   if (connection.transaction) noteRcptCommand(connection.transaction, params[0])
   next()
 }
@@ -86,7 +105,9 @@ export function check_rcpt_route(this: PipeTransport, next: Next, connection: Ha
   const candidates = acceptedFromRcptCommand(transaction)
   if (!servesConnection(this.settings, connection.relaying)) return next()
   const answer = once((decision: RcptDecision): void =>
-    decision.kind === 'continue' ? next() : next(VERDICT_CODE[decision.kind], DSN.create(decision.code, decision.text, decision.subject, decision.detail)),
+    decision.kind === 'continue'
+      ? next()
+      : next(VERDICT_CODE[decision.kind], DSN.create(decision.code, decision.text, decision.subject, decision.detail)),
   )
   answerRcptCommand(this.settings, connection, transaction, candidates)
     .then((answered) => {
@@ -95,22 +116,45 @@ export function check_rcpt_route(this: PipeTransport, next: Next, connection: Ha
     })
     .catch((err: unknown) => {
       connection.logerror(this, `recipient check failed inside the plugin: ${String(err)}`)
-      answer({ kind: 'denysoft', code: 450, subject: 3, detail: 0, text: 'pipe transport cannot check this recipient now, try again later' })
+      answer({
+        kind: 'denysoft',
+        code: 450,
+        subject: 3,
+        detail: 0,
+        text: 'pipe transport cannot check this recipient now, try again later',
+      })
     })
 }
 
 /** check_recipient: accept this plugin's own recipients, so they need no other rcpt plugin. */
-export function hook_rcpt(this: PipeTransport, next: Next, connection: HarakaConnection, params: [HarakaAddress]): void {
-  const instance = servesConnection(this.settings, connection.relaying) ? acceptingInstance(this.settings, params[0]) : undefined
+export function hook_rcpt(
+  this: PipeTransport,
+  next: Next,
+  connection: HarakaConnection,
+  params: [HarakaAddress],
+): void {
+  const instance = servesConnection(this.settings, connection.relaying)
+    ? acceptingInstance(this.settings, params[0])
+    : undefined
   if (!instance) return next()
   connection.transaction?.results.add(this, { pass: `rcpt ${instance.name}` })
   next(OK)
 }
 
 /** Claims routed transactions, so that other queue plugins leave them to this one. */
-export function hook_rcpt_ok(this: PipeTransport, next: Next, connection: HarakaConnection, address: HarakaAddress): void {
+export function hook_rcpt_ok(
+  this: PipeTransport,
+  next: Next,
+  connection: HarakaConnection,
+  address: HarakaAddress,
+): void {
   const notes = connection.transaction?.notes
-  if (notes && !notes.get('queue.wants') && servesConnection(this.settings, connection.relaying) && isRouted(this.settings, address)) {
+  if (
+    notes &&
+    !notes.get('queue.wants') &&
+    servesConnection(this.settings, connection.relaying) &&
+    isRouted(this.settings, address)
+  ) {
     notes.set('queue.wants', QUEUE_NAME)
   }
   next()

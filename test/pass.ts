@@ -5,19 +5,24 @@
 //
 //   PIPE_TRANSPORT_SPAWN_HELPERS=2 node test/pass.js --test test/e2e/*.test.js
 import { spawn } from 'node:child_process'
+import { stripVTControlCharacters } from 'node:util'
 
 /** Variables that change what a pass tests; PIPE_TRANSPORT_TEST_LOG only shows more. */
 const label = (env: NodeJS.ProcessEnv): string => {
   const settings = Object.entries(env)
-    .filter(([name, value]) => name.startsWith('PIPE_TRANSPORT_') && name !== 'PIPE_TRANSPORT_TEST_LOG' && value !== undefined)
+    .filter(
+      ([name, value]) =>
+        name.startsWith('PIPE_TRANSPORT_') && name !== 'PIPE_TRANSPORT_TEST_LOG' && value !== undefined,
+    )
     .map(([name, value]) => `${name}=${value}`)
     .sort()
-  return settings.length > 0 ? settings.join(' ') : 'the plugin\'s defaults'
+  return settings.length > 0 ? settings.join(' ') : "the plugin's defaults"
 }
 
 /** The counts in node --test's closing summary: `# pass 12` (tap) or `ℹ pass 12` (spec). */
 function summaryOf(output: string): string {
-  const count = (name: string): string | undefined => [...output.matchAll(new RegExp(`^(?:# |ℹ )${name} (\\d+)$`, 'gm'))].at(-1)?.[1]
+  const count = (name: string): string | undefined =>
+    [...output.matchAll(new RegExp(`^(?:# |ℹ )${name} (\\d+)$`, 'gm'))].at(-1)?.[1]
   if (count('tests') === undefined) return 'no summary'
   return `${count('tests')} tests, ${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped`
 }
@@ -25,7 +30,8 @@ function summaryOf(output: string): string {
 const args = process.argv.slice(2)
 const name = `npm test pass with ${label(process.env)}`
 // node --test writes spec to a terminal and tap elsewhere; its stdout is a pipe here, so ask.
-const reporter = process.stdout.isTTY && !args.some((arg) => arg.startsWith('--test-reporter')) ? ['--test-reporter=spec'] : []
+const reporter =
+  process.stdout.isTTY && !args.some((arg) => arg.startsWith('--test-reporter')) ? ['--test-reporter=spec'] : []
 process.stdout.write(`\n=== ${name} ===\n\n`)
 const child = spawn(process.execPath, [...reporter, ...args], {
   stdio: ['inherit', 'pipe', 'inherit'],
@@ -42,6 +48,6 @@ child.stdout.on('data', (chunk: Buffer) => {
 process.on('SIGINT', () => undefined)
 child.on('close', (code, signal) => {
   const verdict = code === 0 ? 'ok' : `FAILED (${signal ?? `exit ${code}`})`
-  process.stdout.write(`\n=== ${name}: ${verdict}: ${summaryOf(output.replace(/\x1b\[[0-9;]*m/g, ''))} ===\n`)
+  process.stdout.write(`\n=== ${name}: ${verdict}: ${summaryOf(stripVTControlCharacters(output))} ===\n`)
   process.exit(code ?? 1)
 })

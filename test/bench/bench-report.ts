@@ -100,16 +100,22 @@ const rateOf = (cell: Cell | undefined): number => (cell ? (cell.messages * 1000
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((x, y) => x - y)
   const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2
+  return sorted.length % 2 === 1
+    ? (sorted[middle] ?? Number.NaN)
+    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2
 }
 
-export function formatReport(setup: Setup, cells: ReadonlyMap<string, readonly Cell[]>, memory: readonly MemoryFigure[]): string {
+export function formatReport(
+  setup: Setup,
+  cells: ReadonlyMap<string, readonly Cell[]>,
+  memory: readonly MemoryFigure[],
+): string {
   const cpu = cpus()
   const lines = [
     `pipe_transport bench: Haraka ${setup.harakaVersion}, Node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}`,
     `program: ${setup.drainKind} drain; ${setup.messages} messages of 3 kB per run, ${setup.rounds} alternating runs per mode and concurrency, connections kept open`,
     '',
-    'NOOP: how long Haraka took to answer a NOOP on a separate idle connection during the runs; main CPU: CPU time of Haraka\'s',
+    "NOOP: how long Haraka took to answer a NOOP on a separate idle connection during the runs; main CPU: CPU time of Haraka's",
     'main thread; fork: time that thread spent inside child_process.spawn(), per message',
     '',
     'conc  mode                                        msg/s  p50 ms  p99 ms   x b   x c  NOOP p50  NOOP p99  main CPU ms/msg  fork ms/msg',
@@ -196,7 +202,10 @@ export function formatReport(setup: Setup, cells: ReadonlyMap<string, readonly C
     const ratiosTo = (reference: string): string =>
       setup.concurrencies
         .filter((c) => rows.has(`${c} ${mode.name}`))
-        .map((c) => `${((rows.get(`${c} ${mode.name}`)?.perSecond ?? Number.NaN) / (rows.get(`${c} ${reference}`)?.perSecond ?? Number.NaN)).toFixed(2)} at ${c}`)
+        .map(
+          (c) =>
+            `${((rows.get(`${c} ${mode.name}`)?.perSecond ?? Number.NaN) / (rows.get(`${c} ${reference}`)?.perSecond ?? Number.NaN)).toFixed(2)} at ${c}`,
+        )
         .join(', ')
     lines.push(`${mode.name}/${QMAIL_QUEUE}: ${ratiosTo(QMAIL_QUEUE)}; ${mode.name}/${DISCARD}: ${ratiosTo(DISCARD)}`)
   }
@@ -204,10 +213,12 @@ export function formatReport(setup: Setup, cells: ReadonlyMap<string, readonly C
   lines.push('')
   const growth = new Map(memory.map((figure) => [figure.mode, figure.peakBytes - figure.beforeBytes]))
   lines.push(
-    `one ${setup.largeMegabytes} MB message, Haraka peak RSS: ` +
-      memory
-        .map((figure) => `${figure.mode} ${megabytes(figure.peakBytes)} (+${megabytes(figure.peakBytes - figure.beforeBytes)} over ${megabytes(figure.beforeBytes)}${figure.peakSinceStart ? ', peak since start' : ''})`)
-        .join(', '),
+    `one ${setup.largeMegabytes} MB message, Haraka peak RSS: ${memory
+      .map(
+        (figure) =>
+          `${figure.mode} ${megabytes(figure.peakBytes)} (+${megabytes(figure.peakBytes - figure.beforeBytes)} over ${megabytes(figure.beforeBytes)}${figure.peakSinceStart ? ', peak since start' : ''})`,
+      )
+      .join(', ')}`,
   )
   const extra = (growth.get(PIPE_TRANSPORT) ?? Number.NaN) - (growth.get(DISCARD) ?? Number.NaN)
   const copies = extra / (setup.largeMegabytes * MB)

@@ -164,7 +164,11 @@ async function main(): Promise<void> {
         hostList: [BENCH_DOMAIN],
         // Logging costs every mode alike; at warn it does not blur the difference between them.
         config: { 'log.ini': '[main]\nlevel=warn\nformat=default', ...config.config },
-        env: { ...config.env, NODE_OPTIONS: `--require ${join(__dirname, 'spawn-timer.js')}`, [STATS_FILE_VARIABLE]: statsFile },
+        env: {
+          ...config.env,
+          NODE_OPTIONS: `--require ${join(__dirname, 'spawn-timer.js')}`,
+          [STATS_FILE_VARIABLE]: statsFile,
+        },
       })
       running.push({ mode, haraka, statsFile })
     }
@@ -178,7 +182,9 @@ async function main(): Promise<void> {
         const here = running.filter((each) => each.mode.concurrencies?.includes(concurrency) ?? true)
         const order = here.map((_, i) => here[(i + round) % here.length]).filter((each) => each !== undefined)
         for (const each of order) {
-          process.stderr.write(`bench: concurrency ${concurrency}, round ${round + 1}/${options.rounds}, ${each.mode.label}\n`)
+          process.stderr.write(
+            `bench: concurrency ${concurrency}, round ${round + 1}/${options.rounds}, ${each.mode.label}\n`,
+          )
           const key = `${concurrency} ${each.mode.name}`
           cells.set(key, [...(cells.get(key) ?? []), await measure(each, options.messages, concurrency)])
         }
@@ -193,7 +199,8 @@ async function main(): Promise<void> {
     for (const each of running) memory.push(await measureLargeMessage(each, options.largeMegabytes))
     const setup: Setup = {
       drainKind: drain.kind,
-      harakaVersion: (JSON.parse(readFileSync(require.resolve('haraka/package.json'), 'utf8')) as { version: string }).version,
+      harakaVersion: (JSON.parse(readFileSync(require.resolve('haraka/package.json'), 'utf8')) as { version: string })
+        .version,
       spawnLimits: limits,
       goalConcurrency: GOAL_CONCURRENCY,
       ...options,

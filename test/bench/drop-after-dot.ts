@@ -5,7 +5,12 @@ import { connect } from 'node:net'
 const REPLY_TIMEOUT_MS = 30_000
 
 /** Sends one message (to one recipient or several) and drops the connection once the final dot is written. */
-export function sendAndDrop(port: number, from: string, to: string | readonly string[], message: string): Promise<void> {
+export function sendAndDrop(
+  port: number,
+  from: string,
+  to: string | readonly string[],
+  message: string,
+): Promise<void> {
   const recipients = typeof to === 'string' ? [to] : to
   return new Promise((done, fail) => {
     const socket = connect(port, '127.0.0.1')

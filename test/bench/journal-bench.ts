@@ -25,7 +25,12 @@ interface Store {
   readonly open: () => DeliveryJournal
 }
 
-async function deliverMessages(journal: DeliveryJournal, messages: number, recipients: number, inFlight: number): Promise<number> {
+async function deliverMessages(
+  journal: DeliveryJournal,
+  messages: number,
+  recipients: number,
+  inFlight: number,
+): Promise<number> {
   let next = 0
   const started = process.hrtime.bigint()
   const worker = async (): Promise<void> => {
@@ -43,11 +48,25 @@ async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'journal-bench-'))
   const redis = await RedisServer.start()
   const stores: Store[] = [
-    { name: 'local (LMDB)', open: () => new LocalJournal({ directory: join(root, 'local'), retentionMs: WEEK_MS, timeoutMs: 10_000, warn: console.error }) },
-    { name: 'redis (loopback)', open: () => new RedisJournal({ url: redis.url, retentionMs: WEEK_MS, timeoutMs: 10_000, warn: console.error }) },
+    {
+      name: 'local (LMDB)',
+      open: () =>
+        new LocalJournal({
+          directory: join(root, 'local'),
+          retentionMs: WEEK_MS,
+          timeoutMs: 10_000,
+          warn: console.error,
+        }),
+    },
+    {
+      name: 'redis (loopback)',
+      open: () => new RedisJournal({ url: redis.url, retentionMs: WEEK_MS, timeoutMs: 10_000, warn: console.error }),
+    },
   ]
   try {
-    console.log(`journal bench: begin + delivered per message; median of ${ROUNDS} rounds of ${MESSAGES} messages (min-max)`)
+    console.log(
+      `journal bench: begin + delivered per message; median of ${ROUNDS} rounds of ${MESSAGES} messages (min-max)`,
+    )
     console.log('store                     recipients  in flight   µs/message (min-max)        messages/s')
     for (const store of stores) {
       const journal = store.open()
@@ -55,12 +74,14 @@ async function main(): Promise<void> {
       for (const recipients of [1, 3]) {
         for (const inFlight of [1, 8]) {
           const rounds: number[] = []
-          for (let round = 0; round < ROUNDS; round++) rounds.push(await deliverMessages(journal, MESSAGES, recipients, inFlight))
+          for (let round = 0; round < ROUNDS; round++)
+            rounds.push(await deliverMessages(journal, MESSAGES, recipients, inFlight))
           const median = quantile(rounds, 0.5)
           const range = `${Math.min(...rounds).toFixed(0)}-${Math.max(...rounds).toFixed(0)}`
           console.log(
-            `${store.name.padEnd(26)}${String(recipients).padStart(10)}${String(inFlight).padStart(11)}` +
-              `${median.toFixed(1).padStart(13)} (${range})`.padEnd(28) + `${(1e6 / median).toFixed(0).padStart(14)}`,
+            `${store.name.padEnd(26)}${String(recipients).padStart(10)}${String(inFlight).padStart(11)}${`${median.toFixed(1).padStart(13)} (${range})`.padEnd(
+              28,
+            )}${(1e6 / median).toFixed(0).padStart(14)}`,
           )
         }
       }
@@ -85,7 +106,7 @@ async function sizePerEntry(root: string): Promise<void> {
   const file = statSync(join(directory, 'data.mdb'))
   console.log(
     `local store size: ${SIZE_ENTRIES} recipient entries, data.mdb ${(file.size / 1e6).toFixed(1)} MB ` +
-      `(${(file.blocks * 512 / 1e6).toFixed(1)} MB on disk): ${(file.size / SIZE_ENTRIES).toFixed(0)} bytes per entry`,
+      `(${((file.blocks * 512) / 1e6).toFixed(1)} MB on disk): ${(file.size / SIZE_ENTRIES).toFixed(0)} bytes per entry`,
   )
 }
 

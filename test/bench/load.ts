@@ -14,7 +14,12 @@ export interface LoadResult {
  * `mail` is the message, or what gives the n-th one: a delivery journal answers a message sent
  * again without running anything, so a bench of real runs sends each message once.
  */
-export async function runLoad(port: number, mail: Mail | ((n: number) => Mail), messages: number, concurrency: number): Promise<LoadResult> {
+export async function runLoad(
+  port: number,
+  mail: Mail | ((n: number) => Mail),
+  messages: number,
+  concurrency: number,
+): Promise<LoadResult> {
   const nth = typeof mail === 'function' ? mail : (): Mail => mail
   // Connections are opened before the clock starts: the bench measures delivery, not connecting.
   const sessions = await Promise.all(Array.from({ length: concurrency }, () => SmtpSession.open(port)))

@@ -20,7 +20,11 @@ function message(subject: string, bodyLines: number, id = 'bench'): string {
 }
 
 /** About 3 kB, the size of an ordinary text mail. */
-export const benchMail: Mail = { from: 'sender@client.test', to: [`rcpt@${BENCH_DOMAIN}`], message: message('bench', 32) }
+export const benchMail: Mail = {
+  from: 'sender@client.test',
+  to: [`rcpt@${BENCH_DOMAIN}`],
+  message: message('bench', 32),
+}
 
 /**
  * The n-th of a run's messages: benchMail with a Message-ID of its own, the same size give or take

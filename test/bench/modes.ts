@@ -34,7 +34,8 @@ const pipeTransport =
   })
 
 /** The default: a local journal (here in the bench's scratch directory). */
-const localJournal = (setup: ModeSetup): string => `journal = local\njournal_directory = ${setup.work}/journal-${Math.random().toString(36).slice(2)}`
+const localJournal = (setup: ModeSetup): string =>
+  `journal = local\njournal_directory = ${setup.work}/journal-${Math.random().toString(36).slice(2)}`
 const noJournal = (): string => 'journal = off'
 
 /** The comparison's references: the table prints every mode's ratio to these two. */
@@ -54,18 +55,36 @@ export const MODES: readonly Mode[] = [
   {
     name: QMAIL_QUEUE,
     label: 'queue/qmail-queue',
-    haraka: ({ drain }) => ({ plugins: ['rcpt_to.in_host_list', 'queue/qmail-queue'], ini: '', config: { 'qmail-queue.path': drain } }),
+    haraka: ({ drain }) => ({
+      plugins: ['rcpt_to.in_host_list', 'queue/qmail-queue'],
+      ini: '',
+      config: { 'qmail-queue.path': drain },
+    }),
   },
   {
     name: DISCARD,
     label: 'queue/discard (ceiling)',
     // discard only pretends to deliver when told to; this variable tells it for every message.
-    haraka: () => ({ plugins: ['rcpt_to.in_host_list', 'queue/discard'], ini: '', env: { YES_REALLY_DO_DISCARD: '1' } }),
+    haraka: () => ({
+      plugins: ['rcpt_to.in_host_list', 'queue/discard'],
+      ini: '',
+      env: { YES_REALLY_DO_DISCARD: '1' },
+    }),
   },
   // The spawner alone, without the journal; the variants after it change only how programs start.
   { name: 'a0', label: 'pipe_transport, journal off', haraka: pipeTransport(noJournal) },
-  { name: 'ar', label: 'pipe_transport, journal redis', haraka: pipeTransport(({ redisUrl }) => `journal = ${redisUrl}`), concurrencies: [8] },
-  { name: 'af', label: 'journal off, child_process', haraka: pipeTransport(noJournal, '', { PIPE_TRANSPORT_SPAWNER: 'child_process' }), concurrencies: [8] },
+  {
+    name: 'ar',
+    label: 'pipe_transport, journal redis',
+    haraka: pipeTransport(({ redisUrl }) => `journal = ${redisUrl}`),
+    concurrencies: [8],
+  },
+  {
+    name: 'af',
+    label: 'journal off, child_process',
+    haraka: pipeTransport(noJournal, '', { PIPE_TRANSPORT_SPAWNER: 'child_process' }),
+    concurrencies: [8],
+  },
   ...(asRoot
     ? [
         // user/group: posix_spawn cannot change identity, so such an instance forks (child_process).
@@ -80,7 +99,12 @@ export const MODES: readonly Mode[] = [
           name: 'as',
           label: 'journal off, setpriv nobody (spawn)',
           haraka: (setup: ModeSetup) =>
-            pipeTransport(noJournal, `arguments = --reuid=nobody --regid=nogroup --clear-groups -- ${setup.drain}\n`, {}, '/usr/bin/setpriv')(setup),
+            pipeTransport(
+              noJournal,
+              `arguments = --reuid=nobody --regid=nogroup --clear-groups -- ${setup.drain}\n`,
+              {},
+              '/usr/bin/setpriv',
+            )(setup),
           concurrencies: [8],
         },
       ]

@@ -23,8 +23,16 @@ export interface Run {
 
 export function parseRun(line: string): Run {
   const [queueId = '', instance = '', outcome = '', bytes = '', seqRead = '', ...recipients] = line.split(' ')
-  if ((outcome !== 'ok' && outcome !== 'temp') || recipients.length === 0) throw new Error(`bad mta soak log line: ${line}`)
-  return { queueId, instance, outcome, bytes: Number(bytes), seqRead: seqRead === '-' ? undefined : Number(seqRead), recipients }
+  if ((outcome !== 'ok' && outcome !== 'temp') || recipients.length === 0)
+    throw new Error(`bad mta soak log line: ${line}`)
+  return {
+    queueId,
+    instance,
+    outcome,
+    bytes: Number(bytes),
+    seqRead: seqRead === '-' ? undefined : Number(seqRead),
+    recipients,
+  }
 }
 
 /**
@@ -61,7 +69,8 @@ export class RunLog {
 
   private add(run: Run): void {
     this.runs.push(run)
-    if (run.outcome === 'ok') for (const rcpt of run.recipients) this.delivered.set(rcpt, (this.delivered.get(rcpt) ?? 0) + 1)
+    if (run.outcome === 'ok')
+      for (const rcpt of run.recipients) this.delivered.set(rcpt, (this.delivered.get(rcpt) ?? 0) + 1)
   }
 
   /** Successful runs logged so far for one recipient address (addresses are unique per message). */
@@ -142,7 +151,8 @@ export function judgeMta(messages: readonly Message[], runs: readonly Run[]): Mt
   for (const run of runs) {
     const said = `run ${run.queueId} [${run.instance}] ${run.outcome} ${run.recipients.join(' ')}`
     const limit = RECIPIENT_LIMIT[run.instance]
-    if (limit !== undefined && run.recipients.length > limit) wrongRuns.push(`${said}: more than recipient_limit = ${limit}`)
+    if (limit !== undefined && run.recipients.length > limit)
+      wrongRuns.push(`${said}: more than recipient_limit = ${limit}`)
     const seqs = new Set(run.recipients.map(seqOfRecipient))
     if (seqs.size !== 1) wrongRuns.push(`${said}: recipients of several messages in one run`)
     for (const rcpt of run.recipients) {
@@ -151,11 +161,14 @@ export function judgeMta(messages: readonly Message[], runs: readonly Run[]): Mt
         strangers.push(said)
         continue
       }
-      if (INSTANCE_OF_DOMAIN[rcpt.slice(rcpt.indexOf('@') + 1)] !== run.instance) wrongRuns.push(`${said}: ${rcpt} belongs to another instance`)
+      if (INSTANCE_OF_DOMAIN[rcpt.slice(rcpt.indexOf('@') + 1)] !== run.instance)
+        wrongRuns.push(`${said}: ${rcpt} belongs to another instance`)
       if (run.outcome !== 'ok') continue
       successes.set(rcpt, (successes.get(rcpt) ?? 0) + 1)
       if (run.seqRead !== message.seq || run.bytes < message.lfBytes) {
-        incompleteReads.push(`${said}: read ${run.bytes} bytes up to seq ${run.seqRead ?? '-'}, the message has ${message.lfBytes} and seq ${message.seq}`)
+        incompleteReads.push(
+          `${said}: read ${run.bytes} bytes up to seq ${run.seqRead ?? '-'}, the message has ${message.lfBytes} and seq ${message.seq}`,
+        )
       }
     }
   }
@@ -165,7 +178,15 @@ export function judgeMta(messages: readonly Message[], runs: readonly Run[]): Mt
   const acceptedEarly: string[] = []
   const wrongReplies: string[] = []
   const clientErrors: string[] = []
-  const counts = { attempts: 0, dropped: 0, tempReplies: 0, stillRunning: 0, alreadyDelivered: 0, okRuns: 0, tempRuns: 0 }
+  const counts = {
+    attempts: 0,
+    dropped: 0,
+    tempReplies: 0,
+    stillRunning: 0,
+    alreadyDelivered: 0,
+    okRuns: 0,
+    tempRuns: 0,
+  }
   for (const run of runs) counts[run.outcome === 'ok' ? 'okRuns' : 'tempRuns']++
   for (const message of messages) {
     if (message.error !== undefined) clientErrors.push(`message ${message.seq}: ${message.error}`)
@@ -185,9 +206,11 @@ export function judgeMta(messages: readonly Message[], runs: readonly Run[]): Mt
       const ranHere = byQueueId.get(queueIdOf(reply) ?? '') ?? []
       if (reply.code === 250) {
         if (reply.text.startsWith(ALREADY_DELIVERED_TEXT)) counts.alreadyDelivered++
-        if (attempt.undelivered.length > 0) acceptedEarly.push(`${said} while ${attempt.undelivered.join(' ')} had no successful run`)
+        if (attempt.undelivered.length > 0)
+          acceptedEarly.push(`${said} while ${attempt.undelivered.join(' ')} had no successful run`)
         const failed = ranHere.filter((run) => run.outcome !== 'ok')
-        if (failed.length > 0) acceptedEarly.push(`${said} although ${failed.flatMap((run) => run.recipients).join(' ')} failed in it`)
+        if (failed.length > 0)
+          acceptedEarly.push(`${said} although ${failed.flatMap((run) => run.recipients).join(' ')} failed in it`)
       } else if (reply.code === 450 && reply.text.startsWith(STILL_RUNNING_TEXT)) {
         counts.stillRunning++
       } else if (reply.code === 450 && reply.text.startsWith(MTA_TEMP_TEXT)) {
@@ -197,8 +220,10 @@ export function judgeMta(messages: readonly Message[], runs: readonly Run[]): Mt
         // With several recipients the text names the failed ones; a recipient that succeeded is not among them.
         const delivered = ranHere.filter((run) => run.outcome === 'ok').flatMap((run) => run.recipients)
         if (message.recipients.length > 1) {
-          for (const rcpt of failed) if (!reply.text.includes(rcpt)) wrongReplies.push(`${said}, which does not name ${rcpt} that failed`)
-          for (const rcpt of delivered) if (reply.text.includes(rcpt)) wrongReplies.push(`${said}, which names ${rcpt} that was delivered`)
+          for (const rcpt of failed)
+            if (!reply.text.includes(rcpt)) wrongReplies.push(`${said}, which does not name ${rcpt} that failed`)
+          for (const rcpt of delivered)
+            if (reply.text.includes(rcpt)) wrongReplies.push(`${said}, which names ${rcpt} that was delivered`)
         }
       } else {
         wrongReplies.push(said)

@@ -75,7 +75,13 @@ function plannedMessage(seq: number, failOnceRate: number): { recipients: string
 async function deliverLikeAnMta(port: number, seq: number, options: MtaSoakOptions, log: RunLog): Promise<Message> {
   const { recipients, text, lfBytes } = plannedMessage(seq, options.failOnceRate)
   const attempts: Attempt[] = []
-  const done = (error?: string): Message => ({ seq, recipients, lfBytes, attempts, ...(error === undefined ? {} : { error }) })
+  const done = (error?: string): Message => ({
+    seq,
+    recipients,
+    lfBytes,
+    attempts,
+    ...(error === undefined ? {} : { error }),
+  })
   try {
     while (attempts.length < MAX_ATTEMPTS) {
       if (attempts.length > 0) await sleep(randomInt(0, 100))
@@ -85,7 +91,8 @@ async function deliverLikeAnMta(port: number, seq: number, options: MtaSoakOptio
         continue
       }
       const { reply, refused } = await sendMail(port, { from: SENDER, to: recipients, message: text })
-      if (refused.size > 0) return done(`refused at RCPT: ${[...refused].map(([rcpt, r]) => `${rcpt} ${r.code} ${r.text}`).join('; ')}`)
+      if (refused.size > 0)
+        return done(`refused at RCPT: ${[...refused].map(([rcpt, r]) => `${rcpt} ${r.code} ${r.text}`).join('; ')}`)
       if (!reply) return done('no reply to the final dot')
       if (reply.code !== 250) {
         attempts.push({ kind: 'reply', reply, undelivered: [] })

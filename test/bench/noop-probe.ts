@@ -60,7 +60,7 @@ interface LineReader {
 function lineReader(socket: Socket): LineReader {
   let buffered = ''
   const replies: string[] = []
-  const waiting: Array<(reply: string) => void> = []
+  const waiting: ((reply: string) => void)[] = []
   socket.setEncoding('latin1')
   socket.on('data', (chunk: string) => {
     buffered += chunk

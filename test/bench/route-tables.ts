@@ -24,15 +24,32 @@ const addressAt = (i: number): string => `user${i}@list${i % ADDRESS_DOMAINS}.te
 
 /** The ini text, with `changed` (the entry a reload changes) given its own route data. */
 function tableIni(program: string, changed = 'data0'): string {
-  const lines = [`[main]`, `program_name = ${program}`, `recipient_delimiter = +`, ``, `[lists]`, `arguments = \${route_data} \${recipient}`, ``, `[lists.address]`]
+  const lines = [
+    `[main]`,
+    `program_name = ${program}`,
+    `recipient_delimiter = +`,
+    ``,
+    `[lists]`,
+    `arguments = \${route_data} \${recipient}`,
+    ``,
+    `[lists.address]`,
+  ]
   for (let i = 0; i < TABLE_ADDRESSES; i++) lines.push(`${addressAt(i)} = ${i === 0 ? changed : `data${i}`}`)
-  lines.push('', '[mailboxes]', `domain = ${Array.from({ length: DOMAIN_ENTRIES }, (_, i) => `mail${i}.test`).join(' ')}`, '')
+  lines.push(
+    '',
+    '[mailboxes]',
+    `domain = ${Array.from({ length: DOMAIN_ENTRIES }, (_, i) => `mail${i}.test`).join(' ')}`,
+    '',
+  )
   return lines.join('\n')
 }
 
 /** The same table as the plugin reads it, for timing lookups in this process. */
 function tableSettings(program: string): Settings {
-  const read = readSettings(iniFromText('pipe_transport.ini', tableIni(program), harakaConfigGrammar(require)), { installDir: '/', runningAsRoot: false })
+  const read = readSettings(iniFromText('pipe_transport.ini', tableIni(program), harakaConfigGrammar(require)), {
+    installDir: '/',
+    runningAsRoot: false,
+  })
   if ('errors' in read) throw new Error(read.errors.map((error) => error.message).join('; '))
   return read.settings
 }
@@ -61,10 +78,18 @@ function lookupFigures(program: string): { lookupNs: number; routeRecipientNs: n
   const settings = tableSettings(program)
   // Half the lookups hit an address entry, a quarter a domain entry, a quarter nothing.
   const probes = Array.from({ length: 4096 }, (_, i) => {
-    const address = i % 4 < 2 ? addressAt((i * 7919) % TABLE_ADDRESSES) : i % 4 === 2 ? `x@mail${i % DOMAIN_ENTRIES}.test` : `x@nowhere${i}.test`
+    const address =
+      i % 4 < 2
+        ? addressAt((i * 7919) % TABLE_ADDRESSES)
+        : i % 4 === 2
+          ? `x@mail${i % DOMAIN_ENTRIES}.test`
+          : `x@nowhere${i}.test`
     const at = address.lastIndexOf('@')
     const local = address.slice(0, at)
-    return { parts: { local, user: splitExtension(local, '+').user, domain: address.slice(at + 1) }, address: new Address(`<${address}>`) }
+    return {
+      parts: { local, user: splitExtension(local, '+').user, domain: address.slice(at + 1) },
+      address: new Address(`<${address}>`),
+    }
   })
   const probe = (i: number): (typeof probes)[number] => probes[i % probes.length] as (typeof probes)[number]
   timePerCall(LOOKUPS / 10, (i) => lookupRoute(settings.routes, probe(i).parts)) // warm up
@@ -99,7 +124,11 @@ export async function measureRouteTables(): Promise<TableFigures> {
     big.writeIni(tableIni(program, 'changed'))
     await big.waitForLog(/\[pipe_transport\] reloaded \S+ in \d+ ms/, 60_000)
     const reloadMs = Number([...big.log.matchAll(loadLine)].filter((match) => match[1] === 're').at(-1)?.[2])
-    const { reply } = await sendMail(big.port, { from: 's@origin.test', to: [addressAt(0)], message: crlf(['Subject: x', '', 'x']) })
+    const { reply } = await sendMail(big.port, {
+      from: 's@origin.test',
+      to: [addressAt(0)],
+      message: crlf(['Subject: x', '', 'x']),
+    })
     const reloadRss = await settledRss(big)
     return {
       loadMs,
@@ -136,7 +165,9 @@ if (require.main === module) {
   measureRouteTables()
     .then((figures) => process.stdout.write(formatTableFigures(figures)))
     .catch((err: unknown) => {
-      process.stderr.write(`route-tables bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+      process.stderr.write(
+        `route-tables bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      )
       process.exitCode = 1
     })
 }

@@ -83,8 +83,12 @@ export function judge(sent: readonly Sent[], logged: readonly Logged[]): Verdict
     if (queueId !== undefined) answered.add(queueId)
     const said = `message ${message.seq} got "${reply.code} ${reply.text}"`
     if (reply.code === 250) {
-      const fullyRead = entry?.action === 'ok' && entry.last === lastLineOf(message.seq) && entry.bytes >= message.lfBytes
-      if (!fullyRead) acceptedWithoutDelivery.push(`${said}; program logged ${entry ? `${entry.action} ${entry.bytes} "${entry.last}"` : 'nothing'}`)
+      const fullyRead =
+        entry?.action === 'ok' && entry.last === lastLineOf(message.seq) && entry.bytes >= message.lfBytes
+      if (!fullyRead)
+        acceptedWithoutDelivery.push(
+          `${said}; program logged ${entry ? `${entry.action} ${entry.bytes} "${entry.last}"` : 'nothing'}`,
+        )
     } else if (entry?.action === 'ok') {
       deliveredButFailed.push(`${said} although the program read it all and exited 0`)
     } else if (!entry || !EXPECTED[entry.action](reply)) {

@@ -20,7 +20,8 @@ describe('soak: random program outcomes and dropped clients lose nothing', () =>
   })
 
   it('tried every program behaviour', () => {
-    for (const [action, count] of Object.entries(summary.actions)) assert.ok(count > 0, `the program never chose ${action}`)
+    for (const [action, count] of Object.entries(summary.actions))
+      assert.ok(count > 0, `the program never chose ${action}`)
     assert.ok(summary.dropped > 0, 'no client hung up after the dot')
   })
 

@@ -72,13 +72,16 @@ async function sendOne(port: number, seq: number, drop: boolean): Promise<Sent> 
       return { seq, lfBytes, dropped: true }
     }
     const { reply } = await sendMail(port, { from: 'soak@client.test', to: [`rcpt@${DOMAIN}`], message: text })
-    return reply ? { seq, lfBytes, dropped: false, reply } : { seq, lfBytes, dropped: false, error: 'recipient refused' }
+    return reply
+      ? { seq, lfBytes, dropped: false, reply }
+      : { seq, lfBytes, dropped: false, error: 'recipient refused' }
   } catch (err) {
     return { seq, lfBytes, dropped: drop, error: err instanceof Error ? err.message : String(err) }
   }
 }
 
-const median = (values: readonly number[]): number => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] ?? Number.NaN
+const median = (values: readonly number[]): number =>
+  [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] ?? Number.NaN
 const MB = 1024 * 1024
 
 export async function runSoak(options: SoakOptions): Promise<SoakSummary> {
@@ -135,7 +138,17 @@ ${TEMP_STATUS} = 451 4.3.0 soak program asks to try again later
     const rssLastBytes = median(rss.slice(-third))
     const rssFlat = rssLastBytes - rssFirstBytes <= rssGrowthLimit(rssFirstBytes)
     const dropped = sent.filter((message) => message.dropped).length
-    const summary = { ...verdicts, sent: sent.length, dropped, seconds, leftover, harakaAlive, rssFirstBytes, rssLastBytes, rssFlat }
+    const summary = {
+      ...verdicts,
+      sent: sent.length,
+      dropped,
+      seconds,
+      leftover,
+      harakaAlive,
+      rssFirstBytes,
+      rssLastBytes,
+      rssFlat,
+    }
     return { ...summary, line: summaryLine(summary) }
   } finally {
     killLeftovers(leftoverToEnd)
@@ -178,7 +191,12 @@ if (require.main === module) {
   const count = Number(process.argv.find((arg) => arg.startsWith('--messages='))?.slice('--messages='.length) ?? 3000)
   runSoak({ messages: count, concurrency: 32, dropRate: 0.1 })
     .then((summary) => {
-      for (const problem of [...summary.acceptedWithoutDelivery, ...summary.deliveredButFailed, ...summary.mismatched, ...summary.clientErrors]) {
+      for (const problem of [
+        ...summary.acceptedWithoutDelivery,
+        ...summary.deliveredButFailed,
+        ...summary.mismatched,
+        ...summary.clientErrors,
+      ]) {
         process.stderr.write(`${problem}\n`)
       }
       process.stdout.write(`${summary.line}\n`)

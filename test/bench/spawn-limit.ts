@@ -68,6 +68,14 @@ export function buildSpawnLimit(dir: string): string | undefined {
 }
 
 /** Runs per second: `count` runs of `program`, each fed `messageFile`, `parallel` at once. */
-export function measureSpawnLimit(loop: string, program: string, messageFile: string, count: number, parallel: number): number {
-  return Number(execFileSync(loop, [program, messageFile, String(count), String(parallel)], { encoding: 'utf8' }).trim())
+export function measureSpawnLimit(
+  loop: string,
+  program: string,
+  messageFile: string,
+  count: number,
+  parallel: number,
+): number {
+  return Number(
+    execFileSync(loop, [program, messageFile, String(count), String(parallel)], { encoding: 'utf8' }).trim(),
+  )
 }

@@ -25,7 +25,8 @@ let sent = 0
 async function recipientsPerSecond(port: number, recipients: number): Promise<number> {
   const messages = Math.ceil(RECIPIENTS_PER_RUN / recipients)
   const load = await runLoad(port, () => nthBenchMail(sent++, recipients), messages, CONCURRENCY)
-  if (load.failures.length > 0) throw new Error(`whole transactions: ${load.failures.length} not accepted, e.g. ${load.failures[0]}`)
+  if (load.failures.length > 0)
+    throw new Error(`whole transactions: ${load.failures.length} not accepted, e.g. ${load.failures[0]}`)
   return (messages * recipients * 1000) / load.elapsedMs
 }
 

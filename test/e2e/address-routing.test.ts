@@ -55,7 +55,8 @@ describe('routing by address', () => {
   const work = new Scratch()
   let haraka: Haraka
   let plain: Haraka
-  const send = async (to: string[], message = MESSAGE, server = haraka): Promise<string> => reply(await sendMail(server.port, { from: 's@origin.test', to, message }))
+  const send = async (to: string[], message = MESSAGE, server = haraka): Promise<string> =>
+    reply(await sendMail(server.port, { from: 's@origin.test', to, message }))
 
   before(async () => {
     const record = recorder(work)
@@ -77,7 +78,9 @@ x_original_to = true
         plugins: ['aliases', 'rcpt_to.in_host_list', ...queuePlugins],
         extraPlugins,
         hostList,
-        config: { 'aliases.json': JSON.stringify({ 'info@example.test': { action: 'alias', to: 'alice@example.test' } }) },
+        config: {
+          'aliases.json': JSON.stringify({ 'info@example.test': { action: 'alias', to: 'alice@example.test' } }),
+        },
         ini: `
 [main]
 program_name = ${record}
@@ -125,7 +128,12 @@ abuse@
 `,
       }),
       // Without recipient_delimiter an extension is part of the user.
-      Haraka.start({ plugins: ['rcpt_to.in_host_list', ...queuePlugins], extraPlugins, hostList, ini: `[main]\nprogram_name = ${record}\n${users}` }),
+      Haraka.start({
+        plugins: ['rcpt_to.in_host_list', ...queuePlugins],
+        extraPlugins,
+        hostList,
+        ini: `[main]\nprogram_name = ${record}\n${users}`,
+      }),
     ])
   })
 
@@ -150,13 +158,22 @@ abuse@
       expected.map(([rcpt, instance, argv]) => [rcpt, instance, argv]),
     )
     assert.equal(await send(['other@example.test']), '250 Message Queued')
-    assert.deepEqual(runs(work).map((run) => run.instance), ['users'])
+    assert.deepEqual(
+      runs(work).map((run) => run.instance),
+      ['users'],
+    )
   })
 
   it('gives the route data in ${route_data} and ROUTE_DATA, empty for a domain entry', async () => {
     assert.equal(await send(['billing@example.test']), '250 Message Queued')
     assert.equal(await send(['x@exact.test']), '250 Message Queued')
-    assert.deepEqual(runs(work).map((run) => [run.instance, run.env['ROUTE_DATA']]), [['rt', 'billing'], ['exact', '']])
+    assert.deepEqual(
+      runs(work).map((run) => [run.instance, run.env['ROUTE_DATA']]),
+      [
+        ['rt', 'billing'],
+        ['exact', ''],
+      ],
+    )
   })
 
   it('splits the extension off with recipient_delimiter, and keeps it in the user without', async () => {
@@ -165,7 +182,10 @@ abuse@
     assert.equal(await send(['alice+work@example.test'], MESSAGE, plain), '250 Message Queued')
     const [work1, inbox, whole] = runs(work)
     assert.deepEqual(work1?.argv.slice(0, 6), ['-d', 'alice', '-m', 'work', '-x', 'alice+work'])
-    assert.deepEqual([work1?.env['USER'], work1?.env['EXTENSION'], work1?.env['LOCAL']], ['alice', 'work', 'alice+work'])
+    assert.deepEqual(
+      [work1?.env['USER'], work1?.env['EXTENSION'], work1?.env['LOCAL']],
+      ['alice', 'work', 'alice+work'],
+    )
     assert.deepEqual(inbox?.argv.slice(0, 6), ['-d', 'alice', '-m', '', '-x', 'alice'])
     assert.deepEqual(whole?.argv.slice(0, 6), ['-d', 'alice+work', '-m', '', '-x', 'alice+work'])
     assert.deepEqual([whole?.env['USER'], whole?.env['EXTENSION']], ['alice+work', ''])
@@ -174,7 +194,16 @@ abuse@
   it('gives quoted local parts unquoted to the program, and quoted in headers', async () => {
     assert.equal(await send(['"john smith"@example.test']), '250 Message Queued')
     const [run] = runs(work)
-    assert.deepEqual(run?.argv.slice(0, 8), ['-d', 'john smith', '-m', '', '-x', 'john smith', '-r', 'john smith@example.test'])
+    assert.deepEqual(run?.argv.slice(0, 8), [
+      '-d',
+      'john smith',
+      '-m',
+      '',
+      '-x',
+      'john smith',
+      '-r',
+      'john smith@example.test',
+    ])
     assert.equal(run?.env['RECIPIENT'], 'john smith@example.test')
     assert.equal(run?.preface, 'X-Original-To: "john smith"@example.test\nDelivered-To: "john smith"@example.test\n')
   })
@@ -182,7 +211,19 @@ abuse@
   it('gives the address the client sent as the original recipient when haraka-plugin-aliases rewrote it', async () => {
     assert.equal(await send(['info@example.test']), '250 Message Queued')
     const [run] = runs(work)
-    assert.deepEqual(run?.argv, ['-d', 'alice', '-m', '', '-x', 'alice', '-r', 'alice@example.test', '-o', 'info@example.test', '--data='])
+    assert.deepEqual(run?.argv, [
+      '-d',
+      'alice',
+      '-m',
+      '',
+      '-x',
+      'alice',
+      '-r',
+      'alice@example.test',
+      '-o',
+      'info@example.test',
+      '--data=',
+    ])
     assert.equal(run?.env['ORIGINAL_RECIPIENT'], 'info@example.test')
     assert.equal(run?.env['RECIPIENT'], 'alice@example.test')
     assert.equal(run?.preface, 'X-Original-To: info@example.test\nDelivered-To: alice@example.test\n')
@@ -193,8 +234,13 @@ abuse@
     assert.equal(await send(['alice@example.test'], looping), '550 5.4.6 mail forwarding loop for alice@example.test')
     assert.deepEqual(runs(work), [])
     assert.equal(await send(['bob@example.test'], looping), '250 Message Queued')
-    assert.deepEqual(runs(work).map((run) => run.env['RECIPIENT']), ['bob@example.test'])
-    await haraka.waitForLog(/\[WARN\] .*delivery .*ended="?looped"? .*reply="550 5\.4\.6 mail forwarding loop for alice@example\.test"/)
+    assert.deepEqual(
+      runs(work).map((run) => run.env['RECIPIENT']),
+      ['bob@example.test'],
+    )
+    await haraka.waitForLog(
+      /\[WARN\] .*delivery .*ended="?looped"? .*reply="550 5\.4\.6 mail forwarding loop for alice@example\.test"/,
+    )
   })
 
   it('leaves [unrouted] addresses to the other queue plugins, though @domain and the catch-all would take them', async () => {
@@ -207,7 +253,10 @@ abuse@
       await send(['x@exact.test', 'postmaster@example.test']),
       'postmaster@example.test: 452 4.5.3 postmaster@example.test is delivered separately from x@exact.test, send it in another transaction; 250 Message Queued',
     )
-    assert.deepEqual(runs(work).map((run) => run.instance), ['exact'])
+    assert.deepEqual(
+      runs(work).map((run) => run.instance),
+      ['exact'],
+    )
   })
 
   it('lower-cases the local part in macros and environment with lowercase_local_part, and expands macros in [NAME.env]', async () => {
@@ -220,7 +269,13 @@ abuse@
 
   it('accepts its address routes itself with check_recipient', async () => {
     assert.equal(await send(['desk@accept.test']), '250 Message Queued')
-    assert.equal(await send(['other@accept.test']), 'other@accept.test: 550 I cannot deliver mail for <other@accept.test>; no data')
-    assert.deepEqual(runs(work).map((run) => [run.instance, run.env['ROUTE_DATA']]), [['accepting', 'front']])
+    assert.equal(
+      await send(['other@accept.test']),
+      'other@accept.test: 550 I cannot deliver mail for <other@accept.test>; no data',
+    )
+    assert.deepEqual(
+      runs(work).map((run) => [run.instance, run.env['ROUTE_DATA']]),
+      [['accepting', 'front']],
+    )
   })
 })

@@ -18,12 +18,14 @@ describe('configuration errors at start', () => {
     const { code, log } = await Haraka.startExpectingRefusal({ ini })
     assert.notEqual(code, 0, 'Haraka must exit with a failure status')
     assert.doesNotMatch(log, /Listening on/)
-    return log
-      .split('\n')
-      .filter((line) => line.includes('[CRIT] [-] [pipe_transport]'))
-      .map((line) => line.replace(/^.*\[pipe_transport\] \S+\/config\/pipe_transport\.ini /, ''))
-      // The list of known keys grows with features; that it is there is what matters.
-      .map((line) => line.replace(/(known keys here: )program_name, .*timeout, .*$/, '$1…'))
+    return (
+      log
+        .split('\n')
+        .filter((line) => line.includes('[CRIT] [-] [pipe_transport]'))
+        .map((line) => line.replace(/^.*\[pipe_transport\] \S+\/config\/pipe_transport\.ini /, ''))
+        // The list of known keys grows with features; that it is there is what matters.
+        .map((line) => line.replace(/(known keys here: )program_name, .*timeout, .*$/, '$1…'))
+    )
   }
 
   it('refuses a bad exit-code map, naming section and key for each problem', async () => {
@@ -41,14 +43,17 @@ abc = 250 ok
 3 = 550 4.3.0 class mismatch
 -1 = 550 negative
 `)
-    assert.deepEqual(errors.sort(), sorted([
-      '[one.code] -1: must be an exit status from 0 to 255, or "default"',
-      '[one.code] 1: "650 nope" must start with a 2xx, 4xx or 5xx reply code, as in "550 5.1.1 no such user"',
-      '[one.code] 2: "hello" must start with a 2xx, 4xx or 5xx reply code, as in "550 5.1.1 no such user"',
-      '[one.code] 256: must be an exit status from 0 to 255, or "default"',
-      '[one.code] 3: "550 4.3.0 class mismatch": enhanced status code 4.3.0 does not match reply code class 5xx',
-      '[one.code] abc: must be an exit status from 0 to 255, or "default"',
-    ]))
+    assert.deepEqual(
+      errors.sort(),
+      sorted([
+        '[one.code] -1: must be an exit status from 0 to 255, or "default"',
+        '[one.code] 1: "650 nope" must start with a 2xx, 4xx or 5xx reply code, as in "550 5.1.1 no such user"',
+        '[one.code] 2: "hello" must start with a 2xx, 4xx or 5xx reply code, as in "550 5.1.1 no such user"',
+        '[one.code] 256: must be an exit status from 0 to 255, or "default"',
+        '[one.code] 3: "550 4.3.0 class mismatch": enhanced status code 4.3.0 does not match reply code class 5xx',
+        '[one.code] abc: must be an exit status from 0 to 255, or "default"',
+      ]),
+    )
   })
 
   it('refuses instances without a usable program or domain, and unknown keys', async () => {
@@ -129,47 +134,56 @@ program_name = /bin/cat
 domain = numeric.test
 user = 54321
 `)
-    assert.deepEqual(errors.sort(), sorted([
-      '[absent] program_name: /no/such/program does not exist',
-      '[baddomain] domain: "-bad-.test" is not a domain, "*.domain" or "*"',
-      '[main] timeot: unknown key; did you mean "timeout"?',
-      '[main] domain: belongs in an instance section: [main] holds what every instance inherits, and a domain has one instance',
-      '[main] enable_outbound: "perhaps" must be true or false',
-      '[main] spawn_helpers: is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
-      '[missing] program_name: is required: the absolute path of the program to run',
-      '[noexec] output_fil: unknown key; did you mean "output_file"?',
-      `[noexec] program_name: ${notExecutable} is not executable`,
-      '[nodomain] domain: is required, or a [nodomain.address] section: the recipients this instance delivers',
-      '[stray.cod]: unknown section; did you mean [stray.code]?',
-      '[taken] domain: ok.test is already routed by [baddomain]',
-      '[bounds] spawn_helpers: is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
-      '[bounds] timeout: "281" must be a whole number from 1 to 280',
-      '[bounds] max_concurrency: "0" must be a whole number from 1 to 10000',
-      '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${extension} ${mailbox} ${domain} ${original_recipient} ${route_data} ${queue_id} ${client_address} ${client_helo} ${instance}',
-      '[bounds] directory: /no/such/dir is not a directory',
-      '[shaping] code_preset: "postfix" must be one of: seed, sysexits, qmail',
-      '[shaping] status_from_stderr: "maybe" must be true or false',
-      '[shaping] line_endings: "cr" must be one of: lf, crlf',
-      '[more] program_name: /tmp is not a regular file',
-      '[more] domain: more.test is listed twice',
-      '[more] arguments: unterminated double quote',
-      ...(process.getuid?.() === 0
-        ? [
-            '[more] user: no such user "no-such-user-here"',
-            '[more] group: no such group "no-such-group-here"',
-            '[numeric] group: is required: user "54321" has no passwd entry to take a group from',
-          ]
-        : ['[more] user: needs Haraka to run as root and stay root (no user in smtp.ini)', '[numeric] user: needs Haraka to run as root and stay root (no user in smtp.ini)']),
-      '[more.env] SENDER: is set by pipe_transport from the transaction and cannot be configured',
-      '[more.env] BAD-NAME: is not a valid environment variable name',
-      '[ghost.code]: there is no instance [ghost] for this section',
-      '[unlimited] delivered_to: needs recipient_limit = 1: a message can name only one Delivered-To recipient',
-      '[shaping] check_recipient: "sometimes" must be true or false',
-      '[shaping] recipient_limit: "none" must be a whole number from 1 to 100000',
-      ...(process.getuid?.() === 0
-        ? ['[bounds] user: programs never run as root (uid 0)', '[bounds] user: programs never run with group root (gid 0)']
-        : ['[bounds] user: needs Haraka to run as root and stay root (no user in smtp.ini)']),
-    ]))
+    assert.deepEqual(
+      errors.sort(),
+      sorted([
+        '[absent] program_name: /no/such/program does not exist',
+        '[baddomain] domain: "-bad-.test" is not a domain, "*.domain" or "*"',
+        '[main] timeot: unknown key; did you mean "timeout"?',
+        '[main] domain: belongs in an instance section: [main] holds what every instance inherits, and a domain has one instance',
+        '[main] enable_outbound: "perhaps" must be true or false',
+        '[main] spawn_helpers: is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
+        '[missing] program_name: is required: the absolute path of the program to run',
+        '[noexec] output_fil: unknown key; did you mean "output_file"?',
+        `[noexec] program_name: ${notExecutable} is not executable`,
+        '[nodomain] domain: is required, or a [nodomain.address] section: the recipients this instance delivers',
+        '[stray.cod]: unknown section; did you mean [stray.code]?',
+        '[taken] domain: ok.test is already routed by [baddomain]',
+        '[bounds] spawn_helpers: is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
+        '[bounds] timeout: "281" must be a whole number from 1 to 280',
+        '[bounds] max_concurrency: "0" must be a whole number from 1 to 10000',
+        '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${extension} ${mailbox} ${domain} ${original_recipient} ${route_data} ${queue_id} ${client_address} ${client_helo} ${instance}',
+        '[bounds] directory: /no/such/dir is not a directory',
+        '[shaping] code_preset: "postfix" must be one of: seed, sysexits, qmail',
+        '[shaping] status_from_stderr: "maybe" must be true or false',
+        '[shaping] line_endings: "cr" must be one of: lf, crlf',
+        '[more] program_name: /tmp is not a regular file',
+        '[more] domain: more.test is listed twice',
+        '[more] arguments: unterminated double quote',
+        ...(process.getuid?.() === 0
+          ? [
+              '[more] user: no such user "no-such-user-here"',
+              '[more] group: no such group "no-such-group-here"',
+              '[numeric] group: is required: user "54321" has no passwd entry to take a group from',
+            ]
+          : [
+              '[more] user: needs Haraka to run as root and stay root (no user in smtp.ini)',
+              '[numeric] user: needs Haraka to run as root and stay root (no user in smtp.ini)',
+            ]),
+        '[more.env] SENDER: is set by pipe_transport from the transaction and cannot be configured',
+        '[more.env] BAD-NAME: is not a valid environment variable name',
+        '[ghost.code]: there is no instance [ghost] for this section',
+        '[unlimited] delivered_to: needs recipient_limit = 1: a message can name only one Delivered-To recipient',
+        '[shaping] check_recipient: "sometimes" must be true or false',
+        '[shaping] recipient_limit: "none" must be a whole number from 1 to 100000',
+        ...(process.getuid?.() === 0
+          ? [
+              '[bounds] user: programs never run as root (uid 0)',
+              '[bounds] user: programs never run with group root (gid 0)',
+            ]
+          : ['[bounds] user: needs Haraka to run as root and stay root (no user in smtp.ini)']),
+      ]),
+    )
   })
 })
 
@@ -201,9 +215,15 @@ describe('what haraka-config would lose, at start', () => {
       '[text.env] "QUOTED": line 9 is dropped by haraka-config: a key cannot hold """ (only letters, digits and _ @ : . + - / [ ])',
       '[text.code] 75: "450" has no text, so the client would get Haraka\'s "450 Message denied temporarily"; write one, as in "450 4.3.0 try again later"',
     ])
-    assert.match(log, /\[WARN\] \[-\] \[pipe_transport\] \S+pipe_transport\.ini \[text\.code\] 0: "450 4\.3\.0 temporary" answers a program that succeeded with a failure/)
+    assert.match(
+      log,
+      /\[WARN\] \[-\] \[pipe_transport\] \S+pipe_transport\.ini \[text\.code\] 0: "450 4\.3\.0 temporary" answers a program that succeeded with a failure/,
+    )
     // Haraka's last word is one line; no stack frames follow it, on the line or after.
-    assert.match(log, /\[CRIT\] \[-\] \[core\] Caught exception:3 error\(s\) in \S+\/config\/pipe_transport\.ini, listed above; Haraka cannot start\n/)
+    assert.match(
+      log,
+      /\[CRIT\] \[-\] \[core\] Caught exception:3 error\(s\) in \S+\/config\/pipe_transport\.ini, listed above; Haraka cannot start\n/,
+    )
     assert.doesNotMatch(log, /\bat (Plugin|plugins|Object|Module)\.|\.js:\d+:\d+/)
   })
 })
@@ -251,31 +271,41 @@ abuse@ = yes
       .split('\n')
       .filter((line) => line.includes('[CRIT] [-] [pipe_transport]'))
       .map((line) => line.replace(/^.*\[pipe_transport\] \S+\/config\/pipe_transport\.ini /, ''))
-    assert.deepEqual(errors.sort(), sorted([
-      '[main] recipient_delimiter: "+@" must be one or more characters other than white space, @, comma, " and \\, e.g. + or +-',
-      '[main.address]: addresses are routed by an instance: use [NAME.address] beside [NAME]',
-      '[rt] x_original_to: needs recipient_limit = 1: a message can name only one X-Original-To recipient',
-      '[rt.address] nobody-here: must be an address (local@domain) or @domain; internationalised domains in xn-- form',
-      '[rt.address] dash@example.test: route data "-x" must not start with "-"',
-      '[rt.address] Twice@example.test: twice@example.test is listed twice',
-      '[rt.address] star*@example.test = x: haraka-config cannot read this line; an address key may hold letters, digits and . _ + - / : @ only',
-      '[rt.address] @example.test: is already routed by [other]',
-      '[other.address] support@example.test: is already routed by [rt]',
-      '[lonely] domain: is required, or a [lonely.address] section: the recipients this instance delivers',
-      '[unrouted] support@example.test: is routed by [rt] in [rt.address]',
-      '[unrouted] @example.test: must be an address (local@domain) or local@ for that local part in every domain',
-      '[unrouted] abuse@: takes no value: list the address alone',
-    ]))
+    assert.deepEqual(
+      errors.sort(),
+      sorted([
+        '[main] recipient_delimiter: "+@" must be one or more characters other than white space, @, comma, " and \\, e.g. + or +-',
+        '[main.address]: addresses are routed by an instance: use [NAME.address] beside [NAME]',
+        '[rt] x_original_to: needs recipient_limit = 1: a message can name only one X-Original-To recipient',
+        '[rt.address] nobody-here: must be an address (local@domain) or @domain; internationalised domains in xn-- form',
+        '[rt.address] dash@example.test: route data "-x" must not start with "-"',
+        '[rt.address] Twice@example.test: twice@example.test is listed twice',
+        '[rt.address] star*@example.test = x: haraka-config cannot read this line; an address key may hold letters, digits and . _ + - / : @ only',
+        '[rt.address] @example.test: is already routed by [other]',
+        '[other.address] support@example.test: is already routed by [rt]',
+        '[lonely] domain: is required, or a [lonely.address] section: the recipients this instance delivers',
+        '[unrouted] support@example.test: is routed by [rt] in [rt.address]',
+        '[unrouted] @example.test: must be an address (local@domain) or local@ for that local part in every domain',
+        '[unrouted] abuse@: takes no value: list the address alone',
+      ]),
+    )
   })
 })
 
-describe('user and group under a Haraka that drops root', { skip: process.getuid?.() === 0 ? false : 'needs root' }, () => {
-  it('refuses at start: programs start after Haraka has become smtp.ini\'s user', async () => {
-    const { code, log } = await Haraka.startExpectingRefusal({
-      smtp: ['user=nobody'],
-      ini: '[dropped]\nprogram_name = /bin/cat\ndomain = dropped.test\nuser = nobody\n',
+describe(
+  'user and group under a Haraka that drops root',
+  { skip: process.getuid?.() === 0 ? false : 'needs root' },
+  () => {
+    it("refuses at start: programs start after Haraka has become smtp.ini's user", async () => {
+      const { code, log } = await Haraka.startExpectingRefusal({
+        smtp: ['user=nobody'],
+        ini: '[dropped]\nprogram_name = /bin/cat\ndomain = dropped.test\nuser = nobody\n',
+      })
+      assert.notEqual(code, 0)
+      assert.match(
+        log,
+        /pipe_transport\.ini \[dropped\] user: needs Haraka to run as root and stay root \(no user in smtp\.ini\)/,
+      )
     })
-    assert.notEqual(code, 0)
-    assert.match(log, /pipe_transport\.ini \[dropped\] user: needs Haraka to run as root and stay root \(no user in smtp\.ini\)/)
-  })
-})
+  },
+)

@@ -18,7 +18,17 @@ describe('delivery to a program (seed behaviour)', () => {
     const bothStreams = work.shell('both-streams', 'cat > /dev/null\necho "to stdout $1"\necho "to stderr $1" >&2')
     const perRecipient = work.shell('per-recipient', `cat > ${work.path('each')}-"$1".out`)
     haraka = await Haraka.start({
-      hostList: ['capture.test', 'each.test', 'second.test', 'third.test', 'array.test', 'codes.test', 'mapped.test', 'files.test', 'unrouted.test'],
+      hostList: [
+        'capture.test',
+        'each.test',
+        'second.test',
+        'third.test',
+        'array.test',
+        'codes.test',
+        'mapped.test',
+        'files.test',
+        'unrouted.test',
+      ],
       ini: `
 [capture]
 program_name = /bin/cat
@@ -67,33 +77,56 @@ error_file = ${work.path('stderr.txt')}
     work.remove()
   })
 
-  it('pipes the message, with Haraka\'s Received header, LF line ends and no dot-stuffing', async () => {
-    const message = crlf(['Subject: dots', '', 'first line', '.a line that starts with a dot', '..two dots', '.', 'last'])
+  it("pipes the message, with Haraka's Received header, LF line ends and no dot-stuffing", async () => {
+    const message = crlf([
+      'Subject: dots',
+      '',
+      'first line',
+      '.a line that starts with a dot',
+      '..two dots',
+      '.',
+      'last',
+    ])
     const { reply } = await sendMail(haraka.port, { from: 'sender@origin.test', to: ['rcpt@capture.test'], message })
     assert.equal(reply?.code, 250)
     assert.match(reply?.text ?? '', /^Message Queued \([0-9A-F-]+\.1\)$/)
     const received = work.take('capture.out')
     assert.equal(afterReceivedHeader(received).toString('latin1'), message.replaceAll('\r\n', '\n'))
     const queueId = /\(([^)]+)\)/.exec(reply?.text ?? '')?.[1] ?? 'missing'
-    assert.match(received.toString('latin1'), new RegExp(`^Received: from .*\\n\\tby haraka\\.test .* id ${queueId.replaceAll('.', '\\.')}\\n`))
+    assert.match(
+      received.toString('latin1'),
+      new RegExp(`^Received: from .*\\n\\tby haraka\\.test .* id ${queueId.replaceAll('.', '\\.')}\\n`),
+    )
   })
 
   it('matches recipient domains case-insensitively, in a list split by commas and spaces', async () => {
     for (const rcpt of ['Someone@CAPTURE.test', 'a@second.test', 'b@THIRD.TEST']) {
-      const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: [rcpt], message: crlf(['Subject: case', '', rcpt]) })
+      const { reply } = await sendMail(haraka.port, {
+        from: 's@origin.test',
+        to: [rcpt],
+        message: crlf(['Subject: case', '', rcpt]),
+      })
       assert.equal(reply?.code, 250, rcpt)
       assert.match(work.take('capture.out').toString(), new RegExp(`\\n${rcpt}\\n$`))
     }
   })
 
   it('takes domain[] lines', async () => {
-    const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@array.test'], message: crlf(['', 'body']) })
+    const { reply } = await sendMail(haraka.port, {
+      from: 's@origin.test',
+      to: ['x@array.test'],
+      message: crlf(['', 'body']),
+    })
     assert.equal(reply?.code, 250)
     assert.match(work.take('array.out').toString(), /\n\nbody\n$/)
   })
 
   it('declines a transaction for no configured domain: Haraka answers 451 and no program runs', async () => {
-    const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@unrouted.test'], message: crlf(['', 'body']) })
+    const { reply } = await sendMail(haraka.port, {
+      from: 's@origin.test',
+      to: ['x@unrouted.test'],
+      message: crlf(['', 'body']),
+    })
     assert.equal(reply?.code, 451)
     for (const file of ['capture.out', 'array.out']) assert.equal(work.take(file).length, 0)
   })
@@ -113,7 +146,10 @@ error_file = ${work.path('stderr.txt')}
     const received = afterReceivedHeader(work.take('capture.out'))
     const expected = Buffer.from(message.replaceAll('\r\n', '\n'), 'latin1')
     assert.equal(received.length, expected.length)
-    assert.equal(createHash('sha256').update(received).digest('hex'), createHash('sha256').update(expected).digest('hex'))
+    assert.equal(
+      createHash('sha256').update(received).digest('hex'),
+      createHash('sha256').update(expected).digest('hex'),
+    )
   })
 
   // A message up to the pipe's 64 KiB goes into it before the program starts; a larger one of one
@@ -126,7 +162,8 @@ error_file = ${work.path('stderr.txt')}
   ] as const) {
     it(`delivers ${name} byte-exact`, async () => {
       const lines = ['Subject: sized', '']
-      for (let i = 0; lines.join('\r\n').length < kilobytes * 1024; i++) lines.push(`${i % 5 === 0 ? '.' : ''}${i} ${'y'.repeat(70)}`)
+      for (let i = 0; lines.join('\r\n').length < kilobytes * 1024; i++)
+        lines.push(`${i % 5 === 0 ? '.' : ''}${i} ${'y'.repeat(70)}`)
       const message = crlf(lines)
       const to = Array.from({ length: recipients }, (_, i) => `r${i}@each.test`)
       const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to, message })
@@ -141,7 +178,11 @@ error_file = ${work.path('stderr.txt')}
 
   it('appends stdout to output_file (relative to the install dir) and stderr to error_file', async () => {
     for (const run of ['one', 'two']) {
-      const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: [`${run}@files.test`], message: crlf(['', 'x']) })
+      const { reply } = await sendMail(haraka.port, {
+        from: 's@origin.test',
+        to: [`${run}@files.test`],
+        message: crlf(['', 'x']),
+      })
       assert.equal(reply?.code, 250)
     }
     assert.equal(readFileSync(join(haraka.dir, 'relative-stdout.txt'), 'utf8'), 'to stdout one\nto stdout two\n')
@@ -149,7 +190,7 @@ error_file = ${work.path('stderr.txt')}
   })
 
   describe('replies from the exit status', () => {
-    const cases: Array<[string, string, number, RegExp]> = [
+    const cases: [string, string, number, RegExp][] = [
       ['unmapped 0', '0@codes.test', 250, /^Message Queued \(\S+\)$/],
       ['unmapped 3', '3@codes.test', 550, /^5\.5\.0 pipe transport gave exit status 3 \(\S+\)$/],
       ['unmapped 111', '111@codes.test', 550, /^5\.5\.0 pipe transport gave exit status 111 \(\S+\)$/],

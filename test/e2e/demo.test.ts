@@ -16,8 +16,12 @@ describe('the demo config', () => {
   before(async () => {
     haraka = await Haraka.start({
       ini: demo('pipe_transport.ini'),
-      plugins: demo('plugins').split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#')),
-      hostList: demo('host_list').split('\n').filter((line) => line.trim() !== ''),
+      plugins: demo('plugins')
+        .split('\n')
+        .filter((line) => line.trim() !== '' && !line.startsWith('#')),
+      hostList: demo('host_list')
+        .split('\n')
+        .filter((line) => line.trim() !== ''),
       config: { 'tls.ini': demo('tls.ini'), me: demo('me').trim() },
     })
   })
@@ -36,7 +40,11 @@ describe('the demo config', () => {
 
   it('appends each message to demo-deliveries.txt as an mbox', async () => {
     for (const subject of ['one', 'two']) {
-      const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['you@demo.example'], message: crlf([`Subject: ${subject}`, '', 'From here on, a body']) })
+      const { reply } = await sendMail(haraka.port, {
+        from: 's@origin.test',
+        to: ['you@demo.example'],
+        message: crlf([`Subject: ${subject}`, '', 'From here on, a body']),
+      })
       assert.equal(reply?.code, 250)
       assert.match(reply?.text ?? '', /^2\.0\.0 delivered by the demo /)
     }

@@ -13,37 +13,40 @@ import { sendMail } from './smtp.js'
 const MESSAGE = crlf(['Subject: descriptors', '', 'body'])
 const runningAsRoot = process.getuid?.() === 0
 
-describe('descriptors a program inherits', { skip: runningAsRoot ? false : 'user = nobody needs Haraka to run as root' }, () => {
-  const work = new Scratch()
-  const journal = work.path('journal')
-  /** Where the check program, running as nobody, may write its listing. */
-  const open = work.path('open')
-  let haraka: Haraka
+describe(
+  'descriptors a program inherits',
+  { skip: runningAsRoot ? false : 'user = nobody needs Haraka to run as root' },
+  () => {
+    const work = new Scratch()
+    const journal = work.path('journal')
+    /** Where the check program, running as nobody, may write its listing. */
+    const open = work.path('open')
+    let haraka: Haraka
 
-  /** A program that lists the descriptors it was started with, as `ls` finds them once exec'd. */
-  function lister(name: string, to: string): string {
-    return work.shell(name, `cat > /dev/null\nexec ls -l /proc/self/fd > "${to}"`)
-  }
+    /** A program that lists the descriptors it was started with, as `ls` finds them once exec'd. */
+    function lister(name: string, to: string): string {
+      return work.shell(name, `cat > /dev/null\nexec ls -l /proc/self/fd > "${to}"`)
+    }
 
-  /** What a listing names: descriptor -> target, but for the directory ls opens to list them. */
-  function descriptors(file: string): Record<string, string> {
-    const listed = readFileSync(file, 'utf8')
-      .split('\n')
-      .map((line) => /(\d+) -> (.*)$/.exec(line))
-      .filter((match) => match !== null && !/^\/proc\/\d+\/fd$/.test(match[2] ?? ''))
-    return Object.fromEntries(listed.map((match) => [match?.[1] ?? '', match?.[2] ?? '']))
-  }
+    /** What a listing names: descriptor -> target, but for the directory ls opens to list them. */
+    function descriptors(file: string): Record<string, string> {
+      const listed = readFileSync(file, 'utf8')
+        .split('\n')
+        .map((line) => /(\d+) -> (.*)$/.exec(line))
+        .filter((match) => match !== null && !/^\/proc\/\d+\/fd$/.test(match[2] ?? ''))
+      return Object.fromEntries(listed.map((match) => [match?.[1] ?? '', match?.[2] ?? '']))
+    }
 
-  before(async () => {
-    chmodSync(work.dir, 0o755)
-    mkdirSync(open, { mode: 0o777 })
-    chmodSync(open, 0o777)
-    const delivery = lister('as-nobody', `${open}/delivery.fds`)
-    const check = lister('check-as-nobody', `${open}/check.fds`)
-    const plain = lister('as-haraka', work.path('plain.fds'))
-    haraka = await Haraka.start({
-      hostList: ['nobody.test', 'plain.test'],
-      ini: `
+    before(async () => {
+      chmodSync(work.dir, 0o755)
+      mkdirSync(open, { mode: 0o777 })
+      chmodSync(open, 0o777)
+      const delivery = lister('as-nobody', `${open}/delivery.fds`)
+      const check = lister('check-as-nobody', `${open}/check.fds`)
+      const plain = lister('as-haraka', work.path('plain.fds'))
+      haraka = await Haraka.start({
+        hostList: ['nobody.test', 'plain.test'],
+        ini: `
 [main]
 journal = local
 journal_directory = ${journal}
@@ -61,44 +64,49 @@ directory = ${open}
 check_program = ${check}
 check_cache = 0
 `,
+      })
+      // The journal is opened by the first delivery, before any other program starts.
+      const first = await sendMail(haraka.port, { from: 's@origin.test', to: ['a@plain.test'], message: MESSAGE })
+      assert.equal(first.reply?.code, 250)
     })
-    // The journal is opened by the first delivery, before any other program starts.
-    const first = await sendMail(haraka.port, { from: 's@origin.test', to: ['a@plain.test'], message: MESSAGE })
-    assert.equal(first.reply?.code, 250)
-  })
 
-  after(async () => {
-    await haraka?.stop()
-    work.remove()
-  })
+    after(async () => {
+      await haraka?.stop()
+      work.remove()
+    })
 
-  it('the journal is open in Haraka while the programs run', () => {
-    const targets = readdirSync(`/proc/${haraka.pid}/fd`).map((fd) => safeReadlink(`/proc/${haraka.pid}/fd/${fd}`))
-    assert.ok(targets.includes(`${journal}/data.mdb`), targets.join(' '))
-  })
+    it('the journal is open in Haraka while the programs run', () => {
+      const targets = readdirSync(`/proc/${haraka.pid}/fd`).map((fd) => safeReadlink(`/proc/${haraka.pid}/fd/${fd}`))
+      assert.ok(targets.includes(`${journal}/data.mdb`), targets.join(' '))
+    })
 
-  it('a program started by posix_spawn or child_process as Haraka\'s user: 0, 1 and 2 only', () => {
-    assert.deepEqual(Object.keys(descriptors(work.path('plain.fds'))), ['0', '1', '2'])
-  })
+    it("a program started by posix_spawn or child_process as Haraka's user: 0, 1 and 2 only", () => {
+      assert.deepEqual(Object.keys(descriptors(work.path('plain.fds'))), ['0', '1', '2'])
+    })
 
-  it('a program running as another user, and its check program: 0, 1 and 2 only', async () => {
-    const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['b@nobody.test'], message: MESSAGE })
-    assert.equal(reply?.code, 250)
-    assert.deepEqual(Object.keys(descriptors(`${open}/check.fds`)), ['0', '1', '2'])
-    assert.deepEqual(Object.keys(descriptors(`${open}/delivery.fds`)), ['0', '1', '2'])
-  })
+    it('a program running as another user, and its check program: 0, 1 and 2 only', async () => {
+      const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['b@nobody.test'], message: MESSAGE })
+      assert.equal(reply?.code, 250)
+      assert.deepEqual(Object.keys(descriptors(`${open}/check.fds`)), ['0', '1', '2'])
+      assert.deepEqual(Object.keys(descriptors(`${open}/delivery.fds`)), ['0', '1', '2'])
+    })
 
-  it('the guardian holds nothing of the journal\'s, nor any socket of Haraka\'s, beyond the stderr it shares', () => {
-    const guardian = guardianOf(haraka.pid)
-    assert.ok(guardian !== undefined, 'Haraka has a guardian once a program ran')
-    const harakaSockets = new Set(readdirSync(`/proc/${haraka.pid}/fd`).map((fd) => safeReadlink(`/proc/${haraka.pid}/fd/${fd}`)).filter((target) => target.startsWith('socket:')))
-    const held = readdirSync(`/proc/${guardian}/fd`)
-      .filter((fd) => Number(fd) > 2)
-      .map((fd) => safeReadlink(`/proc/${guardian}/fd/${fd}`))
-      .filter((target) => target.startsWith(journal) || harakaSockets.has(target))
-    assert.deepEqual(held, [])
-  })
-})
+    it("the guardian holds nothing of the journal's, nor any socket of Haraka's, beyond the stderr it shares", () => {
+      const guardian = guardianOf(haraka.pid)
+      assert.ok(guardian !== undefined, 'Haraka has a guardian once a program ran')
+      const harakaSockets = new Set(
+        readdirSync(`/proc/${haraka.pid}/fd`)
+          .map((fd) => safeReadlink(`/proc/${haraka.pid}/fd/${fd}`))
+          .filter((target) => target.startsWith('socket:')),
+      )
+      const held = readdirSync(`/proc/${guardian}/fd`)
+        .filter((fd) => Number(fd) > 2)
+        .map((fd) => safeReadlink(`/proc/${guardian}/fd/${fd}`))
+        .filter((target) => target.startsWith(journal) || harakaSockets.has(target))
+      assert.deepEqual(held, [])
+    })
+  },
+)
 
 function safeReadlink(path: string): string {
   try {

@@ -61,7 +61,8 @@ export function crlf(lines: readonly string[]): string {
  */
 export function afterReceivedHeader(received: Buffer): Buffer {
   const text = received.toString('latin1')
-  if (!text.startsWith('Received: from ')) throw new Error(`program input does not start with Received: ${text.slice(0, 80)}`)
+  if (!text.startsWith('Received: from '))
+    throw new Error(`program input does not start with Received: ${text.slice(0, 80)}`)
   // The header ends at the first line that does not start with white space (folded lines do).
   const end = /\n(?![ \t])/.exec(text)
   return end ? received.subarray(end.index + 1) : Buffer.alloc(0)

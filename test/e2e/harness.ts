@@ -61,7 +61,7 @@ export interface HarakaOptions {
 
 export class Haraka {
   private output = ''
-  private exited: Promise<number | null>
+  private readonly exited: Promise<number | null>
 
   private constructor(
     readonly dir: string,
@@ -117,10 +117,11 @@ export class Haraka {
       cpSync(join(REPO, 'plugins', 'pipe_transport.js'), join(dir, 'plugins', 'pipe_transport.js'))
       cpSync(join(REPO, 'plugins', 'pipe_transport'), join(dir, 'plugins', 'pipe_transport'), {
         recursive: true,
-        filter: (source) => !/\.ts$/.test(source),
+        filter: (source) => !source.endsWith('.ts'),
       })
     }
-    for (const [name, file] of Object.entries(options.extraPlugins ?? {})) cpSync(file, join(dir, 'plugins', `${name}.js`))
+    for (const [name, file] of Object.entries(options.extraPlugins ?? {}))
+      cpSync(file, join(dir, 'plugins', `${name}.js`))
     const port = await freePort()
     const config: Record<string, string> = {
       'smtp.ini': ['[main]', `listen=127.0.0.1:${port}`, 'nodes=0', ...(options.smtp ?? [])].join('\n'),

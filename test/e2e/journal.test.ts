@@ -57,9 +57,11 @@ function runs(work: Scratch): string[] {
 const HOSTS = ['one.test', 'two.test']
 let seq = 0
 /** A message no other test sends; a retry sends the same one again. */
-const freshMessage = (): string => crlf([`Message-ID: <journal-${process.pid}-${++seq}@client.test>`, 'Subject: journal', '', `body ${seq}`])
+const freshMessage = (): string =>
+  crlf([`Message-ID: <journal-${process.pid}-${++seq}@client.test>`, 'Subject: journal', '', `body ${seq}`])
 
-const reply = (result: SendResult): string => (result.reply ? `${result.reply.code} ${result.reply.text.replace(/\s*\([0-9A-F-]{36}\.\d+\)$/, '')}` : 'none')
+const reply = (result: SendResult): string =>
+  result.reply ? `${result.reply.code} ${result.reply.text.replace(/\s*\([0-9A-F-]{36}\.\d+\)$/, '')}` : 'none'
 
 /** Sends until the message is answered 250, as a sending MTA retries; returns every reply. */
 async function retryUntilAccepted(port: number, to: string[], message: string, attempts = 20): Promise<string[]> {
@@ -77,10 +79,14 @@ describe('delivery journal, local', () => {
   const work = new Scratch()
   const journalDir = work.path('journal')
   let haraka: Haraka
-  const send = async (to: string[], message: string): Promise<string> => reply(await sendMail(haraka.port, { from: 's@origin.test', to, message }))
+  const send = async (to: string[], message: string): Promise<string> =>
+    reply(await sendMail(haraka.port, { from: 's@origin.test', to, message }))
 
   before(async () => {
-    haraka = await Haraka.start({ hostList: HOSTS, ini: iniFor(programIn(work), `journal = local\njournal_directory = ${journalDir}`) })
+    haraka = await Haraka.start({
+      hostList: HOSTS,
+      ini: iniFor(programIn(work), `journal = local\njournal_directory = ${journalDir}`),
+    })
   })
 
   after(async () => {
@@ -98,21 +104,32 @@ describe('delivery journal, local', () => {
     assert.deepEqual(runs(work), ['one a@one.test', 'one b@one.test failed', 'two c@two.test'])
     assert.equal(await send(['a@one.test', 'b@one.test', 'c@two.test'], message), '250 2.0.0 delivered to 3 recipients')
     assert.deepEqual(runs(work), ['one b@one.test'])
-    assert.equal(await send(['a@one.test', 'b@one.test', 'c@two.test'], message), '250 2.0.0 already delivered (pipe_transport delivery journal)')
+    assert.equal(
+      await send(['a@one.test', 'b@one.test', 'c@two.test'], message),
+      '250 2.0.0 already delivered (pipe_transport delivery journal)',
+    )
     assert.deepEqual(runs(work), [])
-    await haraka.waitForLog(/\[INFO\] .*\[pipe_transport\] transaction queue_id=\S+ recipients=3 runs=0 rcpt=a@one\.test,b@one\.test,c@two\.test reply="250 2\.0\.0 already delivered/)
+    await haraka.waitForLog(
+      /\[INFO\] .*\[pipe_transport\] transaction queue_id=\S+ recipients=3 runs=0 rcpt=a@one\.test,b@one\.test,c@two\.test reply="250 2\.0\.0 already delivered/,
+    )
   })
 
   it('answers 550 naming the recipient when every one not delivered failed permanently', async () => {
     writeFileSync(work.path('perm-y@one.test'), '')
-    assert.equal(await send(['x@one.test', 'y@one.test'], freshMessage()), '550 5.1.1 no such user (EX_NOUSER, exit status 67) (1 of 2 recipients not delivered: y@one.test)')
+    assert.equal(
+      await send(['x@one.test', 'y@one.test'], freshMessage()),
+      '550 5.1.1 no such user (EX_NOUSER, exit status 67) (1 of 2 recipients not delivered: y@one.test)',
+    )
     assert.deepEqual(runs(work), ['one x@one.test', 'one y@one.test failed'])
   })
 
   it('runs a message sent twice after its 250 once', async () => {
     const message = freshMessage()
     assert.equal(await send(['solo@two.test'], message), '250 Message Queued')
-    assert.equal(await send(['solo@two.test'], message), '250 2.0.0 already delivered (pipe_transport delivery journal)')
+    assert.equal(
+      await send(['solo@two.test'], message),
+      '250 2.0.0 already delivered (pipe_transport delivery journal)',
+    )
     assert.deepEqual(runs(work), ['two solo@two.test'])
   })
 
@@ -129,10 +146,16 @@ describe('delivery journal, local', () => {
     writeFileSync(work.path('slow'), '')
     const first = sendMail(haraka.port, { from: 's@origin.test', to: ['slow@two.test'], message })
     while (!existsSync(work.path('started'))) await sleep(20)
-    assert.equal(await send(['slow@two.test'], message), '450 4.3.0 a delivery of this message is still running, try again later')
+    assert.equal(
+      await send(['slow@two.test'], message),
+      '450 4.3.0 a delivery of this message is still running, try again later',
+    )
     assert.equal(reply(await first), '250 Message Queued')
     work.take('slow')
-    assert.equal(await send(['slow@two.test'], message), '250 2.0.0 already delivered (pipe_transport delivery journal)')
+    assert.equal(
+      await send(['slow@two.test'], message),
+      '250 2.0.0 already delivered (pipe_transport delivery journal)',
+    )
     assert.deepEqual(runs(work), ['two slow@two.test'])
   })
 
@@ -140,8 +163,14 @@ describe('delivery journal, local', () => {
     const message = freshMessage()
     assert.equal(await send(['restart@two.test'], message), '250 Message Queued')
     await haraka.stop()
-    haraka = await Haraka.start({ hostList: HOSTS, ini: iniFor(programIn(work), `journal = local\njournal_directory = ${journalDir}`) })
-    assert.equal(await send(['restart@two.test'], message), '250 2.0.0 already delivered (pipe_transport delivery journal)')
+    haraka = await Haraka.start({
+      hostList: HOSTS,
+      ini: iniFor(programIn(work), `journal = local\njournal_directory = ${journalDir}`),
+    })
+    assert.equal(
+      await send(['restart@two.test'], message),
+      '250 2.0.0 already delivered (pipe_transport delivery journal)',
+    )
     assert.deepEqual(runs(work), ['two restart@two.test'])
   })
 })
@@ -167,17 +196,25 @@ describe('delivery journal, local, in cluster mode', () => {
   it('runs a message that many connections send at once once, across both workers', async () => {
     const message = freshMessage()
     writeFileSync(work.path('slow'), '')
-    const replies = await Promise.all(Array.from({ length: 6 }, () => sendMail(haraka.port, { from: 's@origin.test', to: ['many@two.test'], message })))
+    const replies = await Promise.all(
+      Array.from({ length: 6 }, () => sendMail(haraka.port, { from: 's@origin.test', to: ['many@two.test'], message })),
+    )
     work.take('slow')
     const answers = replies.map(reply)
     assert.equal(answers.filter((answer) => answer === '250 Message Queued').length, 1, answers.join(' | '))
     for (const answer of answers) {
       assert.ok(
-        ['250 Message Queued', '450 4.3.0 a delivery of this message is still running, try again later', '250 2.0.0 already delivered (pipe_transport delivery journal)'].includes(answer),
+        [
+          '250 Message Queued',
+          '450 4.3.0 a delivery of this message is still running, try again later',
+          '250 2.0.0 already delivered (pipe_transport delivery journal)',
+        ].includes(answer),
         answer,
       )
     }
-    assert.deepEqual(await retryUntilAccepted(haraka.port, ['many@two.test'], message), ['250 2.0.0 already delivered (pipe_transport delivery journal)'])
+    assert.deepEqual(await retryUntilAccepted(haraka.port, ['many@two.test'], message), [
+      '250 2.0.0 already delivered (pipe_transport delivery journal)',
+    ])
     assert.deepEqual(runs(work), ['two many@two.test'])
   })
 })
@@ -206,8 +243,14 @@ describe('delivery journal shared through Redis', () => {
   it('lets the second MX answer 250 without a run for what the first delivered', async () => {
     const message = freshMessage()
     writeFileSync(work.path('temp-b@one.test'), '')
-    assert.match(reply(await sendMail(mx1.port, { from: 's@origin.test', to: ['a@one.test', 'b@one.test'], message })), /^450 /)
-    assert.equal(reply(await sendMail(mx2.port, { from: 's@origin.test', to: ['a@one.test', 'b@one.test'], message })), '250 2.0.0 delivered to 2 recipients')
+    assert.match(
+      reply(await sendMail(mx1.port, { from: 's@origin.test', to: ['a@one.test', 'b@one.test'], message })),
+      /^450 /,
+    )
+    assert.equal(
+      reply(await sendMail(mx2.port, { from: 's@origin.test', to: ['a@one.test', 'b@one.test'], message })),
+      '250 2.0.0 delivered to 2 recipients',
+    )
     assert.equal(
       reply(await sendMail(mx1.port, { from: 's@origin.test', to: ['a@one.test', 'b@one.test'], message })),
       '250 2.0.0 already delivered (pipe_transport delivery journal)',
@@ -218,8 +261,13 @@ describe('delivery journal shared through Redis', () => {
   it('with Redis stopped, delivers anyway or defers as journal_unavailable says, and is whole again once Redis is back', async () => {
     await redis.stop()
     const message = freshMessage()
-    assert.equal(reply(await sendMail(mx1.port, { from: 's@origin.test', to: ['down@two.test'], message })), '250 Message Queued')
-    await mx1.waitForLog(/\[ERROR\] .*\[pipe_transport\] delivery journal \(redis 127\.0\.0\.1:\d+\/0\): begin failed: .*; delivering without it \(journal_unavailable = deliver\)/)
+    assert.equal(
+      reply(await sendMail(mx1.port, { from: 's@origin.test', to: ['down@two.test'], message })),
+      '250 Message Queued',
+    )
+    await mx1.waitForLog(
+      /\[ERROR\] .*\[pipe_transport\] delivery journal \(redis 127\.0\.0\.1:\d+\/0\): begin failed: .*; delivering without it \(journal_unavailable = deliver\)/,
+    )
     assert.equal(
       reply(await sendMail(mx2.port, { from: 's@origin.test', to: ['down@two.test'], message })),
       '450 4.3.0 pipe transport delivery journal unavailable, try again later',
@@ -230,8 +278,12 @@ describe('delivery journal shared through Redis', () => {
     // The journal reconnects by itself, within a second or so; until then it defers, as told.
     const replies = await retryUntilAccepted(mx2.port, ['up@two.test'], after)
     assert.equal(replies.at(-1), '250 Message Queued')
-    for (const early of replies.slice(0, -1)) assert.equal(early, '450 4.3.0 pipe transport delivery journal unavailable, try again later')
-    assert.equal(reply(await sendMail(mx1.port, { from: 's@origin.test', to: ['up@two.test'], message: after })), '250 2.0.0 already delivered (pipe_transport delivery journal)')
+    for (const early of replies.slice(0, -1))
+      assert.equal(early, '450 4.3.0 pipe transport delivery journal unavailable, try again later')
+    assert.equal(
+      reply(await sendMail(mx1.port, { from: 's@origin.test', to: ['up@two.test'], message: after })),
+      '250 2.0.0 already delivered (pipe_transport delivery journal)',
+    )
     assert.deepEqual(runs(work), ['two up@two.test'])
   })
 })

@@ -30,7 +30,10 @@ domain = one.test
 ${extra}`
 
   before(async () => {
-    program = work.shell('maybe-slow', `cat > /dev/null\n[ "$1" = slow ] && touch "${work.path('slow-started')}" && sleep 8\nexit 0`)
+    program = work.shell(
+      'maybe-slow',
+      `cat > /dev/null\n[ "$1" = slow ] && touch "${work.path('slow-started')}" && sleep 8\nexit 0`,
+    )
     haraka = await Haraka.start({ hostList: ['one.test', 'two.test'], ini: ini('one') })
   })
 
@@ -40,14 +43,17 @@ ${extra}`
   })
 
   const edit = (text: string): void => haraka.writeIni(text)
-  const reloads = (): number => haraka.log.split('\n').filter((line) => line.includes('[pipe_transport] reloaded ')).length
+  const reloads = (): number =>
+    haraka.log.split('\n').filter((line) => line.includes('[pipe_transport] reloaded ')).length
 
   it('applies a good edit without a restart; a running delivery finishes under the config it started with', async () => {
     assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version one')
     const slow = reply(haraka, 'slow@one.test')
     while (!existsSync(work.path('slow-started'))) await new Promise((r) => setTimeout(r, 25))
     edit(ini('two', '[two]\ndomain = two.test\n'))
-    await haraka.waitForLog(/\[pipe_transport\] reloaded \S+pipe_transport\.ini in \d+ ms: \[one\] one\.test; \[two\] two\.test/)
+    await haraka.waitForLog(
+      /\[pipe_transport\] reloaded \S+pipe_transport\.ini in \d+ ms: \[one\] one\.test; \[two\] two\.test/,
+    )
     assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version two')
     assert.equal(await reply(haraka, 'x@two.test'), '250 Message Queued')
     assert.equal(await slow, '250 2.0.0 version one')
@@ -56,9 +62,17 @@ ${extra}`
   it('logs a bad edit with the same messages as at start, and keeps the last good config', async () => {
     const before = reloads()
     edit(ini('three', '[two]\ndomain = two.test\ntiemout = 5\n\n[three]\ndomain = one.test\n'))
-    await haraka.waitForLog(/\[pipe_transport\] \S+pipe_transport\.ini: not reloaded, the last good config stays in force/)
-    assert.match(haraka.log, /\[CRIT\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini \[two\] tiemout: unknown key; did you mean "timeout"\?/)
-    assert.match(haraka.log, /\[CRIT\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini \[three\] domain: one\.test is already routed by \[one\]/)
+    await haraka.waitForLog(
+      /\[pipe_transport\] \S+pipe_transport\.ini: not reloaded, the last good config stays in force/,
+    )
+    assert.match(
+      haraka.log,
+      /\[CRIT\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini \[two\] tiemout: unknown key; did you mean "timeout"\?/,
+    )
+    assert.match(
+      haraka.log,
+      /\[CRIT\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini \[three\] domain: one\.test is already routed by \[one\]/,
+    )
     assert.equal(reloads(), before)
     assert.ok(haraka.running)
     assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version two')
@@ -68,7 +82,9 @@ ${extra}`
   it('refuses an edit with a key set twice or a line haraka-config drops, and keeps the last good config', async () => {
     const before = reloads()
     edit(`${ini('four')}\n[one.env]\nSTAGE = a\nSTAGE = b\n"QUOTED" = c\n`)
-    await haraka.waitForLog(/\[one\.env\] STAGE: is set on lines \d+ and \d+: [^\n]*\n(?:[^\n]*\n)*?[^\n]*\[one\.env\] "QUOTED": line \d+ is dropped by haraka-config[^\n]*\n(?:[^\n]*\n)*?[^\n]*not reloaded, the last good config stays in force/)
+    await haraka.waitForLog(
+      /\[one\.env\] STAGE: is set on lines \d+ and \d+: [^\n]*\n(?:[^\n]*\n)*?[^\n]*\[one\.env\] "QUOTED": line \d+ is dropped by haraka-config[^\n]*\n(?:[^\n]*\n)*?[^\n]*not reloaded, the last good config stays in force/,
+    )
     assert.equal(reloads(), before)
     assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version two')
   })
@@ -86,10 +102,18 @@ describe('no pipe_transport.ini', () => {
   })
 
   it('is a warning at start; routes nothing until the file is written, then reloads it', async () => {
-    assert.match(haraka.log, /\[WARN\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini is missing, so pipe_transport routes nothing; write it/)
-    assert.match(haraka.log, /\[pipe_transport\] loaded \S+pipe_transport\.ini in \d+ ms: no instances, nothing is routed/)
+    assert.match(
+      haraka.log,
+      /\[WARN\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini is missing, so pipe_transport routes nothing; write it/,
+    )
+    assert.match(
+      haraka.log,
+      /\[pipe_transport\] loaded \S+pipe_transport\.ini in \d+ ms: no instances, nothing is routed/,
+    )
     assert.equal(await reply(haraka, 'x@later.test'), '451 ')
-    haraka.writeIni('[later]\nprogram_name = /bin/cat\ndomain = later.test\n\n[later.code]\n0 = 250 2.0.0 written later\n')
+    haraka.writeIni(
+      '[later]\nprogram_name = /bin/cat\ndomain = later.test\n\n[later.code]\n0 = 250 2.0.0 written later\n',
+    )
     await haraka.waitForLog(/\[pipe_transport\] reloaded \S+pipe_transport\.ini in \d+ ms: \[later\] later\.test/)
     assert.equal(await reply(haraka, 'x@later.test'), '250 2.0.0 written later')
   })
@@ -132,13 +156,20 @@ for (const format of ['default', 'logfmt', 'json'] as const) {
       // Haraka puts a timestamp before each record when stdout is not a terminal.
       if (format === 'json') return JSON.parse(line.slice(line.indexOf('{'))) as Record<string, string | number>
       const fields: Record<string, string> = {}
-      for (const [, key = '', quoted, bare] of line.matchAll(/(\w+)=(?:"((?:[^"\\]|\\.)*)"|(\S+))/g)) fields[key] = quoted ?? bare ?? ''
+      for (const [, key = '', quoted, bare] of line.matchAll(/(\w+)=(?:"((?:[^"\\]|\\.)*)"|(\S+))/g))
+        fields[key] = quoted ?? bare ?? ''
       return fields
     }
 
     for (const [rcpt, level, ended, replyText, result] of [
       ['0@log.test', 'INFO', 'exit 0', '250', { pass: ['logged'], fail: [], err: [] }],
-      ['67@log.test', 'WARN', 'exit 67', '550 5.1.1 no such user (EX_NOUSER, exit status 67)', { pass: [], fail: ['logged: exit 67'], err: [] }],
+      [
+        '67@log.test',
+        'WARN',
+        'exit 67',
+        '550 5.1.1 no such user (EX_NOUSER, exit status 67)',
+        { pass: [], fail: ['logged: exit 67'], err: [] },
+      ],
     ] as const) {
       it(`${ended}: one ${level} line with every field, and the result in transaction.results`, async () => {
         const { reply: got } = await sendMail(haraka.port, { from: 's@origin.test', to: [rcpt], message: MESSAGE })
@@ -153,7 +184,11 @@ for (const format of ['default', 'logfmt', 'json'] as const) {
         assert.equal(fields['ended'], ended)
         assert.equal(fields['reply'], replyText)
         if (format !== 'default') assert.equal(String(fields['level']).toUpperCase(), level)
-        const observed = await haraka.waitForLog(new RegExp(`${queueId.replaceAll('.', '\\.')}.*results (\\{[^}]*\\})|results (\\{[^}]*\\}).*${queueId.replaceAll('.', '\\.')}`))
+        const observed = await haraka.waitForLog(
+          new RegExp(
+            `${queueId.replaceAll('.', '\\.')}.*results (\\{[^}]*\\})|results (\\{[^}]*\\}).*${queueId.replaceAll('.', '\\.')}`,
+          ),
+        )
         const json = (observed[1] ?? observed[2] ?? '{}').replaceAll('\\"', '"')
         assert.deepEqual(JSON.parse(json), result)
       })

@@ -34,13 +34,19 @@ describe('the npm package in a haraka -i install dir', () => {
 
   before(async () => {
     // npm test has built the plugin already; a prepack build now would rewrite files other tests use.
-    const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packed], { cwd: REPO })
+    const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packed], {
+      cwd: REPO,
+    })
     const [info] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[]
     files = info?.files.map((file) => file.path) ?? []
     dir = join(work.dir, 'haraka')
     await run(process.execPath, [join(REPO, 'node_modules', 'haraka', 'bin', 'haraka'), '-i', dir])
     // --prefer-offline: what npm ci of this repository put in npm's cache is enough.
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(packed, info?.filename ?? 'none')], { cwd: dir })
+    await run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', join(packed, info?.filename ?? 'none')],
+      { cwd: dir },
+    )
   })
 
   after(async () => {
@@ -50,22 +56,44 @@ describe('the npm package in a haraka -i install dir', () => {
   })
 
   it('holds the compiled plugin, README, the pages of docs/, LICENSE and CHANGELOG; no TypeScript, tests or config', () => {
-    const pages = readdirSync(join(REPO, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)
+    const pages = readdirSync(join(REPO, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`)
     assert.ok(pages.includes('docs/configuration.md'), `docs/ has its pages: ${pages.join(' ')}`)
-    for (const file of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', ...pages, 'plugins/pipe_transport.js', 'plugins/pipe_transport/tools/pipe-transport-try.js']) {
+    for (const file of [
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'CHANGELOG.md',
+      ...pages,
+      'plugins/pipe_transport.js',
+      'plugins/pipe_transport/tools/pipe-transport-try.js',
+    ]) {
       assert.ok(files.includes(file), `${file} is in the package`)
     }
-    assert.deepEqual(files.filter((file) => /\.ts$|^test\/|^config\//.test(file)), [])
-    assert.ok(!existsSync(join(dir, 'node_modules', PACKAGE, 'config')), 'a config/ in the package would be read as defaults')
+    assert.deepEqual(
+      files.filter((file) => /\.ts$|^test\/|^config\//.test(file)),
+      [],
+    )
+    assert.ok(
+      !existsSync(join(dir, 'node_modules', PACKAGE, 'config')),
+      'a config/ in the package would be read as defaults',
+    )
   })
 
   it('installs no Haraka of its own, only what the plugin needs at run time', () => {
     const installed = installedPackages(join(dir, 'node_modules'))
     assert.ok(!installed.includes('haraka'), `no second Haraka: ${installed.join(' ')}`)
-    assert.deepEqual(installed.filter((name) => name.startsWith('haraka')).sort(), ['haraka-config', 'haraka-constants', 'haraka-dsn', PACKAGE, 'haraka-utils'].sort())
-    for (const name of ['lmdb', 'redis']) assert.ok(installed.includes(name), `${name} is installed: ${installed.join(' ')}`)
-    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
-    assert.ok(manifest.dependencies[PACKAGE], 'npm install recorded the plugin in the install dir\'s package.json')
+    assert.deepEqual(
+      installed.filter((name) => name.startsWith('haraka')).sort(),
+      ['haraka-config', 'haraka-constants', 'haraka-dsn', PACKAGE, 'haraka-utils'].sort(),
+    )
+    for (const name of ['lmdb', 'redis'])
+      assert.ok(installed.includes(name), `${name} is installed: ${installed.join(' ')}`)
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>
+    }
+    assert.ok(manifest.dependencies[PACKAGE], "npm install recorded the plugin in the install dir's package.json")
   })
 
   it('delivers a message through the package, with pipe_transport in config/plugins and the local journal', async () => {
@@ -75,18 +103,32 @@ describe('the npm package in a haraka -i install dir', () => {
       // The local journal loads lmdb, a native module, from the package's dependencies.
       ini: `[main]\njournal = local\n\n[packaged]\nprogram_name = /bin/cat\ndomain = package.test\noutput_file = ${work.path('delivered')}\n\n[packaged.code]\n0 = 250 2.0.0 delivered by the package\n`,
     })
-    assert.ok(!existsSync(join(dir, 'plugins', 'pipe_transport.js')), 'Haraka found the plugin in node_modules, not in plugins/')
-    const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@package.test'], message: crlf(['Subject: packaged', '', 'body']) })
+    assert.ok(
+      !existsSync(join(dir, 'plugins', 'pipe_transport.js')),
+      'Haraka found the plugin in node_modules, not in plugins/',
+    )
+    const { reply } = await sendMail(haraka.port, {
+      from: 's@origin.test',
+      to: ['x@package.test'],
+      message: crlf(['Subject: packaged', '', 'body']),
+    })
     assert.equal(reply?.code, 250)
     assert.match(reply?.text ?? '', /^2\.0\.0 delivered by the package /)
-    assert.match(readFileSync(work.path('delivered'), 'latin1'), /^Received: from [\s\S]*\nSubject: packaged\n\nbody\n$/)
+    assert.match(
+      readFileSync(work.path('delivered'), 'latin1'),
+      /^Received: from [\s\S]*\nSubject: packaged\n\nbody\n$/,
+    )
   })
 
   it('has the try command in node_modules/.bin, which finds Haraka on PATH', async () => {
-    const { stdout } = await run(join(dir, 'node_modules', '.bin', 'pipe-transport-try'), ['-c', dir, '--dry-run', '--to', 'x@package.test'], {
-      cwd: tmpdir(),
-      env: { ...process.env, PATH: `${join(REPO, 'node_modules', '.bin')}:${process.env['PATH'] ?? ''}` },
-    })
+    const { stdout } = await run(
+      join(dir, 'node_modules', '.bin', 'pipe-transport-try'),
+      ['-c', dir, '--dry-run', '--to', 'x@package.test'],
+      {
+        cwd: tmpdir(),
+        env: { ...process.env, PATH: `${join(REPO, 'node_modules', '.bin')}:${process.env['PATH'] ?? ''}` },
+      },
+    )
     assert.match(stdout, /^RCPT TO:<x@package\.test> {2}routed to \[packaged\]$/m)
     assert.match(stdout, /^\[packaged\] runs \/bin\/cat once for x@package\.test$/m)
   })

@@ -113,7 +113,7 @@ export class PrivatePostfix {
     } catch (err) {
       const log = postfix.log()
       await postfix.stop()
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\nPostfix logged:\n${log}`)
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nPostfix logged:\n${log}`, { cause: err })
     }
     return postfix
   }

@@ -113,7 +113,13 @@ async function sendThroughPostfix(postfix: PrivatePostfix, subject: string): Pro
   for (;;) {
     const all = postfix.log()
     const queueId = new RegExp(`: ([0-9A-F]+): message-id=<${messageId}>`).exec(all)?.[1]
-    const log = queueId === undefined ? '' : all.split('\n').filter((line) => line.includes(`: ${queueId}: `)).join('\n')
+    const log =
+      queueId === undefined
+        ? ''
+        : all
+            .split('\n')
+            .filter((line) => line.includes(`: ${queueId}: `))
+            .join('\n')
     const sent = statusLines(log, 'sent')
     if (RECIPIENTS.every((rcpt) => sent.has(rcpt))) return { tookMs: Date.now() - since, log }
     if (Date.now() > deadline) throw new Error(`not delivered within ${DELIVERY_BOUND_MS} ms; Postfix logged:\n${all}`)
@@ -122,15 +128,25 @@ async function sendThroughPostfix(postfix: PrivatePostfix, subject: string): Pro
 }
 
 function message(subject: string, messageId: string): string {
-  const headers = ['From: <sender@origin.test>', 'To: <a@one.test>, <b@one.test>, <c@two.test>', `Subject: ${subject}`, `Message-ID: <${messageId}>`]
+  const headers = [
+    'From: <sender@origin.test>',
+    'To: <a@one.test>, <b@one.test>, <c@two.test>',
+    `Subject: ${subject}`,
+    `Message-ID: <${messageId}>`,
+  ]
   return [...headers, '', 'body', 'last line', ''].join('\n')
 }
 
-const described = (runs: readonly Run[]): string[] => runs.map((run) => `${run.outcome} ${run.instance} ${run.recipients.join(' ')}`)
+const described = (runs: readonly Run[]): string[] =>
+  runs.map((run) => `${run.outcome} ${run.instance} ${run.recipients.join(' ')}`)
 
 /** Each recipient in exactly one successful run, that run complete; `one` runs hold one recipient each. */
 function assertEachOnce(runs: readonly Run[]): void {
-  assert.deepEqual(described(runs.filter((run) => run.outcome === 'ok')).sort(), ['ok one a@one.test', 'ok one b@one.test', 'ok two c@two.test'])
+  assert.deepEqual(described(runs.filter((run) => run.outcome === 'ok')).sort(), [
+    'ok one a@one.test',
+    'ok one b@one.test',
+    'ok two c@two.test',
+  ])
   assert.ok(
     runs.every((run) => run.complete),
     'every run read the whole message',
@@ -159,12 +175,22 @@ interface Setup {
  * tests; after them stops both, removes everything and checks that no Postfix process is left.
  */
 function postfixAndHaraka(
-  options: { readonly haraka?: (work: Scratch) => Partial<HarakaOptions>; readonly postfixMain?: Record<string, string> } = {},
+  options: {
+    readonly haraka?: (work: Scratch) => Partial<HarakaOptions>
+    readonly postfixMain?: Record<string, string>
+  } = {},
 ): Setup {
   const setup = { work: new Scratch() } as Setup
   before(async () => {
-    setup.haraka = await Haraka.start({ hostList: ['one.test', 'two.test'], ini: harakaIni(setup.work), ...options.haraka?.(setup.work) })
-    setup.postfix = await PrivatePostfix.start({ relayPort: setup.haraka.port, ...(options.postfixMain ? { main: options.postfixMain } : {}) })
+    setup.haraka = await Haraka.start({
+      hostList: ['one.test', 'two.test'],
+      ini: harakaIni(setup.work),
+      ...options.haraka?.(setup.work),
+    })
+    setup.postfix = await PrivatePostfix.start({
+      relayPort: setup.haraka.port,
+      ...(options.postfixMain ? { main: options.postfixMain } : {}),
+    })
   })
   after(async () => {
     const configDir = setup.postfix?.configDir
@@ -186,9 +212,17 @@ describe('a real Postfix as the sending MTA', NEEDS_ROOT, () => {
 
     assertEachOnce(runsOf(setup.work, 'three on two routes'))
     // Postfix's view: one SMTP transaction took all three (one 250 after the dot), nothing deferred.
-    assertOneLineEach(log, 'sent', new RegExp(`relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${setup.haraka.port}, .*status=sent \\(250 `))
+    assertOneLineEach(
+      log,
+      'sent',
+      new RegExp(`relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${setup.haraka.port}, .*status=sent \\(250 `),
+    )
     const sent = statusLines(log, 'sent')
-    assert.equal(new Set([...sent.values()].map(([line]) => / status=sent \((.*)\)$/.exec(line ?? '')?.[1])).size, 1, 'one reply for all three')
+    assert.equal(
+      new Set([...sent.values()].map(([line]) => / status=sent \((.*)\)$/.exec(line ?? '')?.[1])).size,
+      1,
+      'one reply for all three',
+    )
     assert.deepEqual([...statusLines(log, 'deferred').keys()], [], 'Postfix deferred nothing')
     assert.doesNotMatch(log, / 452 4\.5\.3 /)
     assert.deepEqual(await setup.postfix.queue(), [], "Postfix's queue is empty")
@@ -222,12 +256,18 @@ describe('a real Postfix that retries within seconds', NEEDS_ROOT, () => {
 
   it('Postfix sends the message again and the journal answers 250 without a second run', async () => {
     const { tookMs, log } = await sendThroughPostfix(setup.postfix, 'reply lost')
-    process.stderr.write(`postfix-sender: with the first reply lost, Postfix had 3 recipients delivered in ${tookMs} ms\n`)
+    process.stderr.write(
+      `postfix-sender: with the first reply lost, Postfix had 3 recipients delivered in ${tookMs} ms\n`,
+    )
 
     assert.match(setup.haraka.log, /\[drop_first_reply\] hanging up before the reply/)
     assertEachOnce(runsOf(setup.work, 'reply lost'))
     // First attempt: Postfix knows the message may have arrived, and tries again.
-    assertOneLineEach(log, 'deferred', /lost connection .* while sending end of data -- message may be sent more than once/)
+    assertOneLineEach(
+      log,
+      'deferred',
+      /lost connection .* while sending end of data -- message may be sent more than once/,
+    )
     // Second attempt: the journal knows all three were delivered.
     assertOneLineEach(log, 'sent', /status=sent \(250 2\.0\.0 already delivered \(pipe_transport delivery journal\) \(/)
     assert.deepEqual(await setup.postfix.queue(), [], "Postfix's queue is empty")
@@ -240,7 +280,11 @@ describe('a real Postfix that retries within seconds', NEEDS_ROOT, () => {
     const runs = runsOf(setup.work, FAIL_B_ONCE)
     assertEachOnce(runs)
     // The first attempt runs all three; the second only b, whom the first did not deliver.
-    assert.deepEqual(described(runs.slice(0, 3)).sort(), ['ok one a@one.test', 'ok two c@two.test', 'temp one b@one.test'])
+    assert.deepEqual(described(runs.slice(0, 3)).sort(), [
+      'ok one a@one.test',
+      'ok two c@two.test',
+      'temp one b@one.test',
+    ])
     assert.deepEqual(described(runs.slice(3)), ['ok one b@one.test'])
     // Haraka's one answer to the first attempt defers the whole message, naming b.
     assertOneLineEach(log, 'deferred', /said: 450 4\.\d\.\d .*\(1 of 3 recipients not delivered: b@one\.test\)/)

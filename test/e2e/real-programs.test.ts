@@ -19,7 +19,9 @@ const MLMMJ_MAKE_ML = '/usr/bin/mlmmj-make-ml'
 const MLMMJ_RECEIVE = '/usr/bin/mlmmj-receive'
 const PROCMAIL = '/usr/bin/procmail'
 
-const missing = [DOVECOT, DOVECOT_LDA, DOVEADM, MLMMJ_MAKE_ML, MLMMJ_RECEIVE, PROCMAIL].filter((program) => !existsSync(program))
+const missing = [DOVECOT, DOVECOT_LDA, DOVEADM, MLMMJ_MAKE_ML, MLMMJ_RECEIVE, PROCMAIL].filter(
+  (program) => !existsSync(program),
+)
 if (missing.length > 0) {
   throw new Error(`missing ${missing.join(', ')}: install Debian's dovecot-core, mlmmj and procmail (.ci/run does)`)
 }
@@ -75,24 +77,27 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
   }
 }
 
-describe('real programs behind the recipes', { skip: process.getuid?.() === 0 ? false : 'dovecot-lda switches to the mail user: needs root' }, () => {
-  const work = new Scratch()
-  let haraka: Haraka
-  let dovecot: ChildProcess | undefined
-  let sink: Awaited<ReturnType<typeof smtpSink>>
-  const mail = work.path('mail')
-  const spool = work.path('mlmmj')
-  const procmailDir = work.path('procmail')
+describe(
+  'real programs behind the recipes',
+  { skip: process.getuid?.() === 0 ? false : 'dovecot-lda switches to the mail user: needs root' },
+  () => {
+    const work = new Scratch()
+    let haraka: Haraka
+    let dovecot: ChildProcess | undefined
+    let sink: Awaited<ReturnType<typeof smtpSink>>
+    const mail = work.path('mail')
+    const spool = work.path('mlmmj')
+    const procmailDir = work.path('procmail')
 
-  before(async () => {
-    // dovecot-lda runs as the mail user (uid 65534, nobody); it must reach its mail directory.
-    chmodSync(work.dir, 0o755)
-    mkdirSync(mail, { mode: 0o777 })
-    chmodSync(mail, 0o777)
-    // dovecot itself, with no protocol, serves the userdb that `dovecot-lda -d` asks.
-    const dovecotConf = work.file(
-      'dovecot.conf',
-      `base_dir = ${work.path('dovecot-run')}
+    before(async () => {
+      // dovecot-lda runs as the mail user (uid 65534, nobody); it must reach its mail directory.
+      chmodSync(work.dir, 0o755)
+      mkdirSync(mail, { mode: 0o777 })
+      chmodSync(mail, 0o777)
+      // dovecot itself, with no protocol, serves the userdb that `dovecot-lda -d` asks.
+      const dovecotConf = work.file(
+        'dovecot.conf',
+        `base_dir = ${work.path('dovecot-run')}
 log_path = ${work.path('dovecot.log')}
 protocols =
 ssl = no
@@ -108,22 +113,29 @@ passdb {
   args = nopassword=y
 }
 `,
-    )
-    dovecot = spawn(DOVECOT, ['-F', '-c', dovecotConf], { stdio: 'ignore' })
-    await waitFor('dovecot serving its userdb', () => (existsSync(work.path('dovecot-run/auth-userdb')) ? true : undefined))
+      )
+      dovecot = spawn(DOVECOT, ['-F', '-c', dovecotConf], { stdio: 'ignore' })
+      await waitFor('dovecot serving its userdb', () =>
+        existsSync(work.path('dovecot-run/auth-userdb')) ? true : undefined,
+      )
 
-    sink = await smtpSink()
-    const made = spawnSync(MLMMJ_MAKE_ML, ['-L', 'list', '-s', spool], { input: 'lists.test\nowner@lists.test\nen\n' })
-    assert.equal(made.status, 0, `mlmmj-make-ml: ${made.stderr}`)
-    writeFileSync(join(spool, 'list/control/relayhost'), '127.0.0.1\n')
-    writeFileSync(join(spool, 'list/control/smtpport'), `${sink.port}\n`)
+      sink = await smtpSink()
+      const made = spawnSync(MLMMJ_MAKE_ML, ['-L', 'list', '-s', spool], {
+        input: 'lists.test\nowner@lists.test\nen\n',
+      })
+      assert.equal(made.status, 0, `mlmmj-make-ml: ${made.stderr.toString()}`)
+      writeFileSync(join(spool, 'list/control/relayhost'), '127.0.0.1\n')
+      writeFileSync(join(spool, 'list/control/smtpport'), `${sink.port}\n`)
 
-    mkdirSync(procmailDir)
-    const procmailrc = work.file('folders.rc', `MAILDIR=${procmailDir}\nDEFAULT=$MAILDIR/inbox/\nEXTENSION=$1\n:0\n* EXTENSION ?? .\n$MAILDIR/$EXTENSION/\n`)
+      mkdirSync(procmailDir)
+      const procmailrc = work.file(
+        'folders.rc',
+        `MAILDIR=${procmailDir}\nDEFAULT=$MAILDIR/inbox/\nEXTENSION=$1\n:0\n* EXTENSION ?? .\n$MAILDIR/$EXTENSION/\n`,
+      )
 
-    haraka = await Haraka.start({
-      hostList: ['mail.test', 'checked.test', 'lists.test', 'pm.test'],
-      ini: `
+      haraka = await Haraka.start({
+        hostList: ['mail.test', 'checked.test', 'lists.test', 'pm.test'],
+        ini: `
 [main]
 recipient_delimiter = +
 
@@ -165,61 +177,101 @@ domain = pm.test
 code_preset = sysexits
 recipient_limit = 1
 `,
+      })
     })
-  })
 
-  after(async () => {
-    await haraka?.stop()
-    dovecot?.kill('SIGTERM')
-    if (dovecot && dovecot.exitCode === null) await once(dovecot, 'exit')
-    await sink?.close()
-    work.remove()
-  })
-
-  it('dovecot-lda files alice+work@ in her work folder and alice@ in her INBOX', async () => {
-    const message = (subject: string): string => crlf([`Subject: ${subject}`, '', `body of ${subject}`])
-    for (const [rcpt, subject] of [['alice+work@mail.test', 'for work'], ['alice@mail.test', 'for the inbox']] as const) {
-      const { reply } = await sendMail(haraka.port, { from: 'bob@origin.test', to: [rcpt], message: message(subject) })
-      assert.equal(reply?.code, 250, `${rcpt}: ${reply?.text}`)
-    }
-    const [work1] = newMail(join(mail, 'alice', '.work'))
-    const [inbox] = newMail(join(mail, 'alice'))
-    assert.match(work1 ?? '', /^Return-Path: <bob@origin\.test>\nDelivered-To: alice\+work@mail\.test\nReceived: [\s\S]*\nSubject: for work\n\nbody of for work\n$/)
-    assert.match(inbox ?? '', /^Return-Path: <bob@origin\.test>\nDelivered-To: alice@mail\.test\nReceived: [\s\S]*\nSubject: for the inbox\n\nbody of for the inbox\n$/)
-    assert.equal(newMail(join(mail, 'alice')).length, 1)
-  })
-
-  it('dovecot-lda refuses a user its userdb does not know: exit 67 is 550 5.1.1 with the sysexits preset', async () => {
-    const { reply } = await sendMail(haraka.port, { from: 'bob@origin.test', to: ['nobody-here@mail.test'], message: crlf(['Subject: x', '', 'x']) })
-    assert.equal(`${reply?.code} ${reply?.text.replace(/ \([^)]+\)$/, '')}`, '550 5.1.1 no such user (EX_NOUSER, exit status 67)')
-  })
-
-  it('doveadm user, as check_program, refuses a user dovecot does not know at RCPT and lets a known one through', async () => {
-    const result = await sendMail(haraka.port, { from: 'bob@origin.test', to: ['nobody-here@checked.test', 'alice@checked.test'], message: crlf(['Subject: checked', '', 'x']) })
-    assert.equal(`${result.refused.get('nobody-here@checked.test')?.code} ${result.refused.get('nobody-here@checked.test')?.text}`, '550 5.1.1 nobody-here@checked.test: no such recipient here')
-    assert.equal(result.reply?.code, 250)
-    assert.equal(newMail(join(mail, 'alice')).filter((text) => text.includes('Subject: checked')).length, 1)
-  })
-
-  it('mlmmj answers a Bcc\'d list+subscribe@ with its confirmation to the requester', async () => {
-    const { reply } = await sendMail(haraka.port, {
-      from: 'bob@origin.test',
-      to: ['List+Subscribe@lists.test'],
-      message: crlf(['From: bob@origin.test', 'To: undisclosed-recipients:;', 'Subject: subscribe', '', '']),
+    after(async () => {
+      await haraka?.stop()
+      dovecot?.kill('SIGTERM')
+      if (dovecot?.exitCode === null) await once(dovecot, 'exit')
+      await sink?.close()
+      work.remove()
     })
-    assert.equal(reply?.code, 250, reply?.text)
-    const confirmation = await waitFor('mlmmj confirmation', () => sink.received.find((each) => each.to.includes('bob@origin.test')))
-    assert.match(confirmation.from, /^list\+bounces-confsub-[0-9a-f]+-bob=origin\.test@lists\.test$/)
-    assert.match(confirmation.data, /Confirm_subscription_to_list=40lists\.test/)
-    assert.match(confirmation.data, /^Reply-To: list\+confsub-[0-9a-f]+-bob=origin\.test@lists\.test$/m)
-  })
 
-  it('procmail files by the extension it is given', async () => {
-    for (const rcpt of ['carol+receipts@pm.test', 'carol@pm.test']) {
-      const { reply } = await sendMail(haraka.port, { from: 'bob@origin.test', to: [rcpt], message: crlf([`Subject: ${rcpt}`, '', 'x']) })
-      assert.equal(reply?.code, 250, `${rcpt}: ${reply?.text}`)
-    }
-    assert.deepEqual(newMail(join(procmailDir, 'receipts')).map((text) => /^Subject: (.*)$/m.exec(text)?.[1]), ['carol+receipts@pm.test'])
-    assert.deepEqual(newMail(join(procmailDir, 'inbox')).map((text) => /^Subject: (.*)$/m.exec(text)?.[1]), ['carol@pm.test'])
-  })
-})
+    it('dovecot-lda files alice+work@ in her work folder and alice@ in her INBOX', async () => {
+      const message = (subject: string): string => crlf([`Subject: ${subject}`, '', `body of ${subject}`])
+      for (const [rcpt, subject] of [
+        ['alice+work@mail.test', 'for work'],
+        ['alice@mail.test', 'for the inbox'],
+      ] as const) {
+        const { reply } = await sendMail(haraka.port, {
+          from: 'bob@origin.test',
+          to: [rcpt],
+          message: message(subject),
+        })
+        assert.equal(reply?.code, 250, `${rcpt}: ${reply?.text}`)
+      }
+      const [work1] = newMail(join(mail, 'alice', '.work'))
+      const [inbox] = newMail(join(mail, 'alice'))
+      assert.match(
+        work1 ?? '',
+        /^Return-Path: <bob@origin\.test>\nDelivered-To: alice\+work@mail\.test\nReceived: [\s\S]*\nSubject: for work\n\nbody of for work\n$/,
+      )
+      assert.match(
+        inbox ?? '',
+        /^Return-Path: <bob@origin\.test>\nDelivered-To: alice@mail\.test\nReceived: [\s\S]*\nSubject: for the inbox\n\nbody of for the inbox\n$/,
+      )
+      assert.equal(newMail(join(mail, 'alice')).length, 1)
+    })
+
+    it('dovecot-lda refuses a user its userdb does not know: exit 67 is 550 5.1.1 with the sysexits preset', async () => {
+      const { reply } = await sendMail(haraka.port, {
+        from: 'bob@origin.test',
+        to: ['nobody-here@mail.test'],
+        message: crlf(['Subject: x', '', 'x']),
+      })
+      assert.equal(
+        `${reply?.code} ${reply?.text.replace(/ \([^)]+\)$/, '')}`,
+        '550 5.1.1 no such user (EX_NOUSER, exit status 67)',
+      )
+    })
+
+    it('doveadm user, as check_program, refuses a user dovecot does not know at RCPT and lets a known one through', async () => {
+      const result = await sendMail(haraka.port, {
+        from: 'bob@origin.test',
+        to: ['nobody-here@checked.test', 'alice@checked.test'],
+        message: crlf(['Subject: checked', '', 'x']),
+      })
+      assert.equal(
+        `${result.refused.get('nobody-here@checked.test')?.code} ${result.refused.get('nobody-here@checked.test')?.text}`,
+        '550 5.1.1 nobody-here@checked.test: no such recipient here',
+      )
+      assert.equal(result.reply?.code, 250)
+      assert.equal(newMail(join(mail, 'alice')).filter((text) => text.includes('Subject: checked')).length, 1)
+    })
+
+    it("mlmmj answers a Bcc'd list+subscribe@ with its confirmation to the requester", async () => {
+      const { reply } = await sendMail(haraka.port, {
+        from: 'bob@origin.test',
+        to: ['List+Subscribe@lists.test'],
+        message: crlf(['From: bob@origin.test', 'To: undisclosed-recipients:;', 'Subject: subscribe', '', '']),
+      })
+      assert.equal(reply?.code, 250, reply?.text)
+      const confirmation = await waitFor('mlmmj confirmation', () =>
+        sink.received.find((each) => each.to.includes('bob@origin.test')),
+      )
+      assert.match(confirmation.from, /^list\+bounces-confsub-[0-9a-f]+-bob=origin\.test@lists\.test$/)
+      assert.match(confirmation.data, /Confirm_subscription_to_list=40lists\.test/)
+      assert.match(confirmation.data, /^Reply-To: list\+confsub-[0-9a-f]+-bob=origin\.test@lists\.test$/m)
+    })
+
+    it('procmail files by the extension it is given', async () => {
+      for (const rcpt of ['carol+receipts@pm.test', 'carol@pm.test']) {
+        const { reply } = await sendMail(haraka.port, {
+          from: 'bob@origin.test',
+          to: [rcpt],
+          message: crlf([`Subject: ${rcpt}`, '', 'x']),
+        })
+        assert.equal(reply?.code, 250, `${rcpt}: ${reply?.text}`)
+      }
+      assert.deepEqual(
+        newMail(join(procmailDir, 'receipts')).map((text) => /^Subject: (.*)$/m.exec(text)?.[1]),
+        ['carol+receipts@pm.test'],
+      )
+      assert.deepEqual(
+        newMail(join(procmailDir, 'inbox')).map((text) => /^Subject: (.*)$/m.exec(text)?.[1]),
+        ['carol@pm.test'],
+      )
+    })
+  },
+)

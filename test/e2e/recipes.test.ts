@@ -34,21 +34,46 @@ const MAILMAN = '/usr/lib/mailman/mail/mailman'
 /** Per recipe (as docs/recipes.md's `<!-- recipe: NAME -->` markers name them), the recipients it must route. */
 const EXPECTED: Readonly<Record<string, readonly Expectation[]>> = {
   'request-tracker': [
-    { to: 'support@example.com', program: RT, argv: ['--queue', 'general', '--action', 'correspond', '--extension', 'ticket', ...RT_URL], env: { EXTENSION: '' } },
-    { to: 'support+123@example.com', program: RT, argv: ['--queue', 'general', '--action', 'correspond', '--extension', 'ticket', ...RT_URL], env: { EXTENSION: '123' } },
-    { to: 'billing-comment@example.com', program: RT, argv: ['--queue', 'billing', '--action', 'comment', '--extension', 'ticket', ...RT_URL] },
+    {
+      to: 'support@example.com',
+      program: RT,
+      argv: ['--queue', 'general', '--action', 'correspond', '--extension', 'ticket', ...RT_URL],
+      env: { EXTENSION: '' },
+    },
+    {
+      to: 'support+123@example.com',
+      program: RT,
+      argv: ['--queue', 'general', '--action', 'correspond', '--extension', 'ticket', ...RT_URL],
+      env: { EXTENSION: '123' },
+    },
+    {
+      to: 'billing-comment@example.com',
+      program: RT,
+      argv: ['--queue', 'billing', '--action', 'comment', '--extension', 'ticket', ...RT_URL],
+    },
   ],
   mailman2: [
     { to: 'team@lists.example.com', program: MAILMAN, argv: ['post', 'team'] },
-    ...['admin', 'bounces', 'confirm', 'join', 'leave', 'owner', 'request', 'subscribe', 'unsubscribe'].map((command) => ({
-      to: `team-${command}@lists.example.com`,
-      program: MAILMAN,
-      argv: [command, 'team'],
-    })),
+    ...['admin', 'bounces', 'confirm', 'join', 'leave', 'owner', 'request', 'subscribe', 'unsubscribe'].map(
+      (command) => ({
+        to: `team-${command}@lists.example.com`,
+        program: MAILMAN,
+        argv: [command, 'team'],
+      }),
+    ),
   ],
   sympa: [
-    { to: 'team@sympa.example.com', program: '/usr/lib/sympa/bin/queue', argv: ['team@sympa.example.com'], preface: 'Return-Path: <bob@origin.test>\n' },
-    { to: 'Team-Request@sympa.example.com', program: '/usr/lib/sympa/bin/queue', argv: ['team-request@sympa.example.com'] },
+    {
+      to: 'team@sympa.example.com',
+      program: '/usr/lib/sympa/bin/queue',
+      argv: ['team@sympa.example.com'],
+      preface: 'Return-Path: <bob@origin.test>\n',
+    },
+    {
+      to: 'Team-Request@sympa.example.com',
+      program: '/usr/lib/sympa/bin/queue',
+      argv: ['team-request@sympa.example.com'],
+    },
     { to: 'team-owner@sympa.example.com', program: '/usr/lib/sympa/bin/bouncequeue', argv: ['team@sympa.example.com'] },
   ],
   mlmmj: [
@@ -57,10 +82,13 @@ const EXPECTED: Readonly<Record<string, readonly Expectation[]>> = {
       program: '/usr/bin/mlmmj-receive',
       argv: ['-F', '-L', '/var/spool/mlmmj/team/'],
       env: { EXTENSION: 'subscribe', LOCAL: 'team+subscribe' },
-      preface: 'Return-Path: <bob@origin.test>\nX-Original-To: Team+Subscribe@lists.example.com\nDelivered-To: Team+Subscribe@lists.example.com\n',
+      preface:
+        'Return-Path: <bob@origin.test>\nX-Original-To: Team+Subscribe@lists.example.com\nDelivered-To: Team+Subscribe@lists.example.com\n',
     },
   ],
-  schleuder: [{ to: 'team@schleuder.example.com', program: '/usr/bin/schleuder', argv: ['work', 'team@schleuder.example.com'] }],
+  schleuder: [
+    { to: 'team@schleuder.example.com', program: '/usr/bin/schleuder', argv: ['work', 'team@schleuder.example.com'] },
+  ],
   'dovecot-lda': [
     {
       to: 'alice+work@example.com',
@@ -68,9 +96,19 @@ const EXPECTED: Readonly<Record<string, readonly Expectation[]>> = {
       argv: ['-f', 'bob@origin.test', '-d', 'alice@example.com', '-m', 'work', '-a', 'alice+work@example.com'],
       preface: 'Return-Path: <bob@origin.test>\nDelivered-To: alice+work@example.com\n',
     },
-    { to: 'alice@example.com', program: '/usr/lib/dovecot/dovecot-lda', argv: ['-f', 'bob@origin.test', '-d', 'alice@example.com', '-m', '', '-a', 'alice@example.com'] },
+    {
+      to: 'alice@example.com',
+      program: '/usr/lib/dovecot/dovecot-lda',
+      argv: ['-f', 'bob@origin.test', '-d', 'alice@example.com', '-m', '', '-a', 'alice@example.com'],
+    },
   ],
-  procmail: [{ to: 'carol+receipts@example.com', program: '/usr/bin/procmail', argv: ['-m', '/etc/procmail/folders.rc', 'receipts'] }],
+  procmail: [
+    {
+      to: 'carol+receipts@example.com',
+      program: '/usr/bin/procmail',
+      argv: ['-m', '/etc/procmail/folders.rc', 'receipts'],
+    },
+  ],
   maildrop: [
     {
       to: 'dave+x@example.com',
@@ -82,19 +120,44 @@ const EXPECTED: Readonly<Record<string, readonly Expectation[]>> = {
     {
       to: 'app@redmine.example.com',
       program: '/usr/local/bin/rdm-mailhandler.rb',
-      argv: ['--url', 'https://redmine.example.com', '--key-file', '/etc/redmine/mail.key', '--project', 'mobile-app', '--unknown-user', 'accept', '--no-permission-check'],
+      argv: [
+        '--url',
+        'https://redmine.example.com',
+        '--key-file',
+        '/etc/redmine/mail.key',
+        '--project',
+        'mobile-app',
+        '--unknown-user',
+        'accept',
+        '--no-permission-check',
+      ],
     },
   ],
-  znuny: [{ to: 'invoices@example.com', program: '/opt/znuny/bin/otrs.Console.pl', argv: ['Maint::PostMaster::Read', '--target-queue', 'Finance'] }],
-  zammad: [{ to: 'sales@example.com', program: '/usr/bin/zammad', argv: ['run', 'rails', 'r', 'Channel::Driver::MailStdin.new(Channel.find(4))'] }],
-  discourse: [{ to: 'anyone@forum.example.com', program: '/usr/local/bin/receive-mail', argv: ['anyone@forum.example.com'] }],
+  znuny: [
+    {
+      to: 'invoices@example.com',
+      program: '/opt/znuny/bin/otrs.Console.pl',
+      argv: ['Maint::PostMaster::Read', '--target-queue', 'Finance'],
+    },
+  ],
+  zammad: [
+    {
+      to: 'sales@example.com',
+      program: '/usr/bin/zammad',
+      argv: ['run', 'rails', 'r', 'Channel::Driver::MailStdin.new(Channel.find(4))'],
+    },
+  ],
+  discourse: [
+    { to: 'anyone@forum.example.com', program: '/usr/local/bin/receive-mail', argv: ['anyone@forum.example.com'] },
+  ],
 }
 
 /** docs/recipes.md's recipes: the ini block after each `<!-- recipe: NAME -->` marker. */
 function documentedRecipes(): Map<string, string> {
   const page = readFileSync(join(REPO, 'docs', 'recipes.md'), 'utf8')
   const recipes = new Map<string, string>()
-  for (const match of page.matchAll(/<!-- recipe: ([\w-]+) -->\n```ini\n([\s\S]*?)```/g)) recipes.set(match[1] ?? '', match[2] ?? '')
+  for (const match of page.matchAll(/<!-- recipe: ([\w-]+) -->\n```ini\n([\s\S]*?)```/g))
+    recipes.set(match[1] ?? '', match[2] ?? '')
   return recipes
 }
 
@@ -141,7 +204,11 @@ process.stdin.on('end', () => {
       const haraka = harakas.get(name)
       assert.ok(haraka, `docs/recipes.md has no recipe ${name}`)
       for (const expected of expectations) {
-        const { reply } = await sendMail(haraka.port, { from: 'bob@origin.test', to: [expected.to], message: crlf([`Subject: ${name}`, '', 'body']) })
+        const { reply } = await sendMail(haraka.port, {
+          from: 'bob@origin.test',
+          to: [expected.to],
+          message: crlf([`Subject: ${name}`, '', 'body']),
+        })
         assert.equal(reply?.code, 250, `${expected.to}: ${reply?.code} ${reply?.text}`)
         const runs = work
           .take('runs.jsonl')
@@ -152,7 +219,8 @@ process.stdin.on('end', () => {
         assert.equal(runs.length, 1, `${expected.to}: one run`)
         const [run] = runs
         assert.deepEqual([run?.program, run?.argv], [expected.program, expected.argv], expected.to)
-        for (const [key, value] of Object.entries(expected.env ?? {})) assert.equal(run?.env[key], value, `${expected.to}: ${key}`)
+        for (const [key, value] of Object.entries(expected.env ?? {}))
+          assert.equal(run?.env[key], value, `${expected.to}: ${key}`)
         if (expected.preface !== undefined) assert.equal(run?.preface, expected.preface, `${expected.to}: preface`)
       }
     })
@@ -161,9 +229,16 @@ process.stdin.on('end', () => {
   it('schleuder: the [unrouted] postmaster@ and abuse@ are left to other plugins', async () => {
     const haraka = harakas.get('schleuder')
     assert.ok(haraka)
-    const result = await sendMail(haraka.port, { from: 'bob@origin.test', to: ['postmaster@schleuder.example.com', 'abuse@schleuder.example.com'], message: crlf(['Subject: x', '', 'x']) })
+    const result = await sendMail(haraka.port, {
+      from: 'bob@origin.test',
+      to: ['postmaster@schleuder.example.com', 'abuse@schleuder.example.com'],
+      message: crlf(['Subject: x', '', 'x']),
+    })
     // No instance accepts them (check_recipient), and no other rcpt plugin does here.
-    assert.deepEqual([...result.refused.values()].map((reply) => reply.code), [550, 550])
+    assert.deepEqual(
+      [...result.refused.values()].map((reply) => reply.code),
+      [550, 550],
+    )
     assert.equal(work.take('runs.jsonl').length, 0)
   })
 })

@@ -50,7 +50,8 @@ check_cache = 600
     work.remove()
   })
 
-  const send = async (to: string[]): Promise<string[]> => summary(await sendMail(haraka.port, { from: 's@origin.test', to, message: MESSAGE }))
+  const send = async (to: string[]): Promise<string[]> =>
+    summary(await sendMail(haraka.port, { from: 's@origin.test', to, message: MESSAGE }))
   const summary = (result: SendResult): string[] => [
     ...[...result.refused].map(([rcpt, reply]) => `${rcpt}: ${reply.code} ${reply.text}`),
     result.reply ? `final: ${result.reply.code}` : 'final: none',
@@ -62,24 +63,42 @@ check_cache = 600
       'final: 250',
     ])
     assert.deepEqual(work.takeLines('runs.log'), ['known@check.test'])
-    assert.deepEqual(work.takeLines('checks.log'), ['user known@check.test USER=known', 'user unknown@check.test USER=unknown'])
+    assert.deepEqual(work.takeLines('checks.log'), [
+      'user known@check.test USER=known',
+      'user unknown@check.test USER=unknown',
+    ])
   })
 
   it('refuses a status the instance maps to 5xx, and defers on 4xx, on a timeout, and on anything else', async () => {
-    assert.deepEqual(await send(['mapped@check.test']), ['mapped@check.test: 550 5.1.1 mapped@check.test: no such recipient here', 'final: none'])
+    assert.deepEqual(await send(['mapped@check.test']), [
+      'mapped@check.test: 550 5.1.1 mapped@check.test: no such recipient here',
+      'final: none',
+    ])
     for (const rcpt of ['tempfail@check.test', 'hang@check.test', 'other@check.test']) {
-      assert.deepEqual(await send([rcpt]), [`${rcpt}: 450 4.3.0 ${rcpt}: cannot check this recipient now, try again later`, 'final: none'], rcpt)
+      assert.deepEqual(
+        await send([rcpt]),
+        [`${rcpt}: 450 4.3.0 ${rcpt}: cannot check this recipient now, try again later`, 'final: none'],
+        rcpt,
+      )
     }
-    await haraka.waitForLog(/\[WARN\] .*\[pipe_transport\] recipient check instance=checked rcpt=hang@check\.test ended=timed-out answer="450 4\.3\.0/)
+    await haraka.waitForLog(
+      /\[WARN\] .*\[pipe_transport\] recipient check instance=checked rcpt=hang@check\.test ended=timed-out answer="450 4\.3\.0/,
+    )
     assert.deepEqual(work.takeLines('runs.log'), [])
     work.take('checks.log')
   })
 
   it('keeps answers for check_cache seconds, but never a 4xx', async () => {
     assert.deepEqual(await send(['known@check.test']), ['final: 250'])
-    assert.deepEqual(await send(['unknown@check.test']), ['unknown@check.test: 550 5.1.1 unknown@check.test: no such recipient here', 'final: none'])
+    assert.deepEqual(await send(['unknown@check.test']), [
+      'unknown@check.test: 550 5.1.1 unknown@check.test: no such recipient here',
+      'final: none',
+    ])
     assert.deepEqual(work.takeLines('checks.log'), [])
-    assert.deepEqual(await send(['tempfail@check.test']), ['tempfail@check.test: 450 4.3.0 tempfail@check.test: cannot check this recipient now, try again later', 'final: none'])
+    assert.deepEqual(await send(['tempfail@check.test']), [
+      'tempfail@check.test: 450 4.3.0 tempfail@check.test: cannot check this recipient now, try again later',
+      'final: none',
+    ])
     assert.deepEqual(work.takeLines('checks.log'), ['user tempfail@check.test USER=tempfail'])
     work.take('runs.log')
   })

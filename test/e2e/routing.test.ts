@@ -24,7 +24,9 @@ function runs(work: Scratch): string[] {
 
 const summary = (result: SendResult): string[] => [
   ...[...result.refused].map(([rcpt, reply]) => `${rcpt}: ${reply.code} ${reply.text}`),
-  result.reply ? `final: ${result.reply.code} ${result.reply.text.replace(/\s*\([^)]+\)$/, '')}`.trimEnd() : 'final: none',
+  result.reply
+    ? `final: ${result.reply.code} ${result.reply.text.replace(/\s*\([^)]+\)$/, '')}`.trimEnd()
+    : 'final: none',
 ]
 
 /** A plugin that slips an unrouted recipient past every RCPT check, for sneak.test, after the data. */
@@ -56,14 +58,31 @@ for (const order of ['after in_host_list', 'before in_host_list'] as const) {
   describe(`routing, pipe_transport listed ${order}`, () => {
     const work = new Scratch()
     let haraka: Haraka
-    const send = async (to: string[]): Promise<string[]> => summary(await sendMail(haraka.port, { from: 's@origin.test', to, message: MESSAGE }))
+    const send = async (to: string[]): Promise<string[]> =>
+      summary(await sendMail(haraka.port, { from: 's@origin.test', to, message: MESSAGE }))
 
     before(async () => {
       const record = recorder(work)
       const queuePlugins = ['sneak', 'claimer', 'pipe_transport']
       haraka = await Haraka.start({
-        hostList: ['one.test', 'sneak.test', 'two.test', 'unrouted.test', 'limited.test', 'wild.test', 'a.wild.test', 'b.wild.test', 'c.deep.wild.test', 'deep.wild.test', 'claimed.test', 'contested.test'],
-        plugins: order === 'after in_host_list' ? ['rcpt_to.in_host_list', ...queuePlugins] : [...queuePlugins, 'rcpt_to.in_host_list'],
+        hostList: [
+          'one.test',
+          'sneak.test',
+          'two.test',
+          'unrouted.test',
+          'limited.test',
+          'wild.test',
+          'a.wild.test',
+          'b.wild.test',
+          'c.deep.wild.test',
+          'deep.wild.test',
+          'claimed.test',
+          'contested.test',
+        ],
+        plugins:
+          order === 'after in_host_list'
+            ? ['rcpt_to.in_host_list', ...queuePlugins]
+            : [...queuePlugins, 'rcpt_to.in_host_list'],
         extraPlugins: { claimer: work.file('claimer.js', CLAIMER), sneak: work.file('sneak.js', SNEAK) },
         ini: `
 [main]
@@ -104,7 +123,13 @@ domain = contested.test
       for (const rcpt of ['x@wild.test', 'x@a.wild.test', 'x@b.wild.test', 'x@c.deep.wild.test', 'x@deep.wild.test']) {
         assert.deepEqual(await send([rcpt]), ['final: 250 Message Queued'], rcpt)
       }
-      assert.deepEqual(runs(work), ['deeper x@c.deep.wild.test', 'exact x@a.wild.test', 'exact x@wild.test', 'sub x@b.wild.test', 'sub x@deep.wild.test'])
+      assert.deepEqual(runs(work), [
+        'deeper x@c.deep.wild.test',
+        'exact x@a.wild.test',
+        'exact x@wild.test',
+        'sub x@b.wild.test',
+        'sub x@deep.wild.test',
+      ])
     })
 
     it('defers an unrouted recipient after a routed one with 452 4.5.3, and delivers the rest', async () => {
@@ -130,13 +155,19 @@ domain = contested.test
     })
 
     it('recipient_limit = 1 gives every recipient its own program run, in one transaction', async () => {
-      assert.deepEqual(await send(['a@limited.test', 'b@limited.test', 'c@limited.test']), ['final: 250 Message Queued'])
+      assert.deepEqual(await send(['a@limited.test', 'b@limited.test', 'c@limited.test']), [
+        'final: 250 Message Queued',
+      ])
       assert.deepEqual(runs(work), ['limited a@limited.test', 'limited b@limited.test', 'limited c@limited.test'])
     })
 
     it('answers 450 and pipes nothing when an unrouted recipient is still there at queue time', async () => {
-      assert.deepEqual(await send(['a@sneak.test']), ['final: 450 4.3.0 pipe transport: some recipients are delivered by other means, send them separately'])
-      await haraka.waitForLog(/\[ERROR\] .*\[pipe_transport\] recipients slipped@unrouted\.test are not routed, beside routed ones; refusing to deliver part of the transaction/)
+      assert.deepEqual(await send(['a@sneak.test']), [
+        'final: 450 4.3.0 pipe transport: some recipients are delivered by other means, send them separately',
+      ])
+      await haraka.waitForLog(
+        /\[ERROR\] .*\[pipe_transport\] recipients slipped@unrouted\.test are not routed, beside routed ones; refusing to deliver part of the transaction/,
+      )
       assert.deepEqual(runs(work), [])
     })
 
@@ -214,7 +245,10 @@ domain = *
   it('check_recipient accepts its domains with no other rcpt plugin; others stay refused', async () => {
     assert.deepEqual(await send(plain, ['x@accepting.test']), ['final: 250 Message Queued'])
     // Routed to the catch-all, which does not accept recipients itself, and not in host_list.
-    assert.deepEqual(await send(plain, ['x@elsewhere.test']), ['x@elsewhere.test: 550 I cannot deliver mail for <x@elsewhere.test>', 'final: none'])
+    assert.deepEqual(await send(plain, ['x@elsewhere.test']), [
+      'x@elsewhere.test: 550 I cannot deliver mail for <x@elsewhere.test>',
+      'final: none',
+    ])
     assert.deepEqual(runs(work), ['accepting x@accepting.test'])
   })
 
@@ -223,7 +257,7 @@ domain = *
     assert.deepEqual(runs(work), ['exact x@exact.test'])
   })
 
-  it('with enable_outbound = false leaves relayed mail to Haraka\'s outbound', async () => {
+  it("with enable_outbound = false leaves relayed mail to Haraka's outbound", async () => {
     assert.deepEqual(await send(relayedOff, ['x@exact.test', 'y@elsewhere.test']), ['final: 250 Message Queued'])
     assert.deepEqual(runs(work), [])
     assert.match(relayedOff.log, /\[outbound\]|outbound/)
@@ -250,8 +284,15 @@ describe('cluster mode', () => {
   })
 
   it('delivers from each of two workers, and none is left after Haraka stops', async () => {
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => sendMail(haraka.port, { from: 's@origin.test', to: [`r${i}@cluster.test`], message: MESSAGE })))
-    assert.deepEqual(results.map((r) => r.reply?.code), Array(8).fill(250))
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        sendMail(haraka.port, { from: 's@origin.test', to: [`r${i}@cluster.test`], message: MESSAGE }),
+      ),
+    )
+    assert.deepEqual(
+      results.map((r) => r.reply?.code),
+      Array(8).fill(250),
+    )
     const lines = work.take('runs.log').toString().trim().split('\n')
     assert.equal(lines.length, 8)
     // A program's parent is the worker that delivered it.

@@ -54,14 +54,34 @@ wait`,
     const selfKill = work.shell('self-kill', 'cat > /dev/null\nkill -SEGV $$')
     const vanishing = work.shell('vanishing', 'cat > /dev/null')
     const exitEarly = work.shell('exit-early', 'exit "$1"')
-    const sleepy = work.shell('sleepy', `cat > /dev/null\necho "+" >> "${work.path('overlap')}"\nsleep "$1"\necho "-" >> "${work.path('overlap')}"`)
-    const busy = work.shell('busy', `cat > /dev/null\ntouch "${work.path('busy-started')}-$1"\n[ "$1" = a ] && exec sleep 1.5\nexec sleep 300`)
+    const sleepy = work.shell(
+      'sleepy',
+      `cat > /dev/null\necho "+" >> "${work.path('overlap')}"\nsleep "$1"\necho "-" >> "${work.path('overlap')}"`,
+    )
+    const busy = work.shell(
+      'busy',
+      `cat > /dev/null\ntouch "${work.path('busy-started')}-$1"\n[ "$1" = a ] && exec sleep 1.5\nexec sleep 300`,
+    )
     const flood = work.shell('flood', 'cat > /dev/null\nhead -c 1073741824 /dev/zero\nhead -c 1073741824 /dev/zero >&2')
     const identity = work.shell('identity', 'cat > /dev/null\nid -u\nid -g\npwd')
     // The unprivileged user must be able to reach its program and working directory.
     if (runningAsRoot) chmodSync(work.dir, 0o755)
     haraka = await Haraka.start({
-      hostList: ['args.test', 'env.test', 'hang.test', 'stubborn.test', 'signal.test', 'vanish.test', 'badout.test', 'early.test', 'slow.test', 'busy.test', 'flood.test', 'id.test', 'late.test'],
+      hostList: [
+        'args.test',
+        'env.test',
+        'hang.test',
+        'stubborn.test',
+        'signal.test',
+        'vanish.test',
+        'badout.test',
+        'early.test',
+        'slow.test',
+        'busy.test',
+        'flood.test',
+        'id.test',
+        'late.test',
+      ],
       // Haraka's own hook timeout is 1 s here; the plugin must set its own so this never fires.
       config: { plugin_timeout: '1' },
       ini: `
@@ -154,12 +174,27 @@ output_file = ${work.path('id.out')}
 
   describe('arguments', () => {
     it('expands macros into exactly the configured words, one per recipient for ${recipient}', async () => {
-      const { reply } = await sendMail(haraka.port, { from: 'S@origin.test', to: ['a@args.test', 'b.c@ARGS.test'], message: MESSAGE })
+      const { reply } = await sendMail(haraka.port, {
+        from: 'S@origin.test',
+        to: ['a@args.test', 'b.c@ARGS.test'],
+        message: MESSAGE,
+      })
       assert.equal(reply?.code, 250)
       const queueId = /\(([^)]+)\)$/.exec(reply?.text ?? '')?.[1]
       assert.deepEqual(report('args.out').argv, [
-        '-f', 'S@origin.test', '--', 'a@args.test', 'b.c@ARGS.test', 'q a', 'q b.c', '--domain=args.test', '--domain=args.test',
-        queueId, '127.0.0.1', 'client.test', 'args',
+        '-f',
+        'S@origin.test',
+        '--',
+        'a@args.test',
+        'b.c@ARGS.test',
+        'q a',
+        'q b.c',
+        '--domain=args.test',
+        '--domain=args.test',
+        queueId,
+        '127.0.0.1',
+        'client.test',
+        'args',
       ])
     })
 
@@ -183,11 +218,18 @@ output_file = ${work.path('id.out')}
 
     it('refuses a recipient or sender that would become an option, at RCPT, without running anything', async () => {
       // Quoting does not hide the dash: what would be passed is -oQ/tmp/x@args.test either way.
-      const rcpt = await sendMail(haraka.port, { from: 's@origin.test', to: ['-oQ/tmp/x@args.test', '"-oQ/tmp/y"@args.test'], message: MESSAGE })
+      const rcpt = await sendMail(haraka.port, {
+        from: 's@origin.test',
+        to: ['-oQ/tmp/x@args.test', '"-oQ/tmp/y"@args.test'],
+        message: MESSAGE,
+      })
       assert.equal(rcpt.reply, undefined)
       for (const refused of ['-oQ/tmp/x@args.test', '"-oQ/tmp/y"@args.test']) {
         assert.equal(rcpt.refused.get(refused)?.code, 550, refused)
-        assert.match(rcpt.refused.get(refused)?.text ?? '', /^5\.1\.3 pipe transport refuses a recipient that would start a program argument with "-"/)
+        assert.match(
+          rcpt.refused.get(refused)?.text ?? '',
+          /^5\.1\.3 pipe transport refuses a recipient that would start a program argument with "-"/,
+        )
       }
       const sender = await sendMail(haraka.port, { from: '-f@origin.test', to: ['a@args.test'], message: MESSAGE })
       assert.equal(sender.reply, undefined)
@@ -196,8 +238,12 @@ output_file = ${work.path('id.out')}
     })
   })
 
-  it('gives the program a clean environment and nothing of Haraka\'s', async () => {
-    const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['Who@env.test', 'second@env.test'], message: MESSAGE })
+  it("gives the program a clean environment and nothing of Haraka's", async () => {
+    const { reply } = await sendMail(haraka.port, {
+      from: 's@origin.test',
+      to: ['Who@env.test', 'second@env.test'],
+      message: MESSAGE,
+    })
     assert.equal(reply?.code, 250)
     const { env, stdinBytes } = report('env.out')
     const queueId = /\(([^)]+)\)$/.exec(reply?.text ?? '')?.[1] ?? ''
@@ -222,7 +268,10 @@ output_file = ${work.path('id.out')}
   })
 
   describe('timeouts', () => {
-    for (const [domain, what] of [['hang.test', 'a program and the grandchild it forked'], ['stubborn.test', 'a program group that ignores SIGTERM']] as const) {
+    for (const [domain, what] of [
+      ['hang.test', 'a program and the grandchild it forked'],
+      ['stubborn.test', 'a program group that ignores SIGTERM'],
+    ] as const) {
       it(`kill ${what}: 450 4.3.0, and nothing of it left running`, async () => {
         rmSync(work.path('hang-pids'), { force: true })
         const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: [`x@${domain}`], message: MESSAGE })
@@ -235,7 +284,7 @@ output_file = ${work.path('id.out')}
       })
     }
 
-    it('never lets Haraka\'s own plugin timeout (1 s here) answer for a slower program', async () => {
+    it("never lets Haraka's own plugin timeout (1 s here) answer for a slower program", async () => {
       const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@late.test'], message: MESSAGE })
       assert.equal(reply?.code, 250)
       assert.doesNotMatch(haraka.log, /plugin timeout|timed out on hook/)
@@ -254,7 +303,9 @@ output_file = ${work.path('id.out')}
       const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@vanish.test'], message: MESSAGE })
       assert.equal(reply?.code, 450)
       assert.match(reply?.text ?? '', /^4\.3\.0 pipe transport program could not be started \(/)
-      await haraka.waitForLog(/\[ERROR\] .*\[pipe_transport\] delivery .*instance=vanish .*ended=start-failed .*cause="cannot start \S+vanishing: spawn \S+vanishing ENOENT"/)
+      await haraka.waitForLog(
+        /\[ERROR\] .*\[pipe_transport\] delivery .*instance=vanish .*ended=start-failed .*cause="cannot start \S+vanishing: spawn \S+vanishing ENOENT"/,
+      )
     })
 
     it('a program that is no longer executable', async () => {
@@ -271,7 +322,11 @@ output_file = ${work.path('id.out')}
       assert.match(reply?.text ?? '', /^4\.3\.0 /)
       await haraka.waitForLog(/cause="cannot open output_file \S+no-such-dir\/out: ENOENT/)
       assert.ok(haraka.running)
-      const { reply: next } = await sendMail(haraka.port, { from: 's@origin.test', to: ['0@early.test'], message: MESSAGE })
+      const { reply: next } = await sendMail(haraka.port, {
+        from: 's@origin.test',
+        to: ['0@early.test'],
+        message: MESSAGE,
+      })
       assert.equal(next?.code, 250)
     })
   })
@@ -293,9 +348,14 @@ output_file = ${work.path('id.out')}
     it('runs at most max_concurrency programs of an instance at once; the rest wait their turn', async () => {
       rmSync(work.path('overlap'), { force: true })
       const replies = await Promise.all(
-        [1, 2, 3, 4, 5].map(() => sendMail(haraka.port, { from: 's@origin.test', to: ['0.4@slow.test'], message: MESSAGE })),
+        [1, 2, 3, 4, 5].map(() =>
+          sendMail(haraka.port, { from: 's@origin.test', to: ['0.4@slow.test'], message: MESSAGE }),
+        ),
       )
-      assert.deepEqual(replies.map((r) => r.reply?.code), [250, 250, 250, 250, 250])
+      assert.deepEqual(
+        replies.map((r) => r.reply?.code),
+        [250, 250, 250, 250, 250],
+      )
       let running = 0
       let most = 0
       for (const mark of readFileSync(work.path('overlap'), 'utf8').trim().split('\n')) {
@@ -317,7 +377,10 @@ output_file = ${work.path('id.out')}
       const [ra, rb, rc] = await Promise.all([a, b, c])
       assert.equal(ra.reply?.code, 250)
       assert.match(`${rb.reply?.code} ${rb.reply?.text}`, /^450 4\.3\.0 pipe transport program timed out after 2s/)
-      assert.match(`${rc.reply?.code} ${rc.reply?.text}`, /^450 4\.3\.2 pipe transport busy: no delivery slot within 2s/)
+      assert.match(
+        `${rc.reply?.code} ${rc.reply?.text}`,
+        /^450 4\.3\.2 pipe transport busy: no delivery slot within 2s/,
+      )
       assert.equal(existsSync(`${work.path('busy-started')}-c`), false, 'C never ran')
     })
   })
@@ -333,8 +396,8 @@ output_file = ${work.path('id.out')}
   it('runs as user and group, in directory', { skip: runningAsRoot ? false : 'needs root' }, async () => {
     const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@id.test'], message: MESSAGE })
     assert.equal(reply?.code, 250)
-    const nobody = readFileSync('/etc/passwd', 'utf8').match(/^nobody:[^:]*:(\d+):/m)?.[1]
-    const nogroup = readFileSync('/etc/group', 'utf8').match(/^nogroup:[^:]*:(\d+):/m)?.[1]
+    const nobody = /^nobody:[^:]*:(\d+):/m.exec(readFileSync('/etc/passwd', 'utf8'))?.[1]
+    const nogroup = /^nogroup:[^:]*:(\d+):/m.exec(readFileSync('/etc/group', 'utf8'))?.[1]
     assert.equal(work.take('id.out').toString(), `${nobody}\n${nogroup}\n${work.dir}\n`)
   })
 
@@ -346,7 +409,7 @@ output_file = ${work.path('id.out')}
     for (const line of script) {
       const seen = answered.length
       socket.write(`${line}\r\n`)
-      while (answered.length === seen || !/\r\n$/.test(answered)) await sleep(10)
+      while (answered.length === seen || !answered.endsWith('\r\n')) await sleep(10)
     }
     socket.end('Subject: gone\r\n\r\nbye\r\n.\r\n')
     socket.destroy()
@@ -356,7 +419,7 @@ output_file = ${work.path('id.out')}
     assert.equal(reply?.code, 250)
   })
 
-  it('answered every transaction exactly once, and never through Haraka\'s own timeout', () => {
+  it("answered every transaction exactly once, and never through Haraka's own timeout", () => {
     assert.doesNotMatch(haraka.log, /ran callback multiple times|plugin timeout|Caught exception/)
   })
 })

@@ -27,7 +27,10 @@ describe('exit-code presets, status from stderr, message shaping', () => {
 
   before(async () => {
     const exitWith = work.shell('exit-with', 'cat > /dev/null\nexit "$1"')
-    const complain = work.shell('complain', `cat > /dev/null\ncase "$1" in\n  full) printf '5.2.2 mailbox full\\nsecond line\\n' >&2; exit 1;;\n  busy) printf '4.4.1 busy\\007 now\\n' >&2; exit 75;;\n  plain) echo 'something broke' >&2; exit 75;;\n  ok) echo '5.0.0 not an error' >&2; exit 0;;\nesac`)
+    const complain = work.shell(
+      'complain',
+      `cat > /dev/null\ncase "$1" in\n  full) printf '5.2.2 mailbox full\\nsecond line\\n' >&2; exit 1;;\n  busy) printf '4.4.1 busy\\007 now\\n' >&2; exit 75;;\n  plain) echo 'something broke' >&2; exit 75;;\n  ok) echo '5.0.0 not an error' >&2; exit 0;;\nesac`,
+    )
     const domains = ['sysexits.test', 'qmail.test', 'stderr.test', 'quiet.test', 'crlf.test', 'mbox.test']
     haraka = await Haraka.start({
       hostList: domains,
@@ -102,12 +105,15 @@ output_file = ${work.path('mbox.out')}
     assert.equal(await send('111@qmail.test'), '450 4.3.0 temporary failure (exit status 111)')
   })
 
-  it('status_from_stderr: a failing program\'s status line becomes the reply, sanitised; stderr still reaches error_file', async () => {
+  it("status_from_stderr: a failing program's status line becomes the reply, sanitised; stderr still reaches error_file", async () => {
     assert.equal(await send('full@stderr.test'), '550 5.2.2 mailbox full')
     assert.equal(await send('busy@stderr.test'), '450 4.4.1 busy? now')
     assert.equal(await send('plain@stderr.test'), '450 4.3.0 temporary failure (EX_TEMPFAIL, exit status 75)')
     assert.equal(await send('ok@stderr.test'), '250 Message Queued')
-    assert.equal(work.take('stderr.txt').toString('latin1'), '5.2.2 mailbox full\nsecond line\n4.4.1 busy\x07 now\nsomething broke\n5.0.0 not an error\n')
+    assert.equal(
+      work.take('stderr.txt').toString('latin1'),
+      '5.2.2 mailbox full\nsecond line\n4.4.1 busy\x07 now\nsomething broke\n5.0.0 not an error\n',
+    )
   })
 
   it('without status_from_stderr, program output never reaches the client', async () => {
@@ -128,9 +134,15 @@ output_file = ${work.path('mbox.out')}
     assert.equal(await send('Rcpt@mbox.test', message), '250 Message Queued')
     const received = work.take('mbox.out')
     const text = received.toString('latin1')
-    assert.match(text, /^From s@origin\.test (Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\nReturn-Path: <s@origin\.test>\nDelivered-To: Rcpt@mbox\.test\nReceived: from /)
+    assert.match(
+      text,
+      /^From s@origin\.test (Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\nReturn-Path: <s@origin\.test>\nDelivered-To: Rcpt@mbox\.test\nReceived: from /,
+    )
     const afterPreface = received.subarray(text.indexOf('Received: from '))
-    assert.equal(afterReceivedHeader(afterPreface).toString('latin1'), 'Subject: mbox\n\n>From the start\nnot From here\nFrom\n')
+    assert.equal(
+      afterReceivedHeader(afterPreface).toString('latin1'),
+      'Subject: mbox\n\n>From the start\nnot From here\nFrom\n',
+    )
   })
 
   it('shapes only what the program reads: other plugins see the transaction unchanged', async () => {

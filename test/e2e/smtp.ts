@@ -43,7 +43,13 @@ export class SmtpSession {
   private constructor(private readonly connection: SMTPConnection) {}
 
   static async open(port: number): Promise<SmtpSession> {
-    const connection = new SMTPConnection({ host: '127.0.0.1', port, ignoreTLS: true, name: 'client.test', socketTimeout: 900_000 })
+    const connection = new SMTPConnection({
+      host: '127.0.0.1',
+      port,
+      ignoreTLS: true,
+      name: 'client.test',
+      socketTimeout: 900_000,
+    })
     await new Promise<void>((done, fail) => {
       connection.once('error', fail)
       connection.connect(() => done())
@@ -56,10 +62,11 @@ export class SmtpSession {
       this.connection.send({ from: mail.from, to: [...mail.to] }, mail.message, (err, info) => {
         // A failed final dot comes as an error without the refused recipients; nodemailer still
         // holds them on the envelope it keeps for the transaction.
-        const envelope = (this.connection as unknown as { _envelope?: { rejectedErrors?: NodemailerError[] } })._envelope
+        const envelope = (this.connection as unknown as { _envelope?: { rejectedErrors?: NodemailerError[] } })
+          ._envelope
         const rejectedErrors = (err ? (err.rejectedErrors ?? envelope?.rejectedErrors) : info?.rejectedErrors) ?? []
         const refused = new Map(rejectedErrors.map((e) => [e.recipient ?? '', parseReply(e.response ?? '')]))
-        if (err && err.code === 'EENVELOPE' && refused.size > 0 && err.command !== 'DATA') {
+        if (err?.code === 'EENVELOPE' && refused.size > 0 && err.command !== 'DATA') {
           done({ reply: undefined, refused })
         } else if (err) {
           if (err.response === undefined) fail(err)

@@ -46,8 +46,11 @@ output_file = ${work.path('proc.out')}
   })
 
   it('says once at start how programs start', () => {
-    const expected = SPAWNER === 'posix_spawn' ? /programs start with posix_spawn/ : /programs start through child_process \(fork\).*PIPE_TRANSPORT_SPAWNER=child_process is set/
-    assert.equal(haraka.log.split('\n').filter((line) => /\[pipe_transport\] programs start/.test(line)).length, 1)
+    const expected =
+      SPAWNER === 'posix_spawn'
+        ? /programs start with posix_spawn/
+        : /programs start through child_process \(fork\).*PIPE_TRANSPORT_SPAWNER=child_process is set/
+    assert.equal(haraka.log.split('\n').filter((line) => line.includes('[pipe_transport] programs start')).length, 1)
     assert.match(haraka.log, expected)
   })
 
@@ -73,15 +76,23 @@ output_file = ${work.path('proc.out')}
     const pid = stat.split(' ')[0]
     assert.equal(fields[2], pid, 'its process group is its own')
     assert.equal(fields[3], pid, 'its session is its own')
-    const field = (name: string): string | undefined => status.find((line) => line.startsWith(`${name}:`))?.split(/\s+/)[1]
+    const field = (name: string): string | undefined =>
+      status.find((line) => line.startsWith(`${name}:`))?.split(/\s+/)[1]
     // Haraka (Node) ignores SIGPIPE and SIGXFSZ; a program must get them back at their defaults.
     assert.equal(field('SigIgn'), '0000000000000000', 'no signal ignored')
     assert.equal(field('SigBlk'), '0000000000000000', 'no signal blocked')
   })
 
   it('reaps every program: none is left a zombie', async () => {
-    const replies = await Promise.all([1, 2, 3, 4, 5, 6].map(() => sendMail(haraka.port, { from: 's@origin.test', to: ['x@proc.test'], message: MESSAGE })))
-    assert.deepEqual(replies.map((r) => r.reply?.code), [250, 250, 250, 250, 250, 250])
+    const replies = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map(() =>
+        sendMail(haraka.port, { from: 's@origin.test', to: ['x@proc.test'], message: MESSAGE }),
+      ),
+    )
+    assert.deepEqual(
+      replies.map((r) => r.reply?.code),
+      [250, 250, 250, 250, 250, 250],
+    )
     const zombies = (): number[] =>
       childrenWithZombies(haraka.pid).filter((pid) => {
         try {
@@ -107,12 +118,18 @@ describe(`a Haraka killed with SIGKILL (${SPAWNER})`, () => {
     } catch {
       // none yet
     }
-    return text.split('\n').filter((line) => line !== '').map((line) => line.split(' ').map(Number))
+    return text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => line.split(' ').map(Number))
   }
 
   before(async () => {
     // Forks a grandchild that ignores SIGTERM, writes both pids, and waits: only SIGKILL ends it.
-    const hold = work.shell('hold', `cat > /dev/null\n(trap '' TERM; exec sleep 300) &\necho "$$ $!" >> "${runs}"\nwait`)
+    const hold = work.shell(
+      'hold',
+      `cat > /dev/null\n(trap '' TERM; exec sleep 300) &\necho "$$ $!" >> "${runs}"\nwait`,
+    )
     haraka = await Haraka.start({
       hostList: ['hold.test'],
       ini: `[hold]\nprogram_name = ${hold}\ndomain = hold.test\ntimeout = ${TIMEOUT_SECONDS}\n`,
@@ -132,7 +149,10 @@ describe(`a Haraka killed with SIGKILL (${SPAWNER})`, () => {
         (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
       ),
     )
-    await until(() => readRuns().length === 4, () => readRuns().length)
+    await until(
+      () => readRuns().length === 4,
+      () => readRuns().length,
+    )
     const started = Date.now()
     const pids = readRuns().flat()
     assert.equal(pids.length, 8)
@@ -140,10 +160,14 @@ describe(`a Haraka killed with SIGKILL (${SPAWNER})`, () => {
 
     // The guardian Haraka started with its first program is killed; Haraka starts another and
     // tells it every group that runs.
-    const first = await until(() => guardianOf(haraka?.pid ?? 0) !== undefined, () => guardianOf(haraka?.pid ?? 0))
+    const first = await until(
+      () => guardianOf(haraka?.pid ?? 0) !== undefined,
+      () => guardianOf(haraka?.pid ?? 0),
+    )
     assert.ok(first !== undefined, 'Haraka has a guardian')
     process.kill(first, 'SIGKILL')
-    const replaced = (): number | undefined => [guardianOf(haraka?.pid ?? 0)].find((pid) => pid !== undefined && pid !== first)
+    const replaced = (): number | undefined =>
+      [guardianOf(haraka?.pid ?? 0)].find((pid) => pid !== undefined && pid !== first)
     const second = await until(() => replaced() !== undefined, replaced)
     assert.ok(second !== undefined, 'a new guardian took its place')
     await sleep(200) // it reads the groups Haraka wrote to it on start
@@ -153,14 +177,22 @@ describe(`a Haraka killed with SIGKILL (${SPAWNER})`, () => {
     for (const result of await Promise.all(sending)) assert.ok(result instanceof Error, 'no client got a reply')
     // The guardian ends them at once (SIGTERM, SIGKILL after the grace); the bound is their timeout.
     const bound = started + TIMEOUT_SECONDS * 1000 + KILL_GRACE_MS - Date.now()
-    assert.deepEqual(await survivorsAfter(pids, Math.max(0, bound)), [], 'nothing of the programs outlived their timeout')
+    assert.deepEqual(
+      await survivorsAfter(pids, Math.max(0, bound)),
+      [],
+      'nothing of the programs outlived their timeout',
+    )
     assert.deepEqual(await survivorsAfter([second]), [], 'the guardian exits once it is done')
   })
 })
 
 /** Children of a process, zombies included. */
 function childrenWithZombies(parent: number): number[] {
-  return readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim().split(' ').filter((pid) => pid !== '').map(Number)
+  return readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8')
+    .trim()
+    .split(' ')
+    .filter((pid) => pid !== '')
+    .map(Number)
 }
 
 /** Polls until the condition holds, for at most 10 s; then returns what `result` says. */

@@ -81,30 +81,74 @@ describe('the try command', () => {
     assert.match(run.stdout, /^ {6}--dry-run {6}run nothing;/m)
   })
 
-  it('delivers for real through the install dir\'s config, says so, and prints every reply', async () => {
-    const run = await tryCommand(dir, ['-c', dir, '--from', 's@origin.test', '--to', '0@try.test', '--message', message])
+  it("delivers for real through the install dir's config, says so, and prints every reply", async () => {
+    const run = await tryCommand(dir, [
+      '-c',
+      dir,
+      '--from',
+      's@origin.test',
+      '--to',
+      '0@try.test',
+      '--message',
+      message,
+    ])
     assert.equal(run.status, 0, run.stderr)
-    assert.match(run.stderr, /^pipe-transport-try: a real delivery: the configured programs run and may deliver the message/)
+    assert.match(
+      run.stderr,
+      /^pipe-transport-try: a real delivery: the configured programs run and may deliver the message/,
+    )
     // Haraka's own log lines come between the transcript's lines.
-    const transcript = run.stdout.split('\n').filter((line) => /^(>>>|<<<) /.test(line)).join('\n')
+    const transcript = run.stdout
+      .split('\n')
+      .filter((line) => /^(>>>|<<<) /.test(line))
+      .join('\n')
     assert.match(transcript, /^>>> RCPT TO:<0@try\.test>\n<<< 250 recipient <0@try\.test> OK$/m)
-    assert.match(transcript, /^>>> \(\d+ bytes of \S+message\.eml, then "\."\)\n<<< 250 2\.0\.0 tried and delivered \(\S+\)$/m)
+    assert.match(
+      transcript,
+      /^>>> \(\d+ bytes of \S+message\.eml, then "\."\)\n<<< 250 2\.0\.0 tried and delivered \(\S+\)$/m,
+    )
     assert.match(run.stdout, /\[pipe_transport\] delivery .*instance=tried .*ended="exit 0"/)
     // Relative output_file resolved against the install dir, as in a running Haraka.
     const received = readFileSync(join(dir, 'tried.out'), 'latin1')
-    assert.match(received, /^Return-Path: <s@origin\.test>\nReceived: from [\s\S]*\nSubject: try\n\n\.leading dot\nbody\n$/)
+    assert.match(
+      received,
+      /^Return-Path: <s@origin\.test>\nReceived: from [\s\S]*\nSubject: try\n\n\.leading dot\nbody\n$/,
+    )
     assert.equal(work.take('runs').toString(), 'ran\n')
   })
 
   it('exits 1 and shows the refusal when the program fails', async () => {
-    const run = await tryCommand(dir, ['-c', dir, '--from', 's@origin.test', '--to', '75@try.test', '--message', message])
+    const run = await tryCommand(dir, [
+      '-c',
+      dir,
+      '--from',
+      's@origin.test',
+      '--to',
+      '75@try.test',
+      '--message',
+      message,
+    ])
     assert.equal(run.status, 1)
     assert.match(run.stdout, /^<<< 450 4\.3\.0 try again later \(\S+\)$/m)
     assert.equal(work.take('runs').toString(), 'ran\n')
   })
 
   it('with --dry-run prints what RCPT answers, the route, argv, environment and replies, and runs nothing', async () => {
-    const run = await tryCommand(dir, ['-c', dir, '--dry-run', '--from', 's@origin.test', '--to', 'a@try.test', '--to', 'b@TRY.test', '--to', 'c@other.test', '--message', message])
+    const run = await tryCommand(dir, [
+      '-c',
+      dir,
+      '--dry-run',
+      '--from',
+      's@origin.test',
+      '--to',
+      'a@try.test',
+      '--to',
+      'b@TRY.test',
+      '--to',
+      'c@other.test',
+      '--message',
+      message,
+    ])
     assert.equal(run.status, 0, run.stderr)
     assert.equal(run.stderr, '')
     assert.equal(
@@ -154,33 +198,66 @@ describe('the try command', () => {
   it('with --dry-run shows what RCPT refuses, for the null sender too', async () => {
     const run = await tryCommand(dir, ['-c', dir, '--dry-run', '--to=-o@try.test'])
     assert.equal(run.status, 0, run.stderr)
-    assert.match(run.stdout, /^RCPT TO:<-o@try\.test> {2}550 5\.1\.3 pipe transport refuses a recipient that would start a program argument with "-"$/m)
+    assert.match(
+      run.stdout,
+      /^RCPT TO:<-o@try\.test> {2}550 5\.1\.3 pipe transport refuses a recipient that would start a program argument with "-"$/m,
+    )
     assert.match(run.stdout, /^pipe_transport delivers nothing: no recipient it routes would be accepted\.$/m)
     const nullSender = await tryCommand(dir, ['-c', dir, '--dry-run', '--to', 'a@try.test'])
     assert.match(nullSender.stdout, /^ {2}argv {9}\[.*"-f","","--","a@try\.test"\]$/m)
   })
 
   it('says in one line what is wrong: a missing file, an unknown option, no Haraka to be found', async () => {
-    oneLine(await tryCommand(dir, ['-c', dir, '--to', 'a@try.test', '--message', '/no/such.eml']), 1, /cannot read --message \/no\/such\.eml: no such file$/)
-    oneLine(await tryCommand(dir, ['-c', dir, '--frm', 'a@try.test']), 2, /unknown option '--frm' \(see pipe-transport-try --help\)$/)
+    oneLine(
+      await tryCommand(dir, ['-c', dir, '--to', 'a@try.test', '--message', '/no/such.eml']),
+      1,
+      /cannot read --message \/no\/such\.eml: no such file$/,
+    )
+    oneLine(
+      await tryCommand(dir, ['-c', dir, '--frm', 'a@try.test']),
+      2,
+      /unknown option '--frm' \(see pipe-transport-try --help\)$/,
+    )
     oneLine(await tryCommand(dir, ['-c', dir, '--to', 'a@try.test']), 2, /--message FILE is required, unless --dry-run/)
-    oneLine(await tryCommand(dir, ['-c', dir, '--to', 'not-an-address', '--dry-run']), 2, /--to not-an-address is not an address: /)
-    oneLine(await tryCommand(dir, ['-c', work.dir, '--to', 'a@try.test', '--dry-run']), 1, /is not a Haraka install dir: it has no config\/ folder$/)
+    oneLine(
+      await tryCommand(dir, ['-c', dir, '--to', 'not-an-address', '--dry-run']),
+      2,
+      /--to not-an-address is not an address: /,
+    )
+    oneLine(
+      await tryCommand(dir, ['-c', work.dir, '--to', 'a@try.test', '--dry-run']),
+      1,
+      /is not a Haraka install dir: it has no config\/ folder$/,
+    )
     // An install dir of copied files without node_modules, and no haraka on PATH.
-    const { dir: bare } = await Haraka.install({ hostList: ['try.test'], ini: '[tried]\nprogram_name = /bin/cat\ndomain = try.test\n' })
+    const { dir: bare } = await Haraka.install({
+      hostList: ['try.test'],
+      ini: '[tried]\nprogram_name = /bin/cat\ndomain = try.test\n',
+    })
     try {
       rmSync(join(bare, 'node_modules'))
       const lost = await tryCommand(bare, ['-c', bare, '--to', 'a@try.test', '--dry-run'], '/usr/bin:/bin')
-      oneLine(lost, 1, /cannot find Haraka: not in \S+\/node_modules, not among this command's dependencies, and no haraka command on PATH; name its package directory with --haraka DIR$/)
-      const told = await tryCommand(bare, ['-c', bare, '--to', 'a@try.test', '--dry-run', '--haraka', join(REPO, 'node_modules', 'haraka')], '/usr/bin:/bin')
+      oneLine(
+        lost,
+        1,
+        /cannot find Haraka: not in \S+\/node_modules, not among this command's dependencies, and no haraka command on PATH; name its package directory with --haraka DIR$/,
+      )
+      const told = await tryCommand(
+        bare,
+        ['-c', bare, '--to', 'a@try.test', '--dry-run', '--haraka', join(REPO, 'node_modules', 'haraka')],
+        '/usr/bin:/bin',
+      )
       assert.equal(told.status, 0, told.stderr)
     } finally {
       rmSync(bare, { recursive: true, force: true })
     }
   })
 
-  it('lists the config\'s errors, one per line, and runs nothing', async () => {
-    const { dir: broken } = await Haraka.install({ hostList: ['try.test'], ini: `[bad]\nprogram_name = ${program}\ndomain = try.test\ntimeot = 5\n` })
+  it("lists the config's errors, one per line, and runs nothing", async () => {
+    const { dir: broken } = await Haraka.install({
+      hostList: ['try.test'],
+      ini: `[bad]\nprogram_name = ${program}\ndomain = try.test\ntimeot = 5\n`,
+    })
     try {
       const run = await tryCommand(broken, ['-c', broken, '--to', 'a@try.test', '--message', message])
       assert.equal(run.status, 1)
@@ -215,7 +292,11 @@ describe('the dry run and the live hooks answer RCPT alike', () => {
 
   /** What the live server answers each RCPT of one transaction: the code, and a refusal's text. */
   async function live(recipients: readonly string[]): Promise<string[]> {
-    const { refused } = await sendMail(haraka.port, { from: 's@origin.test', to: recipients, message: 'Subject: x\r\n\r\nx\r\n' })
+    const { refused } = await sendMail(haraka.port, {
+      from: 's@origin.test',
+      to: recipients,
+      message: 'Subject: x\r\n\r\nx\r\n',
+    })
     return recipients.map((to) => {
       const reply = refused.get(to)
       return reply ? `${reply.code} ${reply.text}` : '250'
@@ -224,7 +305,14 @@ describe('the dry run and the live hooks answer RCPT alike', () => {
 
   /** What --dry-run reports for the same recipients: a refusal as the client reads it, else 250. */
   async function dryRun(recipients: readonly string[]): Promise<string[]> {
-    const run = await tryCommand(haraka.dir, ['-c', haraka.dir, '--dry-run', '--from', 's@origin.test', ...recipients.map((to) => `--to=${to}`)])
+    const run = await tryCommand(haraka.dir, [
+      '-c',
+      haraka.dir,
+      '--dry-run',
+      '--from',
+      's@origin.test',
+      ...recipients.map((to) => `--to=${to}`),
+    ])
     assert.equal(run.status, 0, run.stderr)
     return recipients.map((to) => {
       const line = run.stdout.split('\n').find((text) => text.startsWith(`RCPT TO:<${to}>`)) ?? ''
@@ -239,7 +327,10 @@ describe('the dry run and the live hooks answer RCPT alike', () => {
   ]) {
     it(`for ${recipients.join(', ')}`, async () => {
       const answers = await live(recipients)
-      assert.ok(answers.some((answer) => answer.startsWith('452 4.5.3 ')), answers.join(' | '))
+      assert.ok(
+        answers.some((answer) => answer.startsWith('452 4.5.3 ')),
+        answers.join(' | '),
+      )
       assert.deepEqual(await dryRun(recipients), answers)
     })
   }

@@ -86,7 +86,9 @@ export function journalContract(open: (retentionMs: number) => DeliveryJournal):
     // The two leases may end a millisecond apart: count each key once it has been claimed again.
     const claimedAgain = new Set<number>()
     await eventually(async () => {
-      ;(await journal.begin(batch, LONG_LEASE_MS)).states.forEach((state, i) => state === 'claimed' && claimedAgain.add(i))
+      ;(await journal.begin(batch, LONG_LEASE_MS)).states.forEach(
+        (state, i) => state === 'claimed' && claimedAgain.add(i),
+      )
       return claimedAgain.size === batch.length
     }, 'lease expiry')
     // The first holder comes back late: its release must not drop the new claims.

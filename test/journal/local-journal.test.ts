@@ -7,7 +7,14 @@ import { after, describe, it } from 'node:test'
 import { open } from 'lmdb'
 import { JournalUnavailableError } from '../../plugins/pipe_transport/journal/delivery-journal.js'
 import { LocalJournal, type LocalJournalOptions } from '../../plugins/pipe_transport/journal/local-journal.js'
-import { eventually, journalContract, keys, untilClaimed, LONG_LEASE_MS, watchForStrayErrors } from './journal-contract.js'
+import {
+  eventually,
+  journalContract,
+  keys,
+  untilClaimed,
+  LONG_LEASE_MS,
+  watchForStrayErrors,
+} from './journal-contract.js'
 
 const root = mkdtempSync(join(tmpdir(), 'journal-local-'))
 const opened: LocalJournal[] = []
@@ -18,7 +25,7 @@ function localJournal(directory: string, options: Partial<LocalJournalOptions> =
     directory,
     retentionMs: LONG_LEASE_MS,
     timeoutMs: 2000,
-    
+
     warn: (message) => warnings.push(message),
     ...options,
   })
@@ -51,7 +58,10 @@ describe('local journal: the store', () => {
   it('rejects every operation after close', async () => {
     const journal = localJournal(join(root, 'closed'))
     await journal.close()
-    await assert.rejects(journal.begin(keys(1), LONG_LEASE_MS), /delivery journal \(local .*\): begin failed: the journal is closed/)
+    await assert.rejects(
+      journal.begin(keys(1), LONG_LEASE_MS),
+      /delivery journal \(local .*\): begin failed: the journal is closed/,
+    )
   })
 
   it('sweeps expired entries away as new keys arrive', async () => {
@@ -59,7 +69,10 @@ describe('local journal: the store', () => {
     const journal = localJournal(directory, { retentionMs: 100 })
     const old = keys(200)
     await journal.delivered(await journal.begin(old, LONG_LEASE_MS), old)
-    await eventually(async () => (await journal.begin(keys(1), 1)).states[0] === 'claimed' && countEntries(directory) < 60, 'sweep')
+    await eventually(
+      async () => (await journal.begin(keys(1), 1)).states[0] === 'claimed' && countEntries(directory) < 60,
+      'sweep',
+    )
     await journal.close()
     // 200 expired delivered entries, 4 looked at per new key: well under 60 new keys clear them.
     assert.ok(countEntries(directory) < 60, `${countEntries(directory)} entries left`)
@@ -76,7 +89,10 @@ describe('local journal: the store', () => {
     assert.deepEqual((await journal.begin(keys(1), LONG_LEASE_MS)).states, ['claimed'])
     const aside = readdirSync(root).filter((name) => name.startsWith('damaged.damaged-'))
     assert.equal(aside.length, 1)
-    assert.match(warnings.join('\n'), /the store was damaged \(reading it crashed a process \(SIGSEGV\)\); moved it to .*damaged\.damaged-/)
+    assert.match(
+      warnings.join('\n'),
+      /the store was damaged \(reading it crashed a process \(SIGSEGV\)\); moved it to .*damaged\.damaged-/,
+    )
   })
 
   it('rejects with the reason when the directory cannot be created, and recovers when it can', async () => {
@@ -85,7 +101,10 @@ describe('local journal: the store', () => {
     const journal = localJournal(join(parent, 'journal'))
     await assert.rejects(journal.begin(keys(1), LONG_LEASE_MS), (error: unknown) => {
       assert.ok(error instanceof JournalUnavailableError)
-      assert.match(error.message, /^delivery journal \(local .*a-file\/journal\): open failed: cannot create the directory: ENOTDIR/)
+      assert.match(
+        error.message,
+        /^delivery journal \(local .*a-file\/journal\): open failed: cannot create the directory: ENOTDIR/,
+      )
       return true
     })
     rmSync(parent)
@@ -99,7 +118,10 @@ describe('local journal: the store', () => {
       mkdirSync(join(mountPoint, 'journal'))
       await run('mount', ['-o', 'remount,ro', mountPoint])
       const journal = localJournal(join(mountPoint, 'journal'))
-      await assert.rejects(journal.begin(keys(1), LONG_LEASE_MS), /^JournalUnavailableError: delivery journal \(local .*\/journal\): open failed: .*read-only file system/i)
+      await assert.rejects(
+        journal.begin(keys(1), LONG_LEASE_MS),
+        /^JournalUnavailableError: delivery journal \(local .*\/journal\): open failed: .*read-only file system/i,
+      )
       await journal.close()
     } finally {
       await unmount(mountPoint)
@@ -123,7 +145,10 @@ describe('local journal: the store', () => {
       }
       assert.ok(failure instanceof JournalUnavailableError, 'the disk never filled up')
       // lmdb-js reports the failed write itself, or the failed flush after it as EIO.
-      assert.match(failure.message, /(begin|delivered) failed: Commit failed .*: (No space left on device|Input\/output error)/)
+      assert.match(
+        failure.message,
+        /(begin|delivered) failed: Commit failed .*: (No space left on device|Input\/output error)/,
+      )
       rmSync(join(mountPoint, 'filler'))
       assert.deepEqual((await journal.begin(keys(1), LONG_LEASE_MS)).states, ['claimed'])
       await journal.close()
@@ -169,7 +194,9 @@ interface Racer {
 
 /** A separate Node process with its own journal on the directory, like a Haraka cluster worker. */
 function startRacer(directory: string): Racer {
-  const child = spawn(process.execPath, [join(__dirname, 'race-child.js'), directory], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [join(__dirname, 'race-child.js'), directory], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
   let output = ''
   let readyNow: () => void = () => undefined
   const ready = new Promise<void>((resolve) => (readyNow = resolve))
@@ -184,7 +211,11 @@ function startRacer(directory: string): Racer {
       else reject(new Error(`racer exited with ${code}: ${output}`))
     })
   })
-  return { ready, states, go: (contested) => child.stdin.end(`${contested.map((key) => key.toString('hex')).join(' ')}\n`) }
+  return {
+    ready,
+    states,
+    go: (contested) => child.stdin.end(`${contested.map((key) => key.toString('hex')).join(' ')}\n`),
+  }
 }
 
 /** A small file system of its own, to fill up or to refuse writes (the tests run as root, as CI does). */
@@ -204,7 +235,8 @@ function run(command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: 'inherit' })
     child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}`))))
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}`)),
+    )
   })
 }
-

@@ -13,7 +13,10 @@ async function main(): Promise<void> {
   process.stdout.write('ready\n')
   let input = ''
   for await (const chunk of process.stdin) input += String(chunk)
-  const keys = input.trim().split(' ').map((hex) => Buffer.from(hex, 'hex'))
+  const keys = input
+    .trim()
+    .split(' ')
+    .map((hex) => Buffer.from(hex, 'hex'))
   const claim = await journal.begin(keys, 60_000)
   process.stdout.write(`${JSON.stringify(claim.states)}\n`)
   await journal.close()

@@ -11,7 +11,12 @@ const opened: RedisJournal[] = []
 const warnings: string[] = []
 
 function redisJournal(retentionMs = LONG_LEASE_MS): RedisJournal {
-  const journal = new RedisJournal({ url: server.url, retentionMs, timeoutMs: TIMEOUT_MS, warn: (message) => warnings.push(message) })
+  const journal = new RedisJournal({
+    url: server.url,
+    retentionMs,
+    timeoutMs: TIMEOUT_MS,
+    warn: (message) => warnings.push(message),
+  })
   opened.push(journal)
   return journal
 }
@@ -36,7 +41,7 @@ describe('redis journal: two MX hosts', () => {
       const contested = keys(3)
       const [first, second] = await Promise.all(hosts.map((host) => host.begin(contested, LONG_LEASE_MS)))
       for (let key = 0; key < contested.length; key++) {
-        const states = [first?.states[key], second?.states[key]].sort()
+        const states = [first?.states[key], second?.states[key]].sort((a, b) => String(a).localeCompare(String(b)))
         assert.deepEqual(states, ['busy', 'claimed'], `round ${round}, key ${key}`)
       }
     }
@@ -50,7 +55,12 @@ describe('redis journal: two MX hosts', () => {
   })
 
   it('describes the store without the password', () => {
-    const journal = new RedisJournal({ url: `redis://:secret@127.0.0.1:${server.port}/3`, retentionMs: 1, timeoutMs: TIMEOUT_MS, warn: () => undefined })
+    const journal = new RedisJournal({
+      url: `redis://:secret@127.0.0.1:${server.port}/3`,
+      retentionMs: 1,
+      timeoutMs: TIMEOUT_MS,
+      warn: () => undefined,
+    })
     opened.push(journal)
     assert.equal(journal.description, `redis 127.0.0.1:${server.port}/3`)
   })
@@ -72,7 +82,12 @@ describe('redis journal: Redis stopped mid-test', () => {
         const started = Date.now()
         await assert.rejects(operation(), (error: unknown) => {
           assert.ok(error instanceof JournalUnavailableError)
-          assert.match(error.message, new RegExp(`^delivery journal \\(redis 127\\.0\\.0\\.1:${server.port}/0\\): (begin|delivered|release) failed: `))
+          assert.match(
+            error.message,
+            new RegExp(
+              `^delivery journal \\(redis 127\\.0\\.0\\.1:${server.port}/0\\): (begin|delivered|release) failed: `,
+            ),
+          )
           return true
         })
         // The bound is the contract, not a speed goal: it says the call did not hang.

@@ -32,7 +32,9 @@ export class RedisServer {
       { stdio: 'ignore' },
     )
     this.child = child
-    const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`))))
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`))),
+    )
     exited.catch(() => undefined)
     await Promise.race([waitForPort(this.port), exited])
   }
@@ -40,7 +42,7 @@ export class RedisServer {
   async stop(): Promise<void> {
     const child = this.child
     this.child = undefined
-    if (child === undefined || child.exitCode !== null) return
+    if (child?.exitCode !== null) return
     const exited = new Promise((resolve) => child.once('exit', resolve))
     child.kill('SIGKILL')
     await exited

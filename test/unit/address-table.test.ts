@@ -11,7 +11,13 @@ describe('address table', () => {
     assert.deepEqual(table.get('support@example.com'), { owner: 0, data: 'general' })
     assert.deepEqual(table.get('@example.com'), { owner: 1, data: '' })
     assert.deepEqual(table.get('zoë@example.com'), { owner: 2, data: 'Zoë’s queue' })
-    for (const missing of ['support@example.co', 'upport@example.com', 'Support@example.com', '', 'ſupport@example.com']) {
+    for (const missing of [
+      'support@example.co',
+      'upport@example.com',
+      'Support@example.com',
+      '',
+      'ſupport@example.com',
+    ]) {
       assert.equal(table.get(missing), undefined, missing)
     }
     assert.equal(table.size, 3)
@@ -29,7 +35,8 @@ describe('address table', () => {
     const table = new AddressTable({ bytes: 10, entries: 2 })
     for (let i = 0; i < 5000; i++) assert.equal(table.add(`user${i}@list${i % 7}.test`, i % 3, `data ${i}`), undefined)
     assert.equal(table.size, 5000)
-    for (let i = 0; i < 5000; i++) assert.deepEqual(table.get(`user${i}@list${i % 7}.test`), { owner: i % 3, data: `data ${i}` })
+    for (let i = 0; i < 5000; i++)
+      assert.deepEqual(table.get(`user${i}@list${i % 7}.test`), { owner: i % 3, data: `data ${i}` })
     assert.equal(table.get('user5000@list2.test'), undefined)
   })
 })

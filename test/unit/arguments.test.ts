@@ -34,8 +34,12 @@ describe('arguments', () => {
   })
 
   it('expands the single-valued macros inside a word, never splitting their values', () => {
-    assert.deepEqual(argv('${queue_id}:${client_address}:${client_helo}:${instance}'), ['Q1.1:127.0.0.1:client.test:inst'])
-    assert.deepEqual(argv('${sender}', { ...envelope, sender: 'a b;$(rm -rf /)`x`@evil.test' }), ['a b;$(rm -rf /)`x`@evil.test'])
+    assert.deepEqual(argv('${queue_id}:${client_address}:${client_helo}:${instance}'), [
+      'Q1.1:127.0.0.1:client.test:inst',
+    ])
+    assert.deepEqual(argv('${sender}', { ...envelope, sender: 'a b;$(rm -rf /)`x`@evil.test' }), [
+      'a b;$(rm -rf /)`x`@evil.test',
+    ])
   })
 
   it('expands the null sender to an empty word', () => {
@@ -43,7 +47,10 @@ describe('arguments', () => {
   })
 
   it('refuses a macro value that would start a word with "-"', () => {
-    assert.match(String(argv('${sender}', { ...envelope, sender: '-oQ/tmp@x.test' })), /would start argument "-oQ\/tmp@x\.test" with "-"/)
+    assert.match(
+      String(argv('${sender}', { ...envelope, sender: '-oQ/tmp@x.test' })),
+      /would start argument "-oQ\/tmp@x\.test" with "-"/,
+    )
     assert.match(String(argv('${client_helo}', { ...envelope, clientHelo: '-x' })), /client_helo/)
     // Behind a literal prefix a dash is harmless.
     assert.deepEqual(argv('--from=${sender}', { ...envelope, sender: '-x@y.test' }), ['--from=-x@y.test'])
@@ -67,23 +74,45 @@ describe('arguments', () => {
     const plus = { delimiter: '+', routeData: 'general' }
     const two = envelopeFor([recipient('Alice+Work@Y.test', plus), recipient('bob@y.test', plus)])
     assert.deepEqual(argv('-d ${user} -m ${extension} -x ${mailbox}@${domain} --queue ${route_data}', two), [
-      '-d', 'Alice', 'bob', '-m', 'Work', '', '-x', 'Alice+Work@y.test', 'bob@y.test', '--queue', 'general',
+      '-d',
+      'Alice',
+      'bob',
+      '-m',
+      'Work',
+      '',
+      '-x',
+      'Alice+Work@y.test',
+      'bob@y.test',
+      '--queue',
+      'general',
     ])
   })
 
   it('gives the original recipient, and the local parts unquoted and folded when asked', () => {
-    const aliased = envelopeFor([recipient('"John Smith"@y.test', { original: 'Info@Y.test', lowercaseLocalPart: true })])
-    assert.deepEqual(argv('${recipient} ${user} ${original_recipient}', aliased), ['john smith@y.test', 'john smith', 'info@Y.test'])
+    const aliased = envelopeFor([
+      recipient('"John Smith"@y.test', { original: 'Info@Y.test', lowercaseLocalPart: true }),
+    ])
+    assert.deepEqual(argv('${recipient} ${user} ${original_recipient}', aliased), [
+      'john smith@y.test',
+      'john smith',
+      'info@Y.test',
+    ])
   })
 
   it('refuses an unquoted local part that would start a word with "-"', () => {
-    assert.match(String(argv('${recipient}', envelopeFor([recipient('"-oQ/tmp/x"@y.test')]))), /would start argument "-oQ\/tmp\/x@y\.test" with "-"/)
+    assert.match(
+      String(argv('${recipient}', envelopeFor([recipient('"-oQ/tmp/x"@y.test')]))),
+      /would start argument "-oQ\/tmp\/x@y\.test" with "-"/,
+    )
   })
 
   it('parses environment values as one string with macros', () => {
     const parsed = parseTemplate('"${user}@${domain}" and $HOME')
     if (!parsed.ok) throw new Error(parsed.error)
-    assert.equal(expandTemplate(parsed.value, { envelope, instance: 'i' }, envelope.recipients[0]), '"a@y.test" and $HOME')
+    assert.equal(
+      expandTemplate(parsed.value, { envelope, instance: 'i' }, envelope.recipients[0]),
+      '"a@y.test" and $HOME',
+    )
     assert.deepEqual(parseTemplate('${nope}'), parseArguments('${nope}'))
     assert.deepEqual(parseTemplate('x${user'), { ok: false, error: 'unterminated macro at "${user"' })
   })

@@ -23,9 +23,13 @@ function settings(): Settings {
 const addresses = (...list: string[]) => list.map((address) => new Address(`<${address}>`))
 const { recipients: _, ...envelope } = envelopeFor([])
 
-describe('the dry run\'s plan', () => {
+describe("the dry run's plan", () => {
   it('accepts every routed recipient, defers the unrouted, and plans the runs plan-runs.ts makes', () => {
-    const plan = planTry(settings(), envelope, addresses('a@one.test', 'x@two.test', 'c@none.test', 'b@one.test', 'd@ONE.test'))
+    const plan = planTry(
+      settings(),
+      envelope,
+      addresses('a@one.test', 'x@two.test', 'c@none.test', 'b@one.test', 'd@ONE.test'),
+    )
     assert.deepEqual(
       plan.recipients.map(({ route, decision }) => [route.address, route.match?.instance.name, decision.kind]),
       [
@@ -37,7 +41,11 @@ describe('the dry run\'s plan', () => {
       ],
     )
     assert.deepEqual(
-      plan.runs.map(({ instance, envelope: run, spec }) => [instance.name, run.recipients.map((r) => r.address), spec.ok && spec.value.argv]),
+      plan.runs.map(({ instance, envelope: run, spec }) => [
+        instance.name,
+        run.recipients.map((r) => r.address),
+        spec.ok && spec.value.argv,
+      ]),
       [
         ['one', ['a@one.test', 'b@one.test'], ['client.test', 'a@one.test', 'b@one.test']],
         ['one', ['d@ONE.test'], ['client.test', 'd@ONE.test']],

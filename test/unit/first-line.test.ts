@@ -12,7 +12,10 @@ async function through(chunks: string[]): Promise<{ line: string | undefined; ou
 
 describe('first-line', () => {
   it('passes everything through and keeps the first line, across chunks, without CR', async () => {
-    assert.deepEqual(await through(['5.1.', '1 no such', ' user\r\nsecond\n']), { line: '5.1.1 no such user', out: '5.1.1 no such user\r\nsecond\n' })
+    assert.deepEqual(await through(['5.1.', '1 no such', ' user\r\nsecond\n']), {
+      line: '5.1.1 no such user',
+      out: '5.1.1 no such user\r\nsecond\n',
+    })
   })
 
   it('has no line when nothing was written', async () => {

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { parseIni } from 'haraka-config/lib/readers/ini'
-import { harakaConfigGrammar, iniFromText, textProblems, type AddressLine } from '../../plugins/pipe_transport/settings/ini-text.js'
+import harakaIniReader = require('haraka-config/lib/readers/ini')
+import {
+  harakaConfigGrammar,
+  iniFromText,
+  textProblems,
+  type AddressLine,
+} from '../../plugins/pipe_transport/settings/ini-text.js'
 import { formatProblem } from '../../plugins/pipe_transport/settings/problems.js'
 
 const grammar = harakaConfigGrammar(require)
-const lines = (text: string, section: string): AddressLine[] => [...iniFromText('f.ini', text, grammar).addressLines(section)]
+const lines = (text: string, section: string): AddressLine[] => [
+  ...iniFromText('f.ini', text, grammar).addressLines(section),
+]
 
 describe('ini text', () => {
   const text = [
@@ -56,8 +63,10 @@ describe('ini text', () => {
   })
 })
 
-const problems = (text: string): string[] => textProblems(text, grammar).map((problem) => formatProblem('f.ini', problem))
-const harakaIni = require('haraka-config/lib/readers/ini') as { logger: (message: string) => void }
+const problems = (text: string): string[] =>
+  textProblems(text, grammar).map((problem) => formatProblem('f.ini', problem))
+const harakaIni = harakaIniReader as unknown as { logger: (message: string) => void }
+const { parseIni } = harakaIniReader
 
 /** haraka-config's parse, with what it would print about dropped lines. */
 function harakaParse(text: string): { parsed: Record<string, Record<string, unknown>>; printed: string[] } {
@@ -71,7 +80,7 @@ function harakaParse(text: string): { parsed: Record<string, Record<string, unkn
   }
 }
 
-describe('what haraka-config\'s parse loses, found in the text', () => {
+describe("what haraka-config's parse loses, found in the text", () => {
   it('finds nothing in a clean file: address keys with and without values, key[] lines, continued lines', () => {
     const text = [
       '; comment',
@@ -157,10 +166,15 @@ describe('what haraka-config\'s parse loses, found in the text', () => {
   })
 
   it('leaves the [NAME.address] sections to the routing table, which reads them line by line', () => {
-    assert.deepEqual(problems('[rt.address]\nstar*@example.com = x\na@example.com = 1\na@example.com = 2\n[rt]\ntimeout = 1\n'), [])
+    assert.deepEqual(
+      problems('[rt.address]\nstar*@example.com = x\na@example.com = 1\na@example.com = 2\n[rt]\ntimeout = 1\n'),
+      [],
+    )
   })
 
   it('reports an unsafe section name once, not the keys in it', () => {
-    assert.deepEqual(problems('[prototype]\na = 1\na = 2\n'), ['f.ini [prototype]: line 1: haraka-config ignores this section name and every key in it'])
+    assert.deepEqual(problems('[prototype]\na = 1\na = 2\n'), [
+      'f.ini [prototype]: line 1: haraka-config ignores this section name and every key in it',
+    ])
   })
 })

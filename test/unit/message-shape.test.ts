@@ -2,12 +2,23 @@ import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import { describe, it } from 'node:test'
-import { FromEscaper, alreadyDeliveredTo, asctime, prefaceFor } from '../../plugins/pipe_transport/invocation/message-shape.js'
+import {
+  FromEscaper,
+  alreadyDeliveredTo,
+  asctime,
+  prefaceFor,
+} from '../../plugins/pipe_transport/invocation/message-shape.js'
 import type { MessageShape } from '../../plugins/pipe_transport/settings/vocabulary.js'
 import { envelopeFor, envelopeFromMailFrom, recipient } from './recipients.js'
 
 const envelope = envelopeFor([recipient('a@y.test', { original: 'info@y.test' })])
-const plain: MessageShape = { lineEnding: '\n', returnPath: false, deliveredTo: false, xOriginalTo: false, fromLine: false }
+const plain: MessageShape = {
+  lineEnding: '\n',
+  returnPath: false,
+  deliveredTo: false,
+  xOriginalTo: false,
+  fromLine: false,
+}
 
 async function escape(chunks: string[]): Promise<string> {
   const out = await buffer(Readable.from(chunks.map((chunk) => Buffer.from(chunk, 'latin1'))).pipe(new FromEscaper()))
@@ -19,26 +30,43 @@ describe('message shaping', () => {
     const now = new Date(Date.UTC(2026, 10, 5, 9, 4, 1))
     assert.equal(prefaceFor(plain, envelope, now), '')
     assert.equal(
-      prefaceFor({ lineEnding: '\r\n', returnPath: true, deliveredTo: true, xOriginalTo: true, fromLine: true }, envelope, now),
+      prefaceFor(
+        { lineEnding: '\r\n', returnPath: true, deliveredTo: true, xOriginalTo: true, fromLine: true },
+        envelope,
+        now,
+      ),
       'From s@x.test Thu Nov  5 09:04:01 2026\r\nReturn-Path: <s@x.test>\r\nX-Original-To: info@y.test\r\nDelivered-To: a@y.test\r\n',
     )
     assert.equal(
-      prefaceFor({ ...plain, returnPath: true, fromLine: true }, { ...envelope, sender: '', senderHeaderAddress: '' }, now),
+      prefaceFor(
+        { ...plain, returnPath: true, fromLine: true },
+        { ...envelope, sender: '', senderHeaderAddress: '' },
+        now,
+      ),
       'From MAILER-DAEMON Thu Nov  5 09:04:01 2026\nReturn-Path: <>\n',
     )
   })
 
-  it('quotes local parts in headers where RFC 5322 needs it, the sender\'s as envelopeOf() takes it from Haraka', () => {
-    const quoted = envelopeFromMailFrom('"x y"@s.test', [recipient('"john smith"@y.test', { original: '"a\\"b"@y.test' })])
+  it("quotes local parts in headers where RFC 5322 needs it, the sender's as envelopeOf() takes it from Haraka", () => {
+    const quoted = envelopeFromMailFrom('"x y"@s.test', [
+      recipient('"john smith"@y.test', { original: '"a\\"b"@y.test' }),
+    ])
     assert.equal(quoted.sender, 'x y@s.test', 'macros get the local part unquoted')
     assert.equal(
-      prefaceFor({ ...plain, returnPath: true, deliveredTo: true, xOriginalTo: true, fromLine: true }, quoted, new Date(Date.UTC(2026, 10, 5, 9, 4, 1))),
+      prefaceFor(
+        { ...plain, returnPath: true, deliveredTo: true, xOriginalTo: true, fromLine: true },
+        quoted,
+        new Date(Date.UTC(2026, 10, 5, 9, 4, 1)),
+      ),
       'From "x y"@s.test Thu Nov  5 09:04:01 2026\nReturn-Path: <"x y"@s.test>\nX-Original-To: "a\\"b"@y.test\nDelivered-To: "john smith"@y.test\n',
     )
     const plainSender = envelopeFromMailFrom('a.b+c@s.test', [recipient('a@y.test')])
     assert.equal(prefaceFor({ ...plain, returnPath: true }, plainSender, new Date()), 'Return-Path: <a.b+c@s.test>\n')
     const nullSender = envelopeFromMailFrom('', [recipient('a@y.test')])
-    assert.deepEqual([nullSender.sender, prefaceFor({ ...plain, returnPath: true }, nullSender, new Date())], ['', 'Return-Path: <>\n'])
+    assert.deepEqual(
+      [nullSender.sender, prefaceFor({ ...plain, returnPath: true }, nullSender, new Date())],
+      ['', 'Return-Path: <>\n'],
+    )
   })
 
   it('finds the recipient among Delivered-To headers, ignoring case and white space (the loop check)', () => {
@@ -53,7 +81,10 @@ describe('message shaping', () => {
   })
 
   it('escapes lines that start with "From " and nothing else', async () => {
-    assert.equal(await escape(['From a\nFrom b\nfrom c\n From d\nFromage\n>From e\n']), '>From a\n>From b\nfrom c\n From d\nFromage\n>From e\n')
+    assert.equal(
+      await escape(['From a\nFrom b\nfrom c\n From d\nFromage\n>From e\n']),
+      '>From a\n>From b\nfrom c\n From d\nFromage\n>From e\n',
+    )
   })
 
   it('escapes the same whatever the chunk boundaries', async () => {

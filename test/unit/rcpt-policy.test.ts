@@ -32,7 +32,9 @@ const decide = (address: string, context: { first?: string; sender?: string; que
     queueWants: context.queueWants,
   }
   const decision = rcptDecision(routed(address), full)
-  return decision.kind === 'continue' ? 'continue' : `${decision.code} ${decision.kind === 'deny' ? 5 : 4}.${decision.subject}.${decision.detail}`
+  return decision.kind === 'continue'
+    ? 'continue'
+    : `${decision.code} ${decision.kind === 'deny' ? 5 : 4}.${decision.subject}.${decision.detail}`
 }
 
 describe('rcpt-policy', () => {

@@ -15,8 +15,12 @@ export interface RecipientFixture {
 /** The recipient for `address` (as it appears inside `<...>` at RCPT). */
 export function recipient(address: string, fixture: RecipientFixture = {}): Recipient {
   const parts = addressParts(new Address(`<${address}>`), fixture.delimiter)
-  const original = fixture.original === undefined ? parts : addressParts(new Address(`<${fixture.original}>`), fixture.delimiter)
-  return recipientOf(parts, original, { routeData: fixture.routeData ?? '', lowercaseLocalPart: fixture.lowercaseLocalPart ?? false })
+  const original =
+    fixture.original === undefined ? parts : addressParts(new Address(`<${fixture.original}>`), fixture.delimiter)
+  return recipientOf(parts, original, {
+    routeData: fixture.routeData ?? '',
+    lowercaseLocalPart: fixture.lowercaseLocalPart ?? false,
+  })
 }
 
 export function envelopeFor(recipients: readonly Recipient[], sender = 's@x.test'): Envelope {
@@ -37,6 +41,10 @@ export function envelopeFor(recipients: readonly Recipient[], sender = 's@x.test
  */
 export function envelopeFromMailFrom(mailFrom: string, recipients: readonly Recipient[]): Envelope {
   const connection = { remote: { ip: '127.0.0.1' }, hello: { host: 'client.test' } } as HarakaConnection
-  const transaction = { mail_from: new Address(`<${mailFrom}>`), uuid: 'Q1.1', header: { get_all: () => [] } } as unknown as HarakaTransaction
+  const transaction = {
+    mail_from: new Address(`<${mailFrom}>`),
+    uuid: 'Q1.1',
+    header: { get_all: () => [] },
+  } as unknown as HarakaTransaction
   return { ...envelopeOf(connection, transaction), recipients }
 }

@@ -10,7 +10,10 @@ describe('reply lines and the reply for how a run ended', () => {
   it('reads configured reply lines into a verdict and the text after the code', () => {
     assert.deepEqual(parseReplyLine('250 ok'), { ok: true, value: { verdict: 'ok', text: 'ok' } })
     assert.deepEqual(parseReplyLine('250'), { ok: true, value: { verdict: 'ok', text: '' } })
-    assert.deepEqual(parseReplyLine('450 4.2.0 try %d later'), { ok: true, value: { verdict: 'denysoft', text: '4.2.0 try %d later' } })
+    assert.deepEqual(parseReplyLine('450 4.2.0 try %d later'), {
+      ok: true,
+      value: { verdict: 'denysoft', text: '4.2.0 try %d later' },
+    })
     assert.deepEqual(parseReplyLine('554 5.7.1 no'), { ok: true, value: { verdict: 'deny', text: '5.7.1 no' } })
   })
 
@@ -18,12 +21,18 @@ describe('reply lines and the reply for how a run ended', () => {
     for (const bad of ['ok', '650 x', '25 short', '2500 long', '354 go ahead', '']) {
       assert.equal(parseReplyLine(bad).ok, false, bad)
     }
-    assert.deepEqual(parseReplyLine('450 5.1.1 mixed'), { ok: false, error: '"450 5.1.1 mixed": enhanced status code 5.1.1 does not match reply code class 4xx' })
+    assert.deepEqual(parseReplyLine('450 5.1.1 mixed'), {
+      ok: false,
+      error: '"450 5.1.1 mixed": enhanced status code 5.1.1 does not match reply code class 4xx',
+    })
   })
 
   it('answers unmapped statuses as the seed did', () => {
     assert.deepEqual(replyFor({ kind: 'exited', status: 0 }, seed), { verdict: 'ok', text: '' })
-    assert.deepEqual(replyFor({ kind: 'exited', status: 3 }, seed), { verdict: 'deny', text: '5.5.0 pipe transport gave exit status 3' })
+    assert.deepEqual(replyFor({ kind: 'exited', status: 3 }, seed), {
+      verdict: 'deny',
+      text: '5.5.0 pipe transport gave exit status 3',
+    })
   })
 
   it('uses a mapped entry, with %d as the status, before any default', () => {
@@ -35,7 +44,10 @@ describe('reply lines and the reply for how a run ended', () => {
       otherwise: SEED_OTHERWISE,
     }
     assert.deepEqual(replyFor({ kind: 'exited', status: 0 }, table), { verdict: 'ok', text: 'done 0' })
-    assert.deepEqual(replyFor({ kind: 'exited', status: 111 }, table), { verdict: 'denysoft', text: '4.3.0 later (111, 111)' })
+    assert.deepEqual(replyFor({ kind: 'exited', status: 111 }, table), {
+      verdict: 'denysoft',
+      text: '4.3.0 later (111, 111)',
+    })
   })
 
   it('answers everything the program did not decide with a 4xx', () => {
@@ -79,11 +91,13 @@ describe('exit-code presets', () => {
   it('qmail: 0 and 99 succeed; 100, 64, 65, 70, 76, 77, 78 and 112 are permanent; the rest temporary', () => {
     assert.equal(answer(qmail, 0), 'ok ')
     assert.equal(answer(qmail, 99), 'ok ')
-    for (const status of [100, 64, 65, 70, 76, 77, 78, 112]) assert.equal(answer(qmail, status), `deny 5.3.0 permanent failure (exit status ${status})`)
-    for (const status of [111, 1, 75, 113]) assert.equal(answer(qmail, status), `denysoft 4.3.0 temporary failure (exit status ${status})`)
+    for (const status of [100, 64, 65, 70, 76, 77, 78, 112])
+      assert.equal(answer(qmail, status), `deny 5.3.0 permanent failure (exit status ${status})`)
+    for (const status of [111, 1, 75, 113])
+      assert.equal(answer(qmail, status), `denysoft 4.3.0 temporary failure (exit status ${status})`)
   })
 
-  it('takes a failing program\'s stderr status line, sanitised and bounded, over the map', () => {
+  it("takes a failing program's stderr status line, sanitised and bounded, over the map", () => {
     const said = (stderrLine: string, status = 1): string => {
       const reply = replyFor({ kind: 'exited', status, stderrLine }, sysexits)
       return `${reply.verdict} ${reply.text}`

@@ -28,7 +28,11 @@ const routes: RouteEntries = {
 function route(address: string, delimiters?: string): string | undefined {
   const at = address.lastIndexOf('@')
   const local = address.slice(0, at)
-  const found = lookupRoute(routes, { local, user: splitExtension(local, delimiters).user, domain: address.slice(at + 1) })
+  const found = lookupRoute(routes, {
+    local,
+    user: splitExtension(local, delimiters).user,
+    domain: address.slice(at + 1),
+  })
   return found && (found.data === '' ? found.instance.name : `${found.instance.name} ${found.data}`)
 }
 
@@ -56,13 +60,28 @@ describe('route', () => {
     assert.equal(route('x@x.deep.example.com'), 'deeper')
     assert.equal(route('x@deep.example.com'), 'sub')
     assert.equal(route('x@other.test'), 'catch-all')
-    const plain: RouteEntries = { addresses: new Map(), unrouted: new Set(), domains: new Map([['example.com', match('exact')]]) }
+    const plain: RouteEntries = {
+      addresses: new Map(),
+      unrouted: new Set(),
+      domains: new Map([['example.com', match('exact')]]),
+    }
     assert.equal(lookupRoute(plain, { local: 'x', user: 'x', domain: 'sub.example.com' }), undefined)
   })
 
   it('accepts domain entries and rejects anything else', () => {
-    for (const good of ['example.com', '*.example.com', '*', 'localhost', 'xn--bcher-kva.example', 'a-b.c_d.test']) assert.ok(isDomainEntry(good), good)
-    for (const bad of ['-a.test', 'a..test', '*example.com', 'a.*.test', 'ex ample.com', 'a@b.test', '', 'example.com.']) assert.ok(!isDomainEntry(bad), bad)
+    for (const good of ['example.com', '*.example.com', '*', 'localhost', 'xn--bcher-kva.example', 'a-b.c_d.test'])
+      assert.ok(isDomainEntry(good), good)
+    for (const bad of [
+      '-a.test',
+      'a..test',
+      '*example.com',
+      'a.*.test',
+      'ex ample.com',
+      'a@b.test',
+      '',
+      'example.com.',
+    ])
+      assert.ok(!isDomainEntry(bad), bad)
   })
 })
 

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { within } from '../../plugins/pipe_transport/util/within.js'
 
 describe('within', () => {
-  it('gives the promise\'s value when it settles in time, and leaves no timer behind', async () => {
+  it("gives the promise's value when it settles in time, and leaves no timer behind", async () => {
     const before = process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
     assert.equal(await within(Promise.resolve('done'), 60_000, 'late'), 'done')
     assert.equal(process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length, before)

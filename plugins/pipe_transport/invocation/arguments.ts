@@ -13,11 +13,14 @@ export function expandArguments(words: readonly Template[], context: ExpansionCo
   const argv: string[] = []
   for (const word of words) {
     const perRecipient = usesRecipientMacros(word)
-    const recipients: readonly (Recipient | undefined)[] = perRecipient ? context.envelope.recipients : [context.envelope.recipients[0]]
+    const recipients: readonly (Recipient | undefined)[] = perRecipient
+      ? context.envelope.recipients
+      : [context.envelope.recipients[0]]
     for (const recipient of recipients) {
       const first = word[0]
       const value = expandTemplate(word, context, recipient)
-      if (first && 'macro' in first && value.startsWith('-')) return failure(`\${${first.macro}} would start argument "${value}" with "-"`)
+      if (first && 'macro' in first && value.startsWith('-'))
+        return failure(`\${${first.macro}} would start argument "${value}" with "-"`)
       argv.push(value)
     }
   }

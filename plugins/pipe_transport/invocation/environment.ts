@@ -11,11 +11,16 @@ export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'
  * The recipient variables describe the run's first recipient, as Postfix local(8) does for one
  * recipient; `[NAME.env]` values may use every macro, the recipient ones meaning that recipient too.
  */
-export function programEnvironment(envelope: Envelope, instance: string, extra: Readonly<Record<string, Template>>): Record<string, string> {
+export function programEnvironment(
+  envelope: Envelope,
+  instance: string,
+  extra: Readonly<Record<string, Template>>,
+): Record<string, string> {
   const first = envelope.recipients[0]
   const context = { envelope, instance }
   const environment: Record<string, string> = { PATH: DEFAULT_PATH }
   for (const [name, template] of Object.entries(extra)) environment[name] = expandTemplate(template, context, first)
-  for (const [name, macro] of Object.entries(TRANSACTION_VARIABLES)) environment[name] = macroValue(macro, context, first)
+  for (const [name, macro] of Object.entries(TRANSACTION_VARIABLES))
+    environment[name] = macroValue(macro, context, first)
   return environment
 }

@@ -9,7 +9,11 @@ export interface ExpansionContext {
 }
 
 /** One template's text, with the recipient macros taken from `recipient`. */
-export function expandTemplate(template: Template, context: ExpansionContext, recipient: Recipient | undefined): string {
+export function expandTemplate(
+  template: Template,
+  context: ExpansionContext,
+  recipient: Recipient | undefined,
+): string {
   return template.map((part) => ('macro' in part ? macroValue(part.macro, context, recipient) : part.literal)).join('')
 }
 

@@ -32,7 +32,10 @@ export function shapedInput(message: MessageSource, shape: MessageShape, envelop
 export function prefaceFor(shape: MessageShape, envelope: Envelope, now: Date): string {
   const lines: string[] = []
   const [first] = envelope.recipients
-  if (shape.fromLine) lines.push(`From ${envelope.senderHeaderAddress === '' ? 'MAILER-DAEMON' : envelope.senderHeaderAddress} ${asctime(now)}`)
+  if (shape.fromLine)
+    lines.push(
+      `From ${envelope.senderHeaderAddress === '' ? 'MAILER-DAEMON' : envelope.senderHeaderAddress} ${asctime(now)}`,
+    )
   if (shape.returnPath) lines.push(`Return-Path: <${envelope.senderHeaderAddress}>`)
   if (shape.xOriginalTo && first) lines.push(`X-Original-To: ${first.originalHeaderAddress}`)
   if (shape.deliveredTo && first) lines.push(`Delivered-To: ${first.headerAddress}`)

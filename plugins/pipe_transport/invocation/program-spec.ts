@@ -24,7 +24,11 @@ export interface ProgramSpec {
 }
 
 /** What runs for `envelope`'s recipients, or why it must not (an address that would be an option). */
-export function programSpec(instance: Instance, envelope: Envelope, purpose: 'delivery' | 'check'): Result<ProgramSpec> {
+export function programSpec(
+  instance: Instance,
+  envelope: Envelope,
+  purpose: 'delivery' | 'check',
+): Result<ProgramSpec> {
   const check = purpose === 'check' ? instance.checkProgram : undefined
   const argv = expandArguments(check ? check.arguments : instance.arguments, { envelope, instance: instance.name })
   if (!argv.ok) return argv

@@ -74,4 +74,3 @@ export class JournalUnavailableError extends Error {
     this.name = 'JournalUnavailableError'
   }
 }
-

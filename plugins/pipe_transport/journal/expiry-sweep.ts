@@ -17,8 +17,10 @@ export class ExpirySweep {
   /** Call inside a write transaction. */
   step(store: RootDatabase<Buffer, Buffer>, newKeys: number, now: number): void {
     const limit = PER_NEW_KEY * Math.max(1, newKeys)
-    const seen: Array<{ key: Buffer; value: Buffer }> = []
-    for (const entry of store.getRange(this.after === undefined ? { limit } : { start: this.after, limit: limit + 1 })) {
+    const seen: { key: Buffer; value: Buffer }[] = []
+    for (const entry of store.getRange(
+      this.after === undefined ? { limit } : { start: this.after, limit: limit + 1 },
+    )) {
       if (this.after !== undefined && entry.key.equals(this.after)) continue
       seen.push(entry)
     }

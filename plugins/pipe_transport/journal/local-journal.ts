@@ -98,10 +98,13 @@ export class LocalJournal implements DeliveryJournal {
   }
 
   private store(operation: string): Promise<RootDatabase<Buffer, Buffer>> {
-    if (this.closed) return Promise.reject(new JournalUnavailableError(this.description, operation, 'the journal is closed'))
+    if (this.closed)
+      return Promise.reject(new JournalUnavailableError(this.description, operation, 'the journal is closed'))
     if (this.opening === undefined) {
       if (Date.now() - this.failedAt < REOPEN_AFTER_MS) {
-        return Promise.reject(new JournalUnavailableError(this.description, operation, 'the store could not be opened a moment ago'))
+        return Promise.reject(
+          new JournalUnavailableError(this.description, operation, 'the store could not be opened a moment ago'),
+        )
       }
       this.opening = this.open()
       this.opening.catch((error: unknown) => {
@@ -125,7 +128,9 @@ export class LocalJournal implements DeliveryJournal {
     const check = await checkStore(directory, CHECK_TIMEOUT_MS)
     if (check.verdict === 'refused') throw fail(check.why)
     if (check.verdict === 'moved aside') {
-      this.options.warn(`${this.description}: the store was damaged (${check.why}); moved it to ${check.to} and started a new one`)
+      this.options.warn(
+        `${this.description}: the store was damaged (${check.why}); moved it to ${check.to} and started a new one`,
+      )
       await mkdir(directory, { recursive: true })
     }
     try {

@@ -67,7 +67,8 @@ export class RedisJournal implements DeliveryJournal {
     const token = randomBytes(16)
     return this.bounded('begin', async () => {
       const reply = await this.script(BEGIN, keys, [claimValue(token), String(Math.max(1, Math.ceil(leaseMs)))])
-      if (!Array.isArray(reply) || reply.length !== keys.length) throw new Error(`unexpected reply ${JSON.stringify(reply)}`)
+      if (!Array.isArray(reply) || reply.length !== keys.length)
+        throw new Error(`unexpected reply ${JSON.stringify(reply)}`)
       return { states: reply.map((code) => STATES[Number(code)] ?? 'busy'), token }
     })
   }
@@ -90,14 +91,20 @@ export class RedisJournal implements DeliveryJournal {
   }
 
   private bounded<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    return boundedOperation(this.description, operation, this.options.timeoutMs, async () => {
-      if (!this.connected) await this.connecting
-      return work()
-    }, () => (this.lastError === '' ? '' : ` (last connection error: ${this.lastError})`))
+    return boundedOperation(
+      this.description,
+      operation,
+      this.options.timeoutMs,
+      async () => {
+        if (!this.connected) await this.connecting
+        return work()
+      },
+      () => (this.lastError === '' ? '' : ` (last connection error: ${this.lastError})`),
+    )
   }
 
   /** EVALSHA, and EVAL when Redis does not know the script yet (first use, or after a restart). */
-  private async script(source: string, keys: readonly Buffer[], args: ReadonlyArray<string | Buffer>): Promise<unknown> {
+  private async script(source: string, keys: readonly Buffer[], args: readonly (string | Buffer)[]): Promise<unknown> {
     if (keys.length === 0) return []
     const tail = [String(keys.length), ...keys.map((key) => Buffer.concat([KEY_PREFIX, key])), ...args]
     try {

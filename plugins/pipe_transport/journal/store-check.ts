@@ -37,7 +37,10 @@ function runChild(directory: string, timeoutMs: number): Promise<ChildOutcome> {
   return new Promise((resolve) => {
     // A store already open in this process (a reopen) must not reach the check through its descriptors.
     markCloseOnExec()
-    const child = spawn(process.execPath, [childScript, directory], { stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs })
+    const child = spawn(process.execPath, [childScript, directory], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: timeoutMs,
+    })
     let stderr = ''
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
     child.on('error', (error) => resolve({ kind: 'refused', why: `cannot start the check: ${error.message}` }))

@@ -29,7 +29,12 @@ export function queueLogEntries(outcome: QueueOutcome): LogEntry[] {
     case 'not-ours':
       return []
     case 'mixed':
-      return [{ level: 'error', message: `recipients ${outcome.unrouted.join(' ')} are not routed, beside routed ones; refusing to deliver part of the transaction` }]
+      return [
+        {
+          level: 'error',
+          message: `recipients ${outcome.unrouted.join(' ')} are not routed, beside routed ones; refusing to deliver part of the transaction`,
+        },
+      ]
     case 'failed':
       return [{ level: 'error', message: `delivery failed inside the plugin: ${outcome.error}` }]
     case 'delivered': {
@@ -69,7 +74,11 @@ export function describeRun(instance: Instance, envelope: Envelope, report: RunR
   const verdict = outcome.kind === 'exited' || outcome.kind === 'refused' || outcome.kind === 'looped'
   const level: LogLevel = reply.verdict === 'ok' ? 'info' : verdict ? 'warn' : 'error'
   const result =
-    reply.verdict === 'ok' ? { pass: instance.name } : verdict ? { fail: `${instance.name}: ${ended}` } : { err: `${instance.name}: ${ended}` }
+    reply.verdict === 'ok'
+      ? { pass: instance.name }
+      : verdict
+        ? { fail: `${instance.name}: ${ended}` }
+        : { err: `${instance.name}: ${ended}` }
   return { level, message: 'delivery', fields, result }
 }
 
@@ -79,10 +88,14 @@ export function describeRun(instance: Instance, envelope: Envelope, report: RunR
  */
 export function describeTransaction(queueId: string, report: TransactionReport): LogEntry {
   const failed = report.runs.filter(({ report: run }) => run.reply.verdict !== 'ok')
-  const addresses = (recipients: readonly { address: string }[]): string => recipients.map((recipient) => recipient.address).join(',')
+  const addresses = (recipients: readonly { address: string }[]): string =>
+    recipients.map((recipient) => recipient.address).join(',')
   const fields: Record<string, string | number> = {
     queue_id: queueId,
-    recipients: report.runs.reduce((sum, { run }) => sum + run.recipients.length, 0) + report.alreadyDelivered.length + report.busy.length,
+    recipients:
+      report.runs.reduce((sum, { run }) => sum + run.recipients.length, 0) +
+      report.alreadyDelivered.length +
+      report.busy.length,
     runs: report.runs.length,
     rcpt: addresses([...report.runs.flatMap(({ run }) => run.recipients), ...report.alreadyDelivered, ...report.busy]),
     reply: loggedReply(report.reply),
@@ -96,7 +109,12 @@ export function describeTransaction(queueId: string, report: TransactionReport):
 /** What check_program said of a recipient: INFO when it answered, WARN when it could not. */
 export function describeCheck({ instance, recipient, decision }: CheckReport, outcome: DeliveryOutcome): LogEntry {
   const answer = decision.kind === 'continue' ? 'exists' : refusalLine(decision)
-  const fields: Record<string, string | number> = { instance: instance.name, rcpt: recipient.address, ended: endedOf(outcome), answer }
+  const fields: Record<string, string | number> = {
+    instance: instance.name,
+    rcpt: recipient.address,
+    ended: endedOf(outcome),
+    answer,
+  }
   if ('error' in outcome) fields['cause'] = outcome.error
   return { level: decision.kind === 'denysoft' ? 'warn' : 'info', message: 'recipient check', fields }
 }
@@ -107,5 +125,9 @@ function loggedReply(reply: Reply): string {
 }
 
 function endedOf(outcome: DeliveryOutcome): string {
-  return outcome.kind === 'exited' ? `exit ${outcome.status}` : outcome.kind === 'signaled' ? `signal ${outcome.signal}` : outcome.kind
+  return outcome.kind === 'exited'
+    ? `exit ${outcome.status}`
+    : outcome.kind === 'signaled'
+      ? `signal ${outcome.signal}`
+      : outcome.kind
 }

@@ -55,9 +55,18 @@ export interface TransactionReport {
   readonly journalProblems: readonly string[]
 }
 
-export const ALREADY_DELIVERED: Reply = { verdict: 'ok', text: '2.0.0 already delivered (pipe_transport delivery journal)' }
-export const STILL_RUNNING: Reply = { verdict: 'denysoft', text: '4.3.0 a delivery of this message is still running, try again later' }
-export const JOURNAL_DOWN: Reply = { verdict: 'denysoft', text: '4.3.0 pipe transport delivery journal unavailable, try again later' }
+export const ALREADY_DELIVERED: Reply = {
+  verdict: 'ok',
+  text: '2.0.0 already delivered (pipe_transport delivery journal)',
+}
+export const STILL_RUNNING: Reply = {
+  verdict: 'denysoft',
+  text: '4.3.0 a delivery of this message is still running, try again later',
+}
+export const JOURNAL_DOWN: Reply = {
+  verdict: 'denysoft',
+  text: '4.3.0 pipe transport delivery journal unavailable, try again later',
+}
 
 export async function deliverTransaction(input: TransactionInput): Promise<TransactionReport> {
   const { journal } = input
@@ -86,9 +95,17 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
       if (input.journalUnavailable === 'defer') {
         problems.push(`${messageOf(err)}; deferring the message (journal_unavailable = defer)`)
         const all = routed.map(({ recipient }) => recipient)
-        return { reply: transactionReply([{ recipients: all, reply: JOURNAL_DOWN }]), runs: [], alreadyDelivered, busy, journalProblems: problems }
+        return {
+          reply: transactionReply([{ recipients: all, reply: JOURNAL_DOWN }]),
+          runs: [],
+          alreadyDelivered,
+          busy,
+          journalProblems: problems,
+        }
       }
-      problems.push(`${messageOf(err)}; delivering without it (journal_unavailable = deliver): a retry of a message already delivered may be delivered again`)
+      problems.push(
+        `${messageOf(err)}; delivering without it (journal_unavailable = deliver): a retry of a message already delivered may be delivered again`,
+      )
     }
   }
   if (alreadyDelivered.length > 0) settled.push({ recipients: alreadyDelivered, reply: ALREADY_DELIVERED })
@@ -98,7 +115,9 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
   try {
     runs = await runAll(planRuns(toRun), input, async (run, report) => {
       if (!claimed || !journal) return
-      const keys = run.recipients.map((recipient) => claimed.keys.get(recipient)).filter((key): key is Buffer => key !== undefined)
+      const keys = run.recipients
+        .map((recipient) => claimed.keys.get(recipient))
+        .filter((key): key is Buffer => key !== undefined)
       try {
         if (report.reply.verdict === 'ok') await journal.delivered(claimed.claim, keys)
         else await journal.release(claimed.claim, keys)
@@ -132,7 +151,8 @@ async function runAll(
   if (planned.length === 0) return []
   const { stream, bytes } = input.message
   const lineEndings = new Set<LineEnding>(planned.map((run) => run.instance.shape.lineEnding))
-  const copy = planned.length > 1 || bytes <= ONE_RUN_COPY_MAX_BYTES ? await copyMessage(stream, lineEndings, bytes) : undefined
+  const copy =
+    planned.length > 1 || bytes <= ONE_RUN_COPY_MAX_BYTES ? await copyMessage(stream, lineEndings, bytes) : undefined
   const source = copy?.source ?? harakaSource(stream)
   try {
     return await Promise.all(

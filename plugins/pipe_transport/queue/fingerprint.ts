@@ -27,7 +27,9 @@ export async function messageFingerprint(transaction: HarakaTransaction, sender:
   for (const line of clientHeaders.get(transaction) ?? headerLinesOf(transaction)) hash.update(line)
   hash.update('\0')
   // The body only (no headers, as stored): the client's header lines are hashed above.
-  await readMessage(transaction.message_stream, { line_endings: '\n', skip_headers: true }, (chunk) => hash.update(chunk))
+  await readMessage(transaction.message_stream, { line_endings: '\n', skip_headers: true }, (chunk) =>
+    hash.update(chunk),
+  )
   return hash.digest()
 }
 

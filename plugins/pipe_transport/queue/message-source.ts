@@ -35,7 +35,11 @@ export interface CopiedMessage {
 }
 
 /** One copy per line ending the runs need (usually one), read from Haraka's stream in turn. */
-export async function copyMessage(stream: HarakaMessageStream, lineEndings: ReadonlySet<LineEnding>, bytes: number): Promise<CopiedMessage> {
+export async function copyMessage(
+  stream: HarakaMessageStream,
+  lineEndings: ReadonlySet<LineEnding>,
+  bytes: number,
+): Promise<CopiedMessage> {
   const copies = new Map<LineEnding, Buffer | string>()
   try {
     for (const lineEnding of lineEndings) {
@@ -59,7 +63,8 @@ export async function copyMessage(stream: HarakaMessageStream, lineEndings: Read
     source: {
       take(lineEnding) {
         const copy = copies.get(lineEnding)
-        if (copy === undefined) throw new Error(`no copy of the message with ${JSON.stringify(lineEnding)} line endings`)
+        if (copy === undefined)
+          throw new Error(`no copy of the message with ${JSON.stringify(lineEnding)} line endings`)
         if (typeof copy !== 'string') return copy
         // A program that exits without reading all of it ends the copy's reading too.
         return (dest) => pipeline(createReadStream(copy), dest, () => undefined)
@@ -70,7 +75,11 @@ export async function copyMessage(stream: HarakaMessageStream, lineEndings: Read
 }
 
 /** Reads Haraka's message stream once, handing each chunk to `take`; resolves when all is read. */
-export async function readMessage(stream: HarakaMessageStream, options: Parameters<HarakaMessageStream['pipe']>[1], take: (chunk: Buffer) => void): Promise<void> {
+export async function readMessage(
+  stream: HarakaMessageStream,
+  options: Parameters<HarakaMessageStream['pipe']>[1],
+  take: (chunk: Buffer) => void,
+): Promise<void> {
   const sink = new Writable({
     write(chunk: Buffer, _encoding, next) {
       take(chunk)

@@ -34,7 +34,9 @@ export async function performRun(instance: Instance, envelope: Envelope, input: 
     durationMs: Date.now() - started,
   })
 
-  const looped = instance.shape.deliveredTo ? envelope.recipients.find((rcpt) => alreadyDeliveredTo(envelope.deliveredToHeaders, rcpt)) : undefined
+  const looped = instance.shape.deliveredTo
+    ? envelope.recipients.find((rcpt) => alreadyDeliveredTo(envelope.deliveredToHeaders, rcpt))
+    : undefined
   if (looped) return report({ kind: 'looped', address: looped.headerAddress })
   const spec = programSpec(instance, envelope, 'delivery')
   if (!spec.ok) return report({ kind: 'refused', error: spec.error })
@@ -45,7 +47,10 @@ export async function performRun(instance: Instance, envelope: Envelope, input: 
   }
   try {
     const watchdog = instance.timeoutSeconds * 1000 + WATCHDOG_SLACK_MS
-    const overdue = { outcome: { kind: 'internal-error', error: `no outcome after ${watchdog} ms` }, bytesWritten: 0 } as const
+    const overdue = {
+      outcome: { kind: 'internal-error', error: `no outcome after ${watchdog} ms` },
+      bytesWritten: 0,
+    } as const
     const run: ProgramResult | typeof overdue = await within(runProgram(spec.value, input), watchdog, overdue)
     return report(run.outcome, run.bytesWritten)
   } finally {

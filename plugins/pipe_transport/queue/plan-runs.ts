@@ -41,7 +41,8 @@ export function planRuns(routed: readonly RoutedRecipient[]): PlannedRun[] {
   const runs: PlannedRun[] = []
   for (const { instance, recipients } of groups.values()) {
     const limit = instance.recipientLimit ?? recipients.length
-    for (let start = 0; start < recipients.length; start += limit) runs.push({ instance, recipients: recipients.slice(start, start + limit) })
+    for (let start = 0; start < recipients.length; start += limit)
+      runs.push({ instance, recipients: recipients.slice(start, start + limit) })
   }
   return runs
 }

@@ -22,7 +22,10 @@ export type QueueOutcome =
   /** A fault inside the plugin (copying the message failed, say): deferred, never lost. */
   | { readonly kind: 'failed'; readonly error: string; readonly reply: Reply }
 
-const MIXED: Reply = { verdict: 'denysoft', text: '4.3.0 pipe transport: some recipients are delivered by other means, send them separately' }
+const MIXED: Reply = {
+  verdict: 'denysoft',
+  text: '4.3.0 pipe transport: some recipients are delivered by other means, send them separately',
+}
 
 export async function queueTransaction(
   settings: Settings,
@@ -32,7 +35,9 @@ export async function queueTransaction(
 ): Promise<QueueOutcome> {
   const wanted = transaction.notes.get('queue.wants')
   if (wanted && wanted !== QUEUE_NAME) return { kind: 'not-ours' }
-  const { routed, unrouted } = splitRouted(transaction.rcpt_to.map((rcpt) => routeRecipient(settings, rcpt, originalOf(rcpt))))
+  const { routed, unrouted } = splitRouted(
+    transaction.rcpt_to.map((rcpt) => routeRecipient(settings, rcpt, originalOf(rcpt))),
+  )
   if (routed.length === 0) return { kind: 'not-ours' }
   if (unrouted.length > 0) return { kind: 'mixed', unrouted, reply: MIXED }
 
@@ -42,7 +47,11 @@ export async function queueTransaction(
     const report = await deliverTransaction({
       routed,
       envelope,
-      message: { stream, bytes: transaction.data_bytes, fingerprint: () => messageFingerprint(transaction, envelope.sender) },
+      message: {
+        stream,
+        bytes: transaction.data_bytes,
+        fingerprint: () => messageFingerprint(transaction, envelope.sender),
+      },
       journal,
       journalUnavailable: settings.journal.unavailable,
     })

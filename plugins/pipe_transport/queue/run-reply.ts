@@ -41,7 +41,10 @@ export function replyFor(outcome: DeliveryOutcome, table: ExitCodeTable): Reply 
     case 'internal-error':
       return INTERNAL_ERROR
     case 'refused':
-      return { verdict: 'deny', text: '5.1.3 pipe transport refuses an address that would start a program argument with "-"' }
+      return {
+        verdict: 'deny',
+        text: '5.1.3 pipe transport refuses an address that would start a program argument with "-"',
+      }
     case 'looped':
       // Postfix's words for its flag D, so that a bounce reads the same whoever found the loop.
       return { verdict: 'deny', text: `5.4.6 mail forwarding loop for ${outcome.address}` }
@@ -58,7 +61,10 @@ export const STDERR_REPLY_MAX = 200
 function replyFromStderr(line: string | undefined): Reply | undefined {
   const klass = line === undefined ? undefined : /^([45])\.\d{1,3}\.\d{1,3}(?![\d.])/.exec(line)?.[1]
   if (line === undefined || klass === undefined) return undefined
-  const text = line.replace(/[^\x20-\x7e]/g, '?').slice(0, STDERR_REPLY_MAX).trimEnd()
+  const text = line
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, STDERR_REPLY_MAX)
+    .trimEnd()
   return { verdict: klass === '4' ? 'denysoft' : 'deny', text }
 }
 

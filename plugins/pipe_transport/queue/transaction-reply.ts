@@ -28,12 +28,20 @@ export function transactionReply(settled: readonly Settled[]): Reply {
   if (failed.length === 0) {
     const texts = new Set(settled.map((each) => each.reply.text))
     const [only] = texts
-    return { verdict: 'ok', text: texts.size === 1 && only !== undefined ? only : `2.0.0 delivered to ${total} recipients` }
+    return {
+      verdict: 'ok',
+      text: texts.size === 1 && only !== undefined ? only : `2.0.0 delivered to ${total} recipients`,
+    }
   }
   const temporary = failed.find((each) => each.reply.verdict === 'denysoft')
   const first = (temporary ?? failed[0]) as Settled
   const verdict = temporary ? 'denysoft' : 'deny'
-  const base = first.reply.text !== '' ? first.reply.text : verdict === 'denysoft' ? '4.3.0 delivery failed' : '5.3.0 delivery failed'
+  const base =
+    first.reply.text !== ''
+      ? first.reply.text
+      : verdict === 'denysoft'
+        ? '4.3.0 delivery failed'
+        : '5.3.0 delivery failed'
   if (total <= 1) return { verdict, text: base }
   const addresses = failed.flatMap((each) => each.recipients.map((recipient) => recipient.address))
   return { verdict, text: withRecipients(base, addresses, total) }
@@ -47,7 +55,8 @@ function withRecipients(base: string, addresses: readonly string[], total: numbe
     const more = addresses.length - index - 1
     const next = `${listed}${index === 0 ? '' : ', '}${address}`
     const tail = more > 0 ? ` and ${more} more` : ''
-    if ((head + next + tail + ')').length > REPLY_TEXT_MAX && index > 0) return `${head}${listed} and ${addresses.length - index} more)`
+    if (`${head + next + tail})`.length > REPLY_TEXT_MAX && index > 0)
+      return `${head}${listed} and ${addresses.length - index} more)`
     listed = next
   }
   return `${head}${listed})`.slice(0, REPLY_TEXT_MAX)

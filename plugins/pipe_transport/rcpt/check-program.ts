@@ -45,27 +45,43 @@ export async function checkRecipient(
 ): Promise<CheckReport> {
   const key = `${instance.name}\0${recipient.address.toLowerCase()}`
   const cached = cache.get(key)
-  if (cached && cached.until > Date.now()) return { instance, recipient, decision: decisionFor(cached.answer, recipient), outcome: 'cached' }
+  if (cached && cached.until > Date.now())
+    return { instance, recipient, decision: decisionFor(cached.answer, recipient), outcome: 'cached' }
 
   const spec = programSpec(instance, { ...envelope, recipients: [recipient] }, 'check')
-  if (!spec.ok) return { instance, recipient, decision: decisionFor('unknown', recipient), outcome: { kind: 'refused', error: spec.error } }
+  if (!spec.ok)
+    return {
+      instance,
+      recipient,
+      decision: decisionFor('unknown', recipient),
+      outcome: { kind: 'refused', error: spec.error },
+    }
   const { outcome } = await runProgram(spec.value, NO_INPUT)
   const answer = answerFor(outcome, instance)
-  if (answer !== 'unsure' && check.cacheSeconds > 0) remember(key, { answer, until: Date.now() + check.cacheSeconds * 1000 })
+  if (answer !== 'unsure' && check.cacheSeconds > 0)
+    remember(key, { answer, until: Date.now() + check.cacheSeconds * 1000 })
   return { instance, recipient, decision: decisionFor(answer, recipient), outcome }
 }
 
 function answerFor(outcome: RunOutcome, instance: Instance): Answer {
   if (outcome.kind !== 'exited') return 'unsure'
   if (outcome.status === 0) return 'exists'
-  if (outcome.status === EX_NOUSER || instance.exitCodes.entries.get(outcome.status)?.verdict === 'deny') return 'unknown'
+  if (outcome.status === EX_NOUSER || instance.exitCodes.entries.get(outcome.status)?.verdict === 'deny')
+    return 'unknown'
   return 'unsure'
 }
 
 function decisionFor(answer: Answer, recipient: Recipient): RcptDecision {
   if (answer === 'exists') return { kind: 'continue' }
-  if (answer === 'unknown') return { kind: 'deny', code: 550, subject: 1, detail: 1, text: `${recipient.address}: no such recipient here` }
-  return { kind: 'denysoft', code: 450, subject: 3, detail: 0, text: `${recipient.address}: cannot check this recipient now, try again later` }
+  if (answer === 'unknown')
+    return { kind: 'deny', code: 550, subject: 1, detail: 1, text: `${recipient.address}: no such recipient here` }
+  return {
+    kind: 'denysoft',
+    code: 450,
+    subject: 3,
+    detail: 0,
+    text: `${recipient.address}: cannot check this recipient now, try again later`,
+  }
 }
 
 function remember(key: string, entry: Cached): void {

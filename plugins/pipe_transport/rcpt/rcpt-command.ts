@@ -49,6 +49,8 @@ export async function answerRcptCommand(
     return [checkRecipient(match.instance, check, recipient, envelope)]
   })
   const reports = await Promise.all(checks)
-  const unknown = reports.map((report) => report.decision).find((decision): decision is RcptRefusal => decision.kind !== 'continue')
+  const unknown = reports
+    .map((report) => report.decision)
+    .find((decision): decision is RcptRefusal => decision.kind !== 'continue')
   return unknown ? refuse(unknown, reports) : { decision: { kind: 'continue' }, checks: reports }
 }

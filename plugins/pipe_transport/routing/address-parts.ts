@@ -64,7 +64,8 @@ export function splitExtension(local: string, delimiters: string | undefined): S
   if (delimiters === undefined || delimiters === '') return whole
   const lower = local.toLowerCase()
   if (lower === 'postmaster' || lower === 'mailer-daemon') return whole
-  if (delimiters.includes('-') && (lower.startsWith('owner-') || (lower.length > 8 && lower.endsWith('-request')))) return whole
+  if (delimiters.includes('-') && (lower.startsWith('owner-') || (lower.length > 8 && lower.endsWith('-request'))))
+    return whole
   let at = -1
   for (let i = 0; i < local.length; i++) {
     if (delimiters.includes(local.charAt(i))) {

@@ -60,9 +60,11 @@ export function rcptDecision(candidate: AddressRoute, context: RcptContext): Rcp
   }
   if (!match || !recipient) return CONTINUE
   if (context.queueWants && context.queueWants !== QUEUE_NAME) {
-    return later(`${candidate.address} is delivered separately from what ${String(context.queueWants)} delivers`)
+    const other = typeof context.queueWants === 'string' ? context.queueWants : 'another queue plugin'
+    return later(`${candidate.address} is delivered separately from what ${other} delivers`)
   }
-  if (wouldBeOption(recipient)) return refuse(1, 3, 'pipe transport refuses a recipient that would start a program argument with "-"')
+  if (wouldBeOption(recipient))
+    return refuse(1, 3, 'pipe transport refuses a recipient that would start a program argument with "-"')
   if (context.sender.startsWith('-')) return refuse(1, 7, 'pipe transport refuses a sender that starts with "-"')
   return CONTINUE
 }
@@ -106,7 +108,9 @@ export function splitRouted(routes: readonly AddressRoute[]): { routed: RoutedRe
  * extension such as `alice+-x`. Refused before any data is taken.
  */
 function wouldBeOption(recipient: Recipient): boolean {
-  return [recipient.address, recipient.user, recipient.extension, recipient.originalRecipient].some((value) => value.startsWith('-'))
+  return [recipient.address, recipient.user, recipient.extension, recipient.originalRecipient].some((value) =>
+    value.startsWith('-'),
+  )
 }
 
 function later(text: string): RcptDecision {

@@ -15,7 +15,11 @@ export interface AddressRoute {
   readonly recipient: Recipient | undefined
 }
 
-export function routeRecipient(settings: Settings, address: HarakaAddress, original: HarakaAddress = address): AddressRoute {
+export function routeRecipient(
+  settings: Settings,
+  address: HarakaAddress,
+  original: HarakaAddress = address,
+): AddressRoute {
   const parts = addressParts(address, settings.recipientDelimiter)
   const match = lookupRoute(settings.routes, parts)
   const recipient =

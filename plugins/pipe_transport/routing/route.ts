@@ -22,7 +22,8 @@ export function lookupRoute(entries: RouteEntries, address: LookupAddress): Rout
   const { addresses, unrouted } = entries
   const whole = addresses.get(`${local}@${domain}`) ?? (user === local ? undefined : addresses.get(`${user}@${domain}`))
   if (whole !== undefined) return whole
-  for (const key of [`${local}@${domain}`, `${local}@`, `${user}@${domain}`, `${user}@`]) if (unrouted.has(key)) return undefined
+  for (const key of [`${local}@${domain}`, `${local}@`, `${user}@${domain}`, `${user}@`])
+    if (unrouted.has(key)) return undefined
   return addresses.get(`@${domain}`) ?? lookupDomain(entries.domains, domain)
 }
 

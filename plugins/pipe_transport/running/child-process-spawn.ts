@@ -35,7 +35,9 @@ export async function spawnWithChildProcess(
     const [err] = (await once(child, 'error')) as [Error]
     return failure(`cannot start ${spec.program}: ${err.message}`)
   }
-  const exited = once(child, 'exit').then(([status, signal]) => ({ status, signal }) as ExitStatus)
+  const exited = new Promise<ExitStatus>((resolve) =>
+    child.once('exit', (status, signal) => resolve({ status, signal })),
+  )
   // 'close' follows once our ends of its stdio are closed too. Listen now: it can come in the
   // same tick as 'exit'.
   const closed = once(child, 'close').then(() => undefined)

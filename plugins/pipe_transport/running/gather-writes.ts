@@ -5,9 +5,9 @@
 import type { Writable } from 'node:stream'
 
 export function gatherWrites(stream: Writable): void {
-  const write = stream.write
+  const write = stream.write.bind(stream)
   let gathering = false
-  stream.write = function (this: Writable, ...args: Parameters<Writable['write']>): boolean {
+  stream.write = function (...args: Parameters<Writable['write']>): boolean {
     if (!gathering) {
       gathering = true
       stream.cork()
@@ -16,6 +16,6 @@ export function gatherWrites(stream: Writable): void {
         stream.uncork()
       })
     }
-    return write.apply(this, args)
+    return write(...args)
   } as Writable['write']
 }

@@ -27,7 +27,7 @@ function take(chunk: string): void {
   for (const line of lines) {
     const pgid = Number(line.slice(1))
     if (!(pgid > 1)) continue
-    if (line[0] === '+') groups.add(pgid)
+    if (line.startsWith('+')) groups.add(pgid)
     else groups.delete(pgid)
   }
 }
@@ -58,7 +58,12 @@ function main(): void {
   process.title = 'haraka: pipe_transport guardian'
   // A one-byte high-water mark: after a read that finds anything, libuv stops reading until the
   // next burst takes it, so lines arriving meanwhile wake nobody.
-  const input = new Socket({ fd: 0, readable: true, writable: false, readableHighWaterMark: 1 } as ConstructorParameters<typeof Socket>[0])
+  const input = new Socket({
+    fd: 0,
+    readable: true,
+    writable: false,
+    readableHighWaterMark: 1,
+  } as ConstructorParameters<typeof Socket>[0])
   input.setEncoding('latin1')
   input.on('error', () => undefined) // 'close' follows
   input.once('close', () => void harakaGone(graceMs))

@@ -6,7 +6,7 @@
 // keep Haraka running, and one that dies is replaced, told every group still listed.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
-import type { Socket } from 'node:net'
+import { Socket } from 'node:net'
 import { markCloseOnExec } from './close-on-exec.js'
 import { gatherWrites } from './gather-writes.js'
 
@@ -42,10 +42,11 @@ export class Guardian {
     this.child = child
     // Haraka must be able to exit (or a tool that delivers once) while the guardian runs.
     child.unref()
-    ;(child.stdin as Socket | null)?.unref()
-    child.stdin?.on('error', () => undefined) // it died: 'exit' follows
+    // The pipe to a child is a net.Socket, which can let Haraka exit while it is open.
+    if (child.stdin instanceof Socket) child.stdin.unref()
+    child.stdin.on('error', () => undefined) // it died: 'exit' follows
     // The lines of one tick (a program that ends, the next that starts) in one write.
-    if (child.stdin) gatherWrites(child.stdin)
+    gatherWrites(child.stdin)
     child.once('exit', () => {
       if (this.child !== child) return
       this.child = undefined
@@ -55,6 +56,6 @@ export class Guardian {
       }, RESTART_DELAY_MS)
       this.restart.unref()
     })
-    if (this.groups.size > 0) child.stdin?.write([...this.groups].map((pgid) => `+${pgid}\n`).join(''))
+    if (this.groups.size > 0) child.stdin.write([...this.groups].map((pgid) => `+${pgid}\n`).join(''))
   }
 }

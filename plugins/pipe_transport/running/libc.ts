@@ -12,7 +12,14 @@ export interface Libc {
    * posix_spawn on one of koffi's worker threads: its vfork suspends only that thread until the
    * child has exec'd, never Haraka's event loop.
    */
-  posixSpawn(pid: [number], path: string, fileActions: Buffer, attributes: Buffer, argv: (string | null)[], envp: (string | null)[]): Promise<number>
+  posixSpawn(
+    pid: [number],
+    path: string,
+    fileActions: Buffer,
+    attributes: Buffer,
+    argv: (string | null)[],
+    envp: (string | null)[],
+  ): Promise<number>
   fileActionsInit(fileActions: Buffer): number
   fileActionsDestroy(fileActions: Buffer): number
   addDup2(fileActions: Buffer, fd: number, newFd: number): number
@@ -72,28 +79,37 @@ function load(): Result<Libc> {
   }
   try {
     const fcntl = lib.func('int fcntl(int fd, int cmd, ...)')
-    const posixSpawn = lib.func('int posix_spawn(_Out_ int *pid, const char *path, void *file_actions, void *attrp, const char **argv, const char **envp)')
+    const posixSpawn = lib.func(
+      'int posix_spawn(_Out_ int *pid, const char *path, void *file_actions, void *attrp, const char **argv, const char **envp)',
+    )
     return ok({
-        posixSpawn: (...args) =>
-          new Promise((resolve, reject) => posixSpawn.async(...args, (err: unknown, result: number) => (err ? reject(err) : resolve(result)))),
-        fileActionsInit: lib.func('int posix_spawn_file_actions_init(void *file_actions)'),
-        fileActionsDestroy: lib.func('int posix_spawn_file_actions_destroy(void *file_actions)'),
-        addDup2: lib.func('int posix_spawn_file_actions_adddup2(void *file_actions, int fd, int newfd)'),
-        addOpen: lib.func('int posix_spawn_file_actions_addopen(void *file_actions, int fd, const char *path, int oflag, uint32_t mode)'),
-        // glibc >= 2.29 and >= 2.34: where they are missing, lookup throws and the fallback is used.
-        addChdir: lib.func('int posix_spawn_file_actions_addchdir_np(void *file_actions, const char *path)'),
-        addClosefrom: lib.func('int posix_spawn_file_actions_addclosefrom_np(void *file_actions, int from)'),
-        attributesInit: lib.func('int posix_spawnattr_init(void *attrp)'),
-        setFlags: lib.func('int posix_spawnattr_setflags(void *attrp, short flags)'),
-        setSigmask: lib.func('int posix_spawnattr_setsigmask(void *attrp, void *sigmask)'),
-        setSigdefault: lib.func('int posix_spawnattr_setsigdefault(void *attrp, void *sigdefault)'),
-        pipe2: lib.func('int pipe2(_Out_ int *pipefd, int flags)'),
-        setStatusFlags: (fd, flags) => fcntl(fd, F_SETFL, 'int', flags) as number,
-        descriptorFlags: (fd) => fcntl(fd, F_GETFD) as number,
-        setDescriptorFlags: (fd, flags) => fcntl(fd, F_SETFD, 'int', flags) as number,
-        close: lib.func('int close(int fd)'),
-        waitpid: lib.func('int waitpid(int pid, _Out_ int *wstatus, int options)'),
-        errno: () => koffi.errno(),
+      posixSpawn: (...args) =>
+        new Promise((resolve, reject) => {
+          posixSpawn.async(...args, (err: unknown, result: number) => {
+            if (err) reject(err instanceof Error ? err : new Error(messageOf(err)))
+            else resolve(result)
+          })
+        }),
+      fileActionsInit: lib.func('int posix_spawn_file_actions_init(void *file_actions)'),
+      fileActionsDestroy: lib.func('int posix_spawn_file_actions_destroy(void *file_actions)'),
+      addDup2: lib.func('int posix_spawn_file_actions_adddup2(void *file_actions, int fd, int newfd)'),
+      addOpen: lib.func(
+        'int posix_spawn_file_actions_addopen(void *file_actions, int fd, const char *path, int oflag, uint32_t mode)',
+      ),
+      // glibc >= 2.29 and >= 2.34: where they are missing, lookup throws and the fallback is used.
+      addChdir: lib.func('int posix_spawn_file_actions_addchdir_np(void *file_actions, const char *path)'),
+      addClosefrom: lib.func('int posix_spawn_file_actions_addclosefrom_np(void *file_actions, int from)'),
+      attributesInit: lib.func('int posix_spawnattr_init(void *attrp)'),
+      setFlags: lib.func('int posix_spawnattr_setflags(void *attrp, short flags)'),
+      setSigmask: lib.func('int posix_spawnattr_setsigmask(void *attrp, void *sigmask)'),
+      setSigdefault: lib.func('int posix_spawnattr_setsigdefault(void *attrp, void *sigdefault)'),
+      pipe2: lib.func('int pipe2(_Out_ int *pipefd, int flags)'),
+      setStatusFlags: (fd, flags) => fcntl(fd, F_SETFL, 'int', flags) as number,
+      descriptorFlags: (fd) => fcntl(fd, F_GETFD) as number,
+      setDescriptorFlags: (fd, flags) => fcntl(fd, F_SETFD, 'int', flags) as number,
+      close: lib.func('int close(int fd)'),
+      waitpid: lib.func('int waitpid(int pid, _Out_ int *wstatus, int options)'),
+      errno: () => koffi.errno(),
     })
   } catch (err) {
     return failure(`this C library lacks a call pipe_transport needs (${firstLine(err)}); glibc >= 2.34 has them all`)
@@ -107,6 +123,7 @@ function load(): Result<Libc> {
  */
 function requireKoffi(): typeof Koffi {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional: a system without it falls back to child_process
     return require('koffi') as typeof Koffi
   } catch (err) {
     const harakaRequire = require.main?.require.bind(require.main)

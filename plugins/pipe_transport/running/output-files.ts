@@ -18,7 +18,8 @@ export const OUTPUT_MODE = 0o640
  * at once rather than hanging the open. The same flags for Haraka's open and posix_spawn's.
  * (Node adds O_CLOEXEC to every open of its own.)
  */
-export const OUTPUT_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK
+export const OUTPUT_FLAGS =
+  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK
 
 export const DEV_NULL = '/dev/null'
 const devNull = statSync(DEV_NULL)
@@ -32,7 +33,7 @@ export async function openOutputFile(path: string, key: string): Promise<FileHan
   try {
     file = await open(path, OUTPUT_FLAGS, OUTPUT_MODE)
   } catch (err) {
-    throw new Error(`cannot open ${key} ${path}: ${whyNotOpened(err)}`)
+    throw new Error(`cannot open ${key} ${path}: ${whyNotOpened(err)}`, { cause: err })
   }
   const refused = refusal(await file.stat())
   if (refused === undefined) return file
@@ -57,12 +58,14 @@ export function outputFileProblem(path: string): string | undefined {
 function refusal(stats: Stats): string | undefined {
   if (stats.isCharacterDevice() && stats.rdev === devNull.rdev) return undefined
   if (!stats.isFile()) return 'it is not a regular file'
-  if (stats.nlink !== 1) return `it has ${stats.nlink} hard links: another name for the same file may be one only root should write`
+  if (stats.nlink !== 1)
+    return `it has ${stats.nlink} hard links: another name for the same file may be one only root should write`
   return undefined
 }
 
 function whyNotOpened(err: unknown): string {
   // O_NOFOLLOW fails with ELOOP on a link.
-  if ((err as NodeJS.ErrnoException).code === 'ELOOP') return 'it is a symbolic link, which pipe_transport never follows: name the file itself'
+  if ((err as NodeJS.ErrnoException).code === 'ELOOP')
+    return 'it is a symbolic link, which pipe_transport never follows: name the file itself'
   return messageOf(err)
 }

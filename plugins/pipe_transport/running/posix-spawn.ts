@@ -33,7 +33,6 @@ import type { StartedProgram } from './started-program.js'
 import type { ProgramSpec } from '../invocation/program-spec.js'
 import { failure, ok, type Result } from '../util/result.js'
 
-
 export class PosixSpawner {
   private readonly reaper: Reaper
   /** The same for every program, so set up once; glibc only reads them. */
@@ -46,7 +45,10 @@ export class PosixSpawner {
     every.fill(0xff, 0, 8) // signals 1 to 64: glibc's sigfillset would leave out its own two
     const none = Buffer.alloc(SIGSET_BYTES)
     check(libc.attributesInit(this.attributes), 'posix_spawnattr_init')
-    check(libc.setFlags(this.attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK), 'posix_spawnattr_setflags')
+    check(
+      libc.setFlags(this.attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK),
+      'posix_spawnattr_setflags',
+    )
     check(libc.setSigdefault(this.attributes, every), 'posix_spawnattr_setsigdefault')
     check(libc.setSigmask(this.attributes, none), 'posix_spawnattr_setsigmask')
   }
@@ -57,7 +59,9 @@ export class PosixSpawner {
    * its input when that is in memory: what of it the pipe takes is written before the start.
    */
   async start(spec: ProgramSpec, input: readonly Buffer[] | undefined): Promise<Result<StartedProgram>> {
-    const nul = [spec.program, spec.directory, ...spec.argv, ...Object.entries(spec.env).flat()].some((text) => text.includes('\0'))
+    const nul = [spec.program, spec.directory, ...spec.argv, ...Object.entries(spec.env).flat()].some((text) =>
+      text.includes('\0'),
+    )
     // A C string ends at the first NUL: the program would get a shorter argument than configured.
     if (nul) return failure(`cannot start ${spec.program}: an argument or variable holds a NUL byte`)
     this.reaper.listen()
@@ -103,7 +107,9 @@ export class PosixSpawner {
     if (failed !== 0) {
       if (!allPrefilled) libc.close(stdin.write)
       if (stderr) libc.close(stderr.read)
-      return failure(typeof failed === 'number' ? whyNotStarted(spec, failed) : `cannot start ${spec.program}: ${failed}`)
+      return failure(
+        typeof failed === 'number' ? whyNotStarted(spec, failed) : `cannot start ${spec.program}: ${failed}`,
+      )
     }
     const pid = pidOut[0]
     const rest = allPrefilled ? undefined : new Socket({ fd: stdin.write, readable: false, writable: true })
@@ -118,7 +124,9 @@ export class PosixSpawner {
       stdin: rest,
       stderr: output,
       exited: this.reaper.exitOf(pid),
-      closed: Promise.all(sockets.map((socket) => new Promise((done) => socket.once('close', done)))).then(() => undefined),
+      closed: Promise.all(sockets.map((socket) => new Promise((done) => socket.once('close', done)))).then(
+        () => undefined,
+      ),
     })
   }
 
@@ -130,7 +138,7 @@ export class PosixSpawner {
     if (input.length === 0) return 0
     try {
       if (this.libc.setStatusFlags(fd, O_NONBLOCK) !== 0) return 0
-      return writevSync(fd, input as Buffer[])
+      return writevSync(fd, input)
     } catch {
       // EAGAIN, a pipe with no room at all: the socket writes everything instead.
       return 0
@@ -138,7 +146,8 @@ export class PosixSpawner {
   }
 
   private pipe(): Result<{ read: number; write: number }> {
-    if (this.libc.pipe2(this.fds, O_CLOEXEC) !== 0) return failure(`cannot make a pipe: ${describeErrno(this.libc.errno())}`)
+    if (this.libc.pipe2(this.fds, O_CLOEXEC) !== 0)
+      return failure(`cannot make a pipe: ${describeErrno(this.libc.errno())}`)
     return ok({ read: this.fds[0], write: this.fds[1] })
   }
 }
@@ -149,7 +158,10 @@ export class PosixSpawner {
  * rare path, so that the log names what to fix.
  */
 function whyNotStarted(spec: ProgramSpec, errno: number): string {
-  for (const [path, key] of [[spec.outputFile, 'output_file'], ...(spec.captureStderrLine ? [] : [[spec.errorFile, 'error_file']])] as const) {
+  for (const [path, key] of [
+    [spec.outputFile, 'output_file'],
+    ...(spec.captureStderrLine ? [] : [[spec.errorFile, 'error_file']]),
+  ] as const) {
     const problem = outputFileProblem(path)
     if (problem !== undefined) return `cannot open ${key} ${path}: ${problem}`
   }

@@ -10,7 +10,9 @@ export interface ExitStatus {
   readonly signal: NodeJS.Signals | null
 }
 
-const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]))
+const SIGNAL_NAMES = new Map(
+  Object.entries(constants.signals).map(([name, number]) => [number, name as NodeJS.Signals]),
+)
 
 /** Decodes a wait status (<sys/wait.h> WIFEXITED, WEXITSTATUS, WTERMSIG). */
 export function decodeWaitStatus(status: number): ExitStatus {

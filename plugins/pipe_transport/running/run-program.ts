@@ -37,10 +37,17 @@ const posixSpawner = libc && !FORCE_CHILD_PROCESS ? new PosixSpawner(libc) : und
 /** How programs start in this process, for the one log line at start. */
 export function describeSpawner(): { readonly level: 'info' | 'warn'; readonly message: string } {
   if (posixSpawner) {
-    return { level: 'info', message: 'programs start with posix_spawn (glibc through koffi); instances with user/group through child_process' }
+    return {
+      level: 'info',
+      message: 'programs start with posix_spawn (glibc through koffi); instances with user/group through child_process',
+    }
   }
   if (FORCE_CHILD_PROCESS) {
-    return { level: 'warn', message: 'programs start through child_process (fork), which blocks Haraka longer per delivery: PIPE_TRANSPORT_SPAWNER=child_process is set' }
+    return {
+      level: 'warn',
+      message:
+        'programs start through child_process (fork), which blocks Haraka longer per delivery: PIPE_TRANSPORT_SPAWNER=child_process is set',
+    }
   }
   return {
     level: 'warn',
@@ -77,7 +84,12 @@ export async function runProgram(spec: ProgramSpec, input: ProgramInput): Promis
   }
 }
 
-async function watch(started: StartedProgram, spec: ProgramSpec, input: ProgramInput, error: FileHandle | undefined): Promise<ProgramResult> {
+async function watch(
+  started: StartedProgram,
+  spec: ProgramSpec,
+  input: ProgramInput,
+  error: FileHandle | undefined,
+): Promise<ProgramResult> {
   const { stdin, stderr, pid } = started
   const bytesWritten = (): number => started.prefilled + (stdin?.bytesWritten ?? 0)
 
@@ -102,14 +114,21 @@ async function watch(started: StartedProgram, spec: ProgramSpec, input: ProgramI
 
   // Wait for the stdio to close only briefly after the exit: the byte count and the copied
   // stderr are complete then, unless a child the program left behind holds them.
-  if (!(await within(started.closed.then(() => true), STDIO_LINGER_MS, false))) {
+  if (
+    !(await within(
+      started.closed.then(() => true),
+      STDIO_LINGER_MS,
+      false,
+    ))
+  ) {
     stdin?.destroy()
     stderr?.destroy()
   }
   await captured?.copied
 
   if (ending) return { outcome: ending, bytesWritten: bytesWritten() }
-  if (status !== null) return { outcome: { kind: 'exited', status, stderrLine: captured?.firstLine.line }, bytesWritten: bytesWritten() }
+  if (status !== null)
+    return { outcome: { kind: 'exited', status, stderrLine: captured?.firstLine.line }, bytesWritten: bytesWritten() }
   return { outcome: { kind: 'signaled', signal: signal ?? 'unknown' }, bytesWritten: bytesWritten() }
 }
 

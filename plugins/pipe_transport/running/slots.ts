@@ -3,7 +3,7 @@
 
 export class Slots {
   private active = 0
-  private readonly waiting: Array<() => void> = []
+  private readonly waiting: (() => void)[] = []
 
   constructor(private limit: number) {}
 

@@ -42,7 +42,8 @@ export class AddressTable {
   add(key: string, owner: number, data: string): AddressHit | undefined {
     const existing = this.get(key)
     if (existing) return existing
-    if (key.length > 0xffff || owner > 0xffff) throw new Error(`address table: key of ${key.length} characters or owner ${owner} too large`)
+    if (key.length > 0xffff || owner > 0xffff)
+      throw new Error(`address table: key of ${key.length} characters or owner ${owner} too large`)
     const dataBytes = Buffer.byteLength(data)
     if (dataBytes > 0xffff) throw new Error(`address table: route data of ${dataBytes} bytes too large`)
     this.reserve(ENTRY_HEADER + key.length + dataBytes)
@@ -67,7 +68,10 @@ export class AddressTable {
       if (this.keyAt(offset, key)) {
         const keyLength = this.bytes.readUInt16LE(offset)
         const start = offset + ENTRY_HEADER + keyLength
-        return { owner: this.bytes.readUInt16LE(offset + 4), data: this.bytes.toString('utf8', start, start + this.bytes.readUInt16LE(offset + 2)) }
+        return {
+          owner: this.bytes.readUInt16LE(offset + 4),
+          data: this.bytes.toString('utf8', start, start + this.bytes.readUInt16LE(offset + 2)),
+        }
       }
     }
   }

@@ -8,7 +8,8 @@ export const CHECK_DEFAULTS = { timeout: 5, cache: 60 } as const
 
 export function readCheckProgram(reader: SectionReader, installDir: string): CheckProgram | undefined {
   if (reader.text('check_program', '') === '') {
-    for (const key of ['check_arguments', 'check_timeout', 'check_cache']) if (reader.has(key)) reader.fail(key, 'needs check_program')
+    for (const key of ['check_arguments', 'check_timeout', 'check_cache'])
+      if (reader.has(key)) reader.fail(key, 'needs check_program')
     return undefined
   }
   const parsed = parseArguments(reader.text('check_arguments', ''))

@@ -2,6 +2,7 @@
 // read them (and watches them), read as an ini (ini-text.ts) and checked (settings.ts), into
 // settings or errors, each a line ready to log with file, section and key.
 import { existsSync } from 'node:fs'
+import { messageOf } from '../util/error-message.js'
 import { join } from 'node:path'
 import { iniFromText, type IniGrammar } from './ini-text.js'
 import type { ReadContext } from './instance.js'
@@ -33,14 +34,24 @@ export function deliversAsRoot(smtpIni: unknown): boolean {
 }
 
 /** `bytes` is the file as haraka-config's binary reader gave it: null when it has none. */
-export function checkConfigFile(file: string, bytes: Buffer | null, grammar: IniGrammar, context: ReadContext): LoadedConfig {
+export function checkConfigFile(
+  file: string,
+  bytes: Buffer | null,
+  grammar: IniGrammar,
+  context: ReadContext,
+): LoadedConfig {
   const read = readSettings(iniFromText(file, bytes === null ? '' : bytes.toString('utf8'), grammar), context)
   const format = (problem: ConfigProblem): string => formatProblem(file, problem)
   // haraka-config gives null for a file it cannot read as well as for a missing one.
   const unreadable = bytes === null && existsSync(file)
-  const errors = [...(unreadable ? [`${file}: cannot be read by Haraka`] : []), ...('errors' in read ? read.errors.map(format) : [])]
+  const errors = [
+    ...(unreadable ? [`${file}: cannot be read by Haraka`] : []),
+    ...('errors' in read ? read.errors.map(format) : []),
+  ]
   const warnings = [
-    ...(bytes === null && !unreadable ? [`${file} is missing, so pipe_transport routes nothing; write it (see docs/configuration.md)`] : []),
+    ...(bytes === null && !unreadable
+      ? [`${file} is missing, so pipe_transport routes nothing; write it (see docs/configuration.md)`]
+      : []),
     ...read.warnings.map(format),
   ]
   return { settings: errors.length === 0 && 'settings' in read ? read.settings : undefined, errors, warnings }
@@ -63,25 +74,43 @@ export interface PluginConfig {
  * addresses that is about 22 MB held and 22 MB more copied at every load. `onChange` is called
  * after a change, with why the new file cannot be read (the old one stays cached) or undefined.
  */
-export function loadConfigFile(installDir: string, config: HarakaConfig, grammar: IniGrammar, onChange: (error: string | undefined) => void): PluginConfig {
+export function loadConfigFile(
+  installDir: string,
+  config: HarakaConfig,
+  grammar: IniGrammar,
+  onChange: (error: string | undefined) => void,
+): PluginConfig {
   const began = Date.now()
   const file = configFileOf(installDir)
   const bytes = config.get(CONFIG_FILE, 'binary', (err?: unknown) => {
-    onChange(err ? `${file}: cannot be read, keeping the last good config: ${String(err)}` : undefined)
+    onChange(err ? `${file}: cannot be read, keeping the last good config: ${messageOf(err)}` : undefined)
   })
-  const checked = checkConfigFile(file, bytes, grammar, { installDir, runningAsRoot: deliversAsRoot(config.get('smtp.ini')) })
-  const routes = checked.settings ? checked.settings.instances.map((instance) => describeRoutes(instance, checked.settings?.addressCounts.get(instance) ?? 0)) : []
+  const checked = checkConfigFile(file, bytes, grammar, {
+    installDir,
+    runningAsRoot: deliversAsRoot(config.get('smtp.ini')),
+  })
+  const routes = checked.settings
+    ? checked.settings.instances.map((instance) =>
+        describeRoutes(instance, checked.settings?.addressCounts.get(instance) ?? 0),
+      )
+    : []
   return {
     file,
     settings: checked.settings,
     errorCount: checked.errors.length,
-    log: [...checked.warnings.map((message) => ({ level: 'warn' as const, message })), ...checked.errors.map((message) => ({ level: 'crit' as const, message }))],
+    log: [
+      ...checked.warnings.map((message) => ({ level: 'warn' as const, message })),
+      ...checked.errors.map((message) => ({ level: 'crit' as const, message })),
+    ],
     summary: `${file} in ${Date.now() - began} ms: ${routes.length ? routes.join('; ') : 'no instances, nothing is routed'}`,
   }
 }
 
 /** `[rt] 2 addresses`, `[lists] lists.example.com 1 address`: what an instance routes, in brief. */
 function describeRoutes(instance: Instance, addresses: number): string {
-  const routes = [...instance.domains, ...(addresses === 0 ? [] : [`${addresses} address${addresses === 1 ? '' : 'es'}`])]
+  const routes = [
+    ...instance.domains,
+    ...(addresses === 0 ? [] : [`${addresses} address${addresses === 1 ? '' : 'es'}`]),
+  ]
   return `[${instance.name}] ${routes.join(' ')}`
 }

@@ -1,5 +1,6 @@
 // An instance's exit-code table: its code_preset, overridden entry by entry by [main.code], then by
 // [NAME.code]. A key is an exit status (0 to 255) or `default`; a value is a reply line.
+import { iniText } from './ini-values.js'
 import type { Problems } from './problems.js'
 import { parseReplyLine, replyLine } from './replies.js'
 import type { RawSection } from './section-reader.js'
@@ -23,7 +24,7 @@ export function readExitCodes(
         problems.error(section, key, `has no reply; write it as in "${key} = 450 ${EXAMPLE_TEXT.denysoft}"`)
         continue
       }
-      const line = String(value)
+      const line = iniText(value)
       const parsed = parseReplyLine(line)
       if (!parsed.ok) {
         problems.error(section, key, parsed.error)
@@ -32,12 +33,20 @@ export function readExitCodes(
       const reply = parsed.value
       if (reply.verdict !== 'ok' && reply.text === '') {
         const suggestion = `write one, as in "${line} ${EXAMPLE_TEXT[reply.verdict]}"`
-        problems.error(section, key, `"${line}" has no text, so the client would get Haraka's "${replyLine(reply)}"; ${suggestion}`)
+        problems.error(
+          section,
+          key,
+          `"${line}" has no text, so the client would get Haraka's "${replyLine(reply)}"; ${suggestion}`,
+        )
       } else if (key === 'default') otherwise = reply
       else if (/^\d+$/.test(key) && Number(key) <= 255) {
         if (Number(key) === 0 && reply.verdict !== 'ok') {
           const then = reply.verdict === 'denysoft' ? 'retries' : 'bounces'
-          problems.warn(section, key, `"${line}" answers a program that succeeded with a failure: the sender ${then} a message the program may have delivered`)
+          problems.warn(
+            section,
+            key,
+            `"${line}" answers a program that succeeded with a failure: the sender ${then} a message the program may have delivered`,
+          )
         }
         entries.set(Number(key), reply)
       } else problems.error(section, key, 'must be an exit status from 0 to 255, or "default"')

@@ -22,6 +22,7 @@ export function readIdentity(reader: SectionReader, runningAsRoot: boolean): Ide
   const gid = group === '' ? account?.gid : lookupGroup(group)
   if (group !== '' && gid === undefined) reader.fail('group', `no such group "${group}"`)
   if (gid === 0) reader.fail(group === '' ? 'user' : 'group', 'programs never run with group root (gid 0)')
-  if (account !== undefined && gid === undefined) reader.fail('group', `is required: user "${user}" has no passwd entry to take a group from`)
+  if (account !== undefined && gid === undefined)
+    reader.fail('group', `is required: user "${user}" has no passwd entry to take a group from`)
   return { uid: account?.uid, gid }
 }

@@ -6,14 +6,16 @@
 // with haraka-config's own regular expressions, so the file means what any Haraka ini means.
 // What that parser loses without a word (lines it drops, keys set twice, of which it keeps the
 // last) is found in the text too, and reported as errors.
+import type HarakaRegex = require('haraka-config/lib/regex')
 import { failure, ok, type Result } from '../util/result.js'
+import { iniText } from './ini-values.js'
 import type { ConfigProblem } from './problems.js'
 import type { RawSection } from './section-reader.js'
 
 /** What haraka-config provides (harakaConfigGrammar). */
 export interface IniGrammar {
   /** haraka-config's lib/regex.js. */
-  readonly regex: typeof import('haraka-config/lib/regex')
+  readonly regex: typeof HarakaRegex
   /** haraka-config's lib/unsafe-keys.js: section and key names it ignores. */
   readonly unsafeKeys: ReadonlySet<string>
   /** haraka-config's lib/readers/ini.js parseIni(): the file name only appears in its log lines. */
@@ -58,7 +60,7 @@ export function iniFromSections(sections: Readonly<Record<string, RawSection | u
     sections,
     *addressLines(section) {
       for (const [key, value] of Object.entries(sections[section] ?? {})) {
-        yield ok({ key, value: value === undefined || value === null ? undefined : String(value) })
+        yield ok({ key, value: value === undefined || value === null ? undefined : iniText(value) })
       }
     },
     addressSize: { bytes: 4096, entries: 256 },
@@ -106,7 +108,12 @@ export function iniFromText(file: string, text: string, grammar: IniGrammar): In
       }
     }
   }
-  return { sections: grammar.parseIni(file, {}, rest.join('\n')), addressLines, addressSize, problems: textProblems(text, grammar) }
+  return {
+    sections: grammar.parseIni(file, {}, rest.join('\n')),
+    addressLines,
+    addressSize,
+    problems: textProblems(text, grammar),
+  }
 }
 
 /**
@@ -131,7 +138,11 @@ export function textProblems(text: string, grammar: Pick<IniGrammar, 'regex' | '
     if (header) {
       section = (header[1] ?? '').trim()
       const ignored = unsafeKeys.has(section)
-      if (ignored) problems.push({ line: number, error: { section, message: `line ${number}: haraka-config ignores this section name and every key in it` } })
+      if (ignored)
+        problems.push({
+          line: number,
+          error: { section, message: `line ${number}: haraka-config ignores this section name and every key in it` },
+        })
       // Address sections are read line by line into the routing table, which checks them itself.
       tracked = ignored || section.endsWith(ADDRESS_SUFFIX) ? undefined : sectionKeys(settings, section)
       continue
@@ -154,7 +165,10 @@ export function textProblems(text: string, grammar: Pick<IniGrammar, 'regex' | '
     const list = regex.is_array.test(name)
     const key = list ? name.replace('[]', '') : name
     if (unsafeKeys.has(key)) {
-      problems.push({ line: at, error: { section, key, message: `line ${at}: haraka-config ignores a key of this name` } })
+      problems.push({
+        line: at,
+        error: { section, key, message: `line ${at}: haraka-config ignores a key of this name` },
+      })
       continue
     }
     tracked.set(key, [...(tracked.get(key) ?? []), { line: at, list }])
@@ -203,9 +217,13 @@ function unreadable(section: string, number: number, line: string): ConfigProble
   }
   const equals = text.indexOf('=')
   const key = (equals < 0 ? text : text.slice(0, equals)).trim()
-  if (key === '') return { section, message: `line ${number}, "${text}", is dropped by haraka-config: it has no key before "="` }
-  const refused = [...new Set(key.replace(/[\w@:.+\-/[\]]/g, ''))].map((character) => (character === ' ' ? 'a space' : `"${character}"`))
-  if (refused.length === 0) return { section, key, message: `line ${number} is dropped by haraka-config: it is not "key = value"` }
+  if (key === '')
+    return { section, message: `line ${number}, "${text}", is dropped by haraka-config: it has no key before "="` }
+  const refused = [...new Set(key.replace(/[\w@:.+\-/[\]]/g, ''))].map((character) =>
+    character === ' ' ? 'a space' : `"${character}"`,
+  )
+  if (refused.length === 0)
+    return { section, key, message: `line ${number} is dropped by haraka-config: it is not "key = value"` }
   return {
     section,
     key,

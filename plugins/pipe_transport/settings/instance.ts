@@ -41,10 +41,18 @@ export interface ReadContext {
   readonly runningAsRoot: boolean
 }
 
-export function readInstance(name: string, sections: Readonly<Record<string, RawSection | undefined>>, context: ReadContext, problems: Problems): Instance {
+export function readInstance(
+  name: string,
+  sections: Readonly<Record<string, RawSection | undefined>>,
+  context: ReadContext,
+  problems: Problems,
+): Instance {
   const own = sections[name] ?? {}
   checkInstanceKeys(name, own, problems)
-  const reader = new SectionReader(name, own, problems, { values: sections['main'] ?? {}, inherits: (key) => key !== 'domain' })
+  const reader = new SectionReader(name, own, problems, {
+    values: sections['main'] ?? {},
+    inherits: (key) => key !== 'domain',
+  })
   const { installDir } = context
 
   const program = readProgram(reader, 'program_name', installDir)
@@ -60,7 +68,10 @@ export function readInstance(name: string, sections: Readonly<Record<string, Raw
   const errorFile = reader.path('error_file', DEFAULTS.error_file, installDir)
   if (identity.uid !== undefined && identity.gid !== undefined) {
     const who = { name: reader.text('user', ''), uid: identity.uid, gid: identity.gid }
-    for (const [key, file] of [['output_file', outputFile], ['error_file', errorFile]] as const) {
+    for (const [key, file] of [
+      ['output_file', outputFile],
+      ['error_file', errorFile],
+    ] as const) {
       const problem = outputPathProblem(file, who)
       if (problem !== undefined) reader.fail(key, `${file}: ${problem}`)
     }

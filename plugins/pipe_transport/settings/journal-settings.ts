@@ -3,7 +3,12 @@
 import type { SectionReader } from './section-reader.js'
 import type { JournalConfig } from './vocabulary.js'
 
-export const JOURNAL_DEFAULTS = { store: 'local', directory: 'pipe_transport-journal', retentionDays: 7, unavailable: 'deliver' } as const
+export const JOURNAL_DEFAULTS = {
+  store: 'local',
+  directory: 'pipe_transport-journal',
+  retentionDays: 7,
+  unavailable: 'deliver',
+} as const
 
 export function readJournalConfig(main: SectionReader, installDir: string): JournalConfig {
   const store = main.text('journal', JOURNAL_DEFAULTS.store)

@@ -40,7 +40,8 @@ const MAIN_KEYS: readonly string[] = [...INSTANCE_KEYS.filter((key) => key !== '
 
 /** Keys that earlier versions took, with what to do about them: an error rather than an unknown key, so that the operator learns why. */
 const REMOVED_KEYS: Readonly<Record<string, string>> = {
-  spawn_helpers: 'is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
+  spawn_helpers:
+    'is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
 }
 const MISPLACED_IN_MAIN: Readonly<Record<string, string>> = {
   domain: 'belongs in an instance section: [main] holds what every instance inherits, and a domain has one instance',
@@ -62,7 +63,13 @@ export function checkInstanceKeys(name: string, values: RawSection, problems: Pr
   checkKeys(name, values, INSTANCE_KEYS, MISPLACED_IN_INSTANCE, problems)
 }
 
-function checkKeys(section: string, values: RawSection, known: readonly string[], misplaced: Readonly<Record<string, string>>, problems: Problems): void {
+function checkKeys(
+  section: string,
+  values: RawSection,
+  known: readonly string[],
+  misplaced: Readonly<Record<string, string>>,
+  problems: Problems,
+): void {
   for (const [key, value] of Object.entries(values)) {
     // haraka-config reads a line `timeout` with no "=" as the key with no value at all.
     if (known.includes(key)) {
@@ -70,25 +77,40 @@ function checkKeys(section: string, values: RawSection, known: readonly string[]
       continue
     }
     const near = closest(key, known)
-    problems.error(section, key, REMOVED_KEYS[key] ?? misplaced[key] ?? `unknown key; ${near ? `did you mean "${near}"?` : `known keys here: ${known.join(', ')}`}`)
+    problems.error(
+      section,
+      key,
+      REMOVED_KEYS[key] ??
+        misplaced[key] ??
+        `unknown key; ${near ? `did you mean "${near}"?` : `known keys here: ${known.join(', ')}`}`,
+    )
   }
 }
 
 /** The instance sections, after checking that every `[a.b]` section is one that pipe_transport reads. */
-export function instanceSections(sections: Readonly<Record<string, RawSection | undefined>>, problems: Problems): string[] {
+export function instanceSections(
+  sections: Readonly<Record<string, RawSection | undefined>>,
+  problems: Problems,
+): string[] {
   const names = Object.keys(sections).filter((section) => section !== 'main' && section !== UNROUTED_SECTION)
   const instances = names.filter((section) => !section.includes('.'))
   for (const section of names.filter((name) => name.includes('.'))) {
     const [name = '', sub = '', ...rest] = section.split('.')
     if (rest.length > 0 || !(SUBSECTIONS as readonly string[]).includes(sub) || name === UNROUTED_SECTION) {
       const near = rest.length > 0 || name === UNROUTED_SECTION ? undefined : closest(sub, SUBSECTIONS)
-      const hint = near ? `did you mean [${name}.${near}]?` : 'use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it'
+      const hint = near
+        ? `did you mean [${name}.${near}]?`
+        : 'use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it'
       problems.error(section, undefined, `unknown section; ${hint}`)
     } else if (name === 'main' && sub === 'address') {
       problems.error(section, undefined, 'addresses are routed by an instance: use [NAME.address] beside [NAME]')
     } else if (name !== 'main' && sections[name] === undefined) {
       const near = closest(name, ['main', ...instances])
-      problems.error(section, undefined, `there is no instance [${name}] for this section${near ? `; did you mean [${near}.${sub}]?` : ''}`)
+      problems.error(
+        section,
+        undefined,
+        `there is no instance [${name}] for this section${near ? `; did you mean [${near}.${sub}]?` : ''}`,
+      )
     }
   }
   return instances

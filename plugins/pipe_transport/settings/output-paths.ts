@@ -47,7 +47,10 @@ function chainProblem(path: string, who: ProgramIdentity): string | undefined {
 /** `/a/b/c` -> `/`, `/a`, `/a/b`, `/a/b/c`. */
 function ancestors(directory: string): string[] {
   const { root } = parse(directory)
-  const names = directory.slice(root.length).split(sep).filter((name) => name !== '')
+  const names = directory
+    .slice(root.length)
+    .split(sep)
+    .filter((name) => name !== '')
   return [root, ...names.map((_, index) => join(root, ...names.slice(0, index + 1)))]
 }
 

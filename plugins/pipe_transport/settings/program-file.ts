@@ -2,6 +2,7 @@
 // an executable regular file when the config is loaded. `directory` must be a directory.
 import { accessSync, constants, statSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
+import { messageOf } from '../util/error-message.js'
 import type { SectionReader } from './section-reader.js'
 
 export function readProgram(reader: SectionReader, key: string, installDir: string): string {
@@ -16,7 +17,14 @@ export function readProgram(reader: SectionReader, key: string, installDir: stri
     else accessSync(program, constants.X_OK)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    reader.fail(key, code === 'ENOENT' ? `${program} does not exist` : code === 'EACCES' ? `${program} is not executable` : `${program}: ${String(err)}`)
+    reader.fail(
+      key,
+      code === 'ENOENT'
+        ? `${program} does not exist`
+        : code === 'EACCES'
+          ? `${program} is not executable`
+          : `${program}: ${messageOf(err)}`,
+    )
   }
   return program
 }

@@ -46,7 +46,9 @@ export const PRESETS = {
   qmail: {
     entries: new Map([
       [99, reply('ok', '')],
-      ...[100, 64, 65, 70, 76, 77, 78, 112].map((status) => [status, reply('deny', '5.3.0 permanent failure (exit status %d)')] as const),
+      ...[100, 64, 65, 70, 76, 77, 78, 112].map(
+        (status) => [status, reply('deny', '5.3.0 permanent failure (exit status %d)')] as const,
+      ),
     ]),
     otherwise: reply('denysoft', '4.3.0 temporary failure (exit status %d)'),
   },

@@ -6,6 +6,7 @@ import { AddressTable } from './address-table.js'
 import { isDomain } from './domains.js'
 import { ADDRESS_SUFFIX, type Ini } from './ini-text.js'
 import { UNROUTED_SECTION } from './keys.js'
+import { iniText } from './ini-values.js'
 import type { Problems } from './problems.js'
 import type { Instance, RouteEntries, RouteMatch } from './vocabulary.js'
 
@@ -24,7 +25,8 @@ export function routeEntries(instances: readonly Instance[], ini: Ini, problems:
   for (const instance of instances) {
     for (const domain of instance.domains) {
       const owner = domains.get(domain)?.instance
-      if (owner && owner !== instance) problems.error(instance.name, 'domain', `${domain} is already routed by [${owner.name}]`)
+      if (owner && owner !== instance)
+        problems.error(instance.name, 'domain', `${domain} is already routed by [${owner.name}]`)
       else domains.set(domain, { instance, data: '' })
     }
   }
@@ -35,7 +37,11 @@ export function routeEntries(instances: readonly Instance[], ini: Ini, problems:
     let count = 0
     for (const line of ini.addressLines(section)) {
       if (!line.ok) {
-        problems.error(section, line.error, 'haraka-config cannot read this line; an address key may hold letters, digits and . _ + - / : @ only')
+        problems.error(
+          section,
+          line.error,
+          'haraka-config cannot read this line; an address key may hold letters, digits and . _ + - / : @ only',
+        )
         continue
       }
       const { key, value } = line.value
@@ -78,8 +84,9 @@ function readUnrouted(ini: Ini, addresses: RouteEntries['addresses'], problems: 
     const fail = (message: string): void => problems.error(UNROUTED_SECTION, key, message)
     const entry = key.toLowerCase()
     const routed = addresses.get(entry)?.instance.name
-    if (!isAddressKey(entry, { anyDomain: true })) fail('must be an address (local@domain) or local@ for that local part in every domain')
-    else if (value !== undefined && value !== null && String(value).trim() !== '') fail('takes no value: list the address alone')
+    if (!isAddressKey(entry, { anyDomain: true }))
+      fail('must be an address (local@domain) or local@ for that local part in every domain')
+    else if (iniText(value).trim() !== '') fail('takes no value: list the address alone')
     else if (routed !== undefined) fail(`is routed by [${routed}] in [${routed}${ADDRESS_SUFFIX}]`)
     else unrouted.add(entry)
   }

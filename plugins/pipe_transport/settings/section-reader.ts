@@ -2,7 +2,7 @@
 // [main]'s, as one trimmed single value, checked the same way wherever it is set. A problem is
 // reported against the section the value came from.
 import { resolve } from 'node:path'
-import { parseFlag, parseWholeNumber } from './ini-values.js'
+import { iniText, parseFlag, parseWholeNumber } from './ini-values.js'
 import type { Problems } from './problems.js'
 
 /** haraka-config's result: sections of key/value pairs, `[a.b]` being one flat section. */
@@ -21,7 +21,8 @@ export class SectionReader {
   lookup(key: string): { readonly value: unknown; readonly section: string } | undefined {
     if (this.own[key] !== undefined) return { value: this.own[key], section: this.section }
     const fallback = this.fallback
-    if (fallback && fallback.inherits(key) && fallback.values[key] !== undefined) return { value: fallback.values[key], section: 'main' }
+    if (fallback && fallback.inherits(key) && fallback.values[key] !== undefined)
+      return { value: fallback.values[key], section: 'main' }
     return undefined
   }
 
@@ -56,7 +57,7 @@ export class SectionReader {
   /** `key = a, b c` or `key[] = a` lines: the items, split at commas and white space. */
   list(key: string): string[] {
     const value = this.lookup(key)?.value
-    const items = Array.isArray(value) ? value.map(String) : value === undefined ? [] : [String(value)]
+    const items = Array.isArray(value) ? value.map(iniText) : value === undefined ? [] : [iniText(value)]
     return items.flatMap((item) => item.split(/[\s,]+/)).filter((entry) => entry !== '')
   }
 

@@ -29,11 +29,19 @@ export function readSettings(ini: Ini, context: ReadContext): SettingsRead {
   const { addressCounts, ...routes } = routeEntries(instances, ini, problems)
   for (const instance of instances) {
     if (instance.domains.length === 0 && !addressCounts.get(instance)) {
-      problems.error(instance.name, 'domain', `is required, or a [${instance.name}.address] section: the recipients this instance delivers`)
+      problems.error(
+        instance.name,
+        'domain',
+        `is required, or a [${instance.name}.address] section: the recipients this instance delivers`,
+      )
     }
   }
-  if (problems.hasErrors || ini.problems.length > 0) return { errors: [...ini.problems, ...problems.errors], warnings: problems.warnings }
-  return { settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound, journal }, warnings: problems.warnings }
+  if (problems.hasErrors || ini.problems.length > 0)
+    return { errors: [...ini.problems, ...problems.errors], warnings: problems.warnings }
+  return {
+    settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound, journal },
+    warnings: problems.warnings,
+  }
 }
 
 /** One or more characters; the extension starts at the first of them in a local part (Postfix). */
@@ -42,7 +50,10 @@ function readRecipientDelimiter(main: SectionReader): string | undefined {
   if (text === undefined) return undefined
   // A comma would be ambiguous: written as a list (`+,-`), it would become a delimiter itself.
   if (text === '' || /[\s@"\\,]/.test(text)) {
-    main.fail('recipient_delimiter', `"${text}" must be one or more characters other than white space, @, comma, " and \\, e.g. + or +-`)
+    main.fail(
+      'recipient_delimiter',
+      `"${text}" must be one or more characters other than white space, @, comma, " and \\, e.g. + or +-`,
+    )
     return undefined
   }
   return text

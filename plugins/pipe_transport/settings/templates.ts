@@ -9,7 +9,14 @@ import { MACROS, type Macro, type Template, type TemplatePart } from './vocabula
  * repeated once per recipient, so `${user}@${domain}` pairs each user with its own domain.
  * `${route_data}` is not among them: the recipients of one run share it (Postfix's ${nexthop}).
  */
-const PER_RECIPIENT: ReadonlySet<Macro> = new Set(['recipient', 'user', 'extension', 'mailbox', 'domain', 'original_recipient'])
+const PER_RECIPIENT: ReadonlySet<Macro> = new Set([
+  'recipient',
+  'user',
+  'extension',
+  'mailbox',
+  'domain',
+  'original_recipient',
+])
 
 /** True when a template's value depends on the recipient (one of the PER_RECIPIENT macros). */
 export function usesRecipientMacros(template: Template): boolean {

@@ -33,10 +33,17 @@ export interface TryPlan {
  * The plan for `addresses` sent in that order at RCPT, as if every recipient pipe_transport lets
  * through were accepted (by Haraka's other rcpt plugins, for those it does not route).
  */
-export function planTry(settings: Settings, envelope: Omit<Envelope, 'recipients'>, addresses: readonly HarakaAddress[]): TryPlan {
+export function planTry(
+  settings: Settings,
+  envelope: Omit<Envelope, 'recipients'>,
+  addresses: readonly HarakaAddress[],
+): TryPlan {
   const routes = addresses.map((address) => routeRecipient(settings, address))
   const decisions = rcptDecisions(routes, { sender: envelope.sender, firstAccepted: undefined, queueWants: undefined })
-  const recipients = routes.map((route, index): TriedRecipient => ({ route, decision: decisions[index] ?? { kind: 'continue' } }))
+  const recipients = routes.map((route, index): TriedRecipient => ({
+    route,
+    decision: decisions[index] ?? { kind: 'continue' },
+  }))
   const accepted = recipients.filter(({ decision }) => decision.kind === 'continue').map(({ route }) => route)
   const runs = planRuns(oncePerMailbox(splitRouted(accepted).routed)).map(({ instance, recipients: runRecipients }) => {
     const runEnvelope: Envelope = { ...envelope, recipients: runRecipients }

@@ -14,7 +14,8 @@ export interface MessageFile {
 export function describePlan(plan: TryPlan, message: MessageFile | undefined): string[] {
   const width = Math.max(...plan.recipients.map(({ route }) => route.address.length))
   const lines = plan.recipients.map((planned) => describeRecipient(planned, width))
-  if (plan.runs.length === 0) lines.push('', 'pipe_transport delivers nothing: no recipient it routes would be accepted.')
+  if (plan.runs.length === 0)
+    lines.push('', 'pipe_transport delivers nothing: no recipient it routes would be accepted.')
   for (const run of plan.runs) lines.push('', ...describeRun(run, message))
   return lines
 }
@@ -35,7 +36,10 @@ function describeRun({ instance, envelope, spec }: TriedRun, message: MessageFil
   const recipients = envelope.recipients.map((recipient) => recipient.address).join(' ')
   if (!spec.ok) {
     const refusal = replyLine(replyFor({ kind: 'refused', error: spec.error }, instance.exitCodes))
-    return [`[${instance.name}] would not run ${instance.program} for ${recipients}: ${spec.error}`, `  the client gets ${refusal}`]
+    return [
+      `[${instance.name}] would not run ${instance.program} for ${recipients}: ${spec.error}`,
+      `  the client gets ${refusal}`,
+    ]
   }
   const environment = Object.entries(spec.value.env).map(([name, value]) => `${name}=${JSON.stringify(value)}`)
   return [
@@ -79,7 +83,10 @@ function replies(instance: Instance, endings: readonly (readonly [string, Delive
   const table = instance.exitCodes
   const statuses = [...new Set([0, ...[...table.entries.keys()].sort((a, b) => a - b)])]
   const rows: [string, string][] = [
-    ...statuses.map((status): [string, string] => [`exit ${status}`, replyLine(replyFor({ kind: 'exited', status }, table))]),
+    ...statuses.map((status): [string, string] => [
+      `exit ${status}`,
+      replyLine(replyFor({ kind: 'exited', status }, table)),
+    ]),
     ['any other exit', replyLine(table.otherwise).replaceAll('%d', 'N')],
     ...endings.map(([when, outcome]): [string, string] => [when, replyLine(replyFor(outcome, table))]),
   ]
@@ -87,6 +94,8 @@ function replies(instance: Instance, endings: readonly (readonly [string, Delive
   return [
     '  replies',
     ...rows.map(([when, line]) => `    ${when.padEnd(width)}  ${line}`),
-    ...(instance.statusFromStderr ? ['    (status_from_stderr: a failing run whose first stderr line starts 4.x.y or 5.x.y gets that line)'] : []),
+    ...(instance.statusFromStderr
+      ? ['    (status_from_stderr: a failing run whose first stderr line starts 4.x.y or 5.x.y gets that line)']
+      : []),
   ]
 }

@@ -8,7 +8,9 @@ import { failure, ok, type Result } from '../util/result.js'
 
 export function findHaraka(installDir: string, told: string | undefined): Result<string> {
   if (told !== undefined) {
-    return isHaraka(told) ? ok(told) : failure(`--haraka ${told} is not a Haraka package directory (no package.json named "haraka")`)
+    return isHaraka(told)
+      ? ok(told)
+      : failure(`--haraka ${told} is not a Haraka package directory (no package.json named "haraka")`)
   }
   for (const from of [installDir, __dirname]) {
     try {
@@ -20,7 +22,7 @@ export function findHaraka(installDir: string, told: string | undefined): Result
   const onPath = harakaOnPath(process.env['PATH'] ?? '')
   if (onPath) return ok(onPath)
   return failure(
-      `cannot find Haraka: not in ${join(installDir, 'node_modules')}, not among this command's dependencies, ` +
+    `cannot find Haraka: not in ${join(installDir, 'node_modules')}, not among this command's dependencies, ` +
       'and no haraka command on PATH; name its package directory with --haraka DIR',
   )
 }

@@ -20,7 +20,9 @@ interface HarakaConnectionModule {
   createConnection(client: Socket, server: unknown, cfg: unknown): unknown
 }
 /** haraka-config's parse of smtp.ini. */
-type SmtpIni = { readonly main?: Readonly<Record<string, unknown>> }
+interface SmtpIni {
+  readonly main?: Readonly<Record<string, unknown>>
+}
 
 export interface LiveTry {
   /** Haraka's package directory; HARAKA must already name the install dir. */
@@ -64,7 +66,12 @@ export async function tryLive(delivery: LiveTry): Promise<number> {
       client.write(`${command}\r\n`)
     }
     const reply = await replies.next()
-    console.log(reply.split('\r\n').map((line) => `<<< ${line}`).join('\n'))
+    console.log(
+      reply
+        .split('\r\n')
+        .map((line) => `<<< ${line}`)
+        .join('\n'),
+    )
     return reply
   }
 
@@ -75,7 +82,10 @@ export async function tryLive(delivery: LiveTry): Promise<number> {
   let final = ''
   if (ok && accepted > 0 && (await say('DATA')).startsWith('3')) {
     const { message } = delivery
-    final = await say(`${dotStuff(message.toString('latin1'))}.`, `(${message.length} bytes of ${delivery.messageName}, then ".")`)
+    final = await say(
+      `${dotStuff(message.toString('latin1'))}.`,
+      `(${message.length} bytes of ${delivery.messageName}, then ".")`,
+    )
   }
   await say('QUIT')
   client.destroy()
@@ -92,7 +102,7 @@ function dotStuff(text: string): string {
 /** Reads whole (possibly multi-line) SMTP replies from a socket. */
 class ReplyReader {
   private buffered = ''
-  private readonly waiting: Array<() => void> = []
+  private readonly waiting: (() => void)[] = []
 
   constructor(socket: Socket) {
     socket.setEncoding('latin1')

@@ -75,7 +75,8 @@ async function main(args: string[]): Promise<number> {
   if (!values.to?.length) throw usage('--to RECIPIENT is required')
   if (values.message === undefined && !values['dry-run']) throw usage('--message FILE is required, unless --dry-run')
   const installDir = resolve(values.configs)
-  if (!existsSync(join(installDir, 'config'))) throw new Refusal(`${installDir} is not a Haraka install dir: it has no config/ folder`, 1)
+  if (!existsSync(join(installDir, 'config')))
+    throw new Refusal(`${installDir} is not a Haraka install dir: it has no config/ folder`, 1)
   const message = values.message === undefined ? undefined : readMessage(values.message)
   const haraka = findHaraka(installDir, values.haraka === undefined ? undefined : resolve(values.haraka))
   if (!haraka.ok) throw new Refusal(haraka.error, 1)
@@ -91,7 +92,8 @@ async function main(args: string[]): Promise<number> {
     runningAsRoot: deliversAsRoot(smtpIni),
   })
   for (const error of loaded.errors) console.error(error)
-  if (!loaded.settings) throw new Refusal(`${loaded.errors.length} error(s) in ${configFileOf(installDir)}, listed above`, 1)
+  if (!loaded.settings)
+    throw new Refusal(`${loaded.errors.length} error(s) in ${configFileOf(installDir)}, listed above`, 1)
 
   if (values['dry-run']) {
     for (const warning of loaded.warnings) console.error(`warning: ${warning}`)
@@ -108,14 +110,21 @@ async function main(args: string[]): Promise<number> {
     const recipients = values.to.map((to) => parse('--to', to))
     // What envelopeOf() reads of a connection and its transaction, as the live delivery would have them.
     const connection = { remote: { ip: '127.0.0.1' }, hello: { host: values.helo } } as HarakaConnection
-    const transaction = { mail_from: sender, uuid: '<queue id>', header: { get_all: () => [] } } as unknown as HarakaTransaction
+    const transaction = {
+      mail_from: sender,
+      uuid: '<queue id>',
+      header: { get_all: () => [] },
+    } as unknown as HarakaTransaction
     const file = message && values.message ? { name: values.message, bytes: message.length } : undefined
     console.log(`${COMMAND} --dry-run: nothing runs. What ${configFileOf(installDir)} does with this message:\n`)
-    for (const line of describePlan(planTry(loaded.settings, envelopeOf(connection, transaction), recipients), file)) console.log(line)
+    for (const line of describePlan(planTry(loaded.settings, envelopeOf(connection, transaction), recipients), file))
+      console.log(line)
     return 0
   }
   // The plugin logs the config's warnings itself, through Haraka's log.
-  console.error(`${COMMAND}: a real delivery: the configured programs run and may deliver the message (--dry-run runs nothing)`)
+  console.error(
+    `${COMMAND}: a real delivery: the configured programs run and may deliver the message (--dry-run runs nothing)`,
+  )
   return tryLive({
     harakaDir: haraka.value,
     smtpIni,
@@ -142,7 +151,14 @@ function readMessage(path: string): Buffer {
     return readFileSync(path)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : String(err)
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : String(err)
     throw new Refusal(`cannot read --message ${path}: ${why}`, 1)
   }
 }

@@ -2,7 +2,11 @@
 // to settings/ini-text.ts.
 declare module 'haraka-config/lib/readers/ini' {
   /** Parses INI text as haraka-config's `get('x.ini')` would; `name` only appears in its log lines. */
-  export function parseIni(name: string, options: Record<string, unknown>, data: string): Record<string, Record<string, unknown>>
+  export function parseIni(
+    name: string,
+    options: Record<string, unknown>,
+    data: string,
+  ): Record<string, Record<string, unknown>>
 }
 
 declare module 'haraka-config/lib/regex' {

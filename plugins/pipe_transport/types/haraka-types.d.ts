@@ -11,7 +11,10 @@ export interface HarakaAddress {
 }
 
 export interface HarakaMessageStream {
-  pipe(dest: Writable, options: { line_endings: '\n' | '\r\n'; dot_stuffed?: boolean; end?: boolean; skip_headers?: boolean }): Writable
+  pipe(
+    dest: Writable,
+    options: { line_endings: '\n' | '\r\n'; dot_stuffed?: boolean; end?: boolean; skip_headers?: boolean },
+  ): Writable
   unpipe(dest?: Writable): void
 }
 
