@@ -8,6 +8,7 @@ import { KILL_GRACE_MS } from '../running/process-groups.js'
 import type { ProgramResult } from '../running/run-outcome.js'
 import { STDIO_LINGER_MS, runProgram } from '../running/run-program.js'
 import { slotsFor } from '../running/slots.js'
+import { MAX_TIMEOUT_SECONDS } from '../settings/instance.js'
 import type { Instance, Reply } from '../settings/vocabulary.js'
 import { within } from '../util/within.js'
 import { replyFor, type DeliveryOutcome } from './run-reply.js'
@@ -17,6 +18,9 @@ import { replyFor, type DeliveryOutcome } from './run-reply.js'
  * not ended well after that is a bug in the plugin; the message then gets a 4xx, not silence.
  */
 const WATCHDOG_SLACK_MS = KILL_GRACE_MS + STDIO_LINGER_MS + 5000
+
+/** The longest a delivery may take: a slot wait and a run, each up to the largest timeout, and the kill grace. */
+export const LONGEST_DELIVERY_SECONDS = 2 * MAX_TIMEOUT_SECONDS + KILL_GRACE_MS / 1000
 
 export interface RunReport {
   readonly reply: Reply

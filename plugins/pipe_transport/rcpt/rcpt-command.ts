@@ -2,11 +2,20 @@
 // rcpt-policy.ts) for each recipient the command added (one, or several when an alias expanded it),
 // then check_program for those whose instance has one.
 import { envelopeOf, type Envelope } from '../invocation/envelope.js'
-import { originalOf } from '../routing/original-recipients.js'
-import { rcptDecisions, type RcptDecision, type RcptRefusal } from '../routing/rcpt-policy.js'
+import { acceptedFromRcptCommand, originalOf } from '../routing/original-recipients.js'
+import {
+  CONTINUE,
+  QUEUE_NAME,
+  acceptingInstance,
+  isRouted,
+  rcptDecisions,
+  servesConnection,
+  type RcptDecision,
+  type RcptRefusal,
+} from '../routing/rcpt-policy.js'
 import { senderOf } from '../routing/recipient.js'
 import { routeRecipient } from '../routing/route-recipient.js'
-import type { Settings } from '../settings/vocabulary.js'
+import type { Instance, Settings } from '../settings/vocabulary.js'
 import type { HarakaAddress, HarakaConnection, HarakaTransaction } from '../types/haraka-types.js'
 import { checkRecipient, type CheckReport } from './check-program.js'
 
@@ -16,11 +25,28 @@ export interface RcptCommandAnswer {
   readonly checks: readonly CheckReport[]
 }
 
+/** What RCPT answers when the plugin itself failed: the sender tries again later. */
+export const CHECK_FAILED: RcptRefusal = {
+  kind: 'denysoft',
+  code: 450,
+  subject: 3,
+  detail: 0,
+  text: 'pipe transport cannot check this recipient now, try again later',
+}
+
 /**
- * On a refusal the recipients this command added are taken out of rcpt_to again, but the last:
- * Haraka takes that one back itself.
+ * At rcpt_ok. On a refusal the recipients this command added are taken out of rcpt_to again, but
+ * the last: Haraka takes that one back itself.
  */
-export async function answerRcptCommand(
+export async function answerRcptCommand(settings: Settings, connection: HarakaConnection): Promise<RcptCommandAnswer> {
+  const transaction = connection.transaction
+  if (!transaction) return { decision: CONTINUE, checks: [] }
+  const candidates = acceptedFromRcptCommand(transaction)
+  if (!servesConnection(settings, connection.relaying)) return { decision: CONTINUE, checks: [] }
+  return answerCandidates(settings, connection, transaction, candidates)
+}
+
+async function answerCandidates(
   settings: Settings,
   connection: HarakaConnection,
   transaction: HarakaTransaction,
@@ -52,5 +78,21 @@ export async function answerRcptCommand(
   const unknown = reports
     .map((report) => report.decision)
     .find((decision): decision is RcptRefusal => decision.kind !== 'continue')
-  return unknown ? refuse(unknown, reports) : { decision: { kind: 'continue' }, checks: reports }
+  return unknown ? refuse(unknown, reports) : { decision: CONTINUE, checks: reports }
+}
+
+/** check_recipient, at rcpt: the instance that accepts this recipient itself, if any. */
+export function acceptsAtRcpt(
+  settings: Settings,
+  connection: HarakaConnection,
+  address: HarakaAddress,
+): Instance | undefined {
+  return servesConnection(settings, connection.relaying) ? acceptingInstance(settings, address) : undefined
+}
+
+/** At rcpt_ok: a routed recipient claims the transaction, so that other queue plugins leave it to this one. */
+export function claimQueue(settings: Settings, connection: HarakaConnection, address: HarakaAddress): void {
+  const notes = connection.transaction?.notes
+  if (!notes || notes.get('queue.wants') || !servesConnection(settings, connection.relaying)) return
+  if (isRouted(settings, address)) notes.set('queue.wants', QUEUE_NAME)
 }

@@ -1,0 +1,21 @@
+// Hands log entries (log-entries.ts) to Haraka: each line to the connection's log, each result to
+// transaction.results; and the tag that says which process of a cluster speaks.
+import cluster from 'node:cluster'
+import type { HarakaConnection } from '../types/haraka-types.js'
+import type { LogEntry } from './log-entries.js'
+
+export function record(plugin: object, connection: HarakaConnection, entries: readonly LogEntry[]): void {
+  for (const { level, message, fields, result } of entries) {
+    if (result) connection.transaction?.results.add(plugin, result)
+    connection[`log${level}`](plugin, message, fields)
+  }
+}
+
+/**
+ * In cluster mode (smtp.ini `nodes`) the master and every worker load the config and log about
+ * it; each says which it is. Haraka fills in `nodes = 1` when smtp.ini leaves it unset.
+ */
+export function processTag(nodes: unknown): string {
+  if (cluster.isWorker) return `worker ${cluster.worker?.id ?? '?'}: `
+  return nodes ? 'cluster master: ' : ''
+}
