@@ -4,7 +4,9 @@
 // an undefined variable. Gauges of what is going on now (programs running and waiting, open
 // circuits) are read when Prometheus scrapes, not kept up to date per delivery.
 //
-// Labels are bounded: instance names and outcome classes, never an address or route data.
+// Labels are bounded: instance names and outcome classes, never an address or route data. The
+// instance's label is `instance_name`: Prometheus gives every series it scrapes an `instance`
+// label of its own (the target's address), and would rename ours to `exported_instance`.
 import cluster from 'node:cluster'
 import type * as PromClient from 'prom-client'
 import { onCircuitChange, openCircuits } from '../circuit/circuit-breaker.js'
@@ -30,19 +32,19 @@ export type CheckAnswer = 'exists' | 'unknown' | 'unsure'
 function define(client: typeof PromClient, instances: () => readonly string[]) {
   const registry = new client.Registry()
   const registers = [registry]
-  const instance = ['instance'] as const
+  const instance = ['instance_name'] as const
   return {
     registry,
     runs: new client.Counter({
       name: 'pipe_transport_runs_total',
       help: 'Delivery runs by instance, the class of reply they made, and how they ended (exit, signal, timed-out, start-failed, no-slot, circuit-open, ...)',
-      labelNames: ['instance', 'reply', 'ended'] as const,
+      labelNames: ['instance_name', 'reply', 'ended'] as const,
       registers,
     }),
     recipients: new client.Counter({
       name: 'pipe_transport_recipients_total',
       help: 'Recipients of transactions by instance and answer: delivered (250), deferred (4xx), refused (5xx)',
-      labelNames: ['instance', 'result'] as const,
+      labelNames: ['instance_name', 'result'] as const,
       registers,
     }),
     runSeconds: new client.Histogram({
@@ -66,7 +68,7 @@ function define(client: typeof PromClient, instances: () => readonly string[]) {
       registers,
       collect() {
         const slots = allSlots()
-        for (const name of instances()) this.set({ instance: name }, slots.get(name)?.holding ?? 0)
+        for (const name of instances()) this.set({ instance_name: name }, slots.get(name)?.holding ?? 0)
       },
     }),
     waiting: new client.Gauge({
@@ -76,13 +78,13 @@ function define(client: typeof PromClient, instances: () => readonly string[]) {
       registers,
       collect() {
         const slots = allSlots()
-        for (const name of instances()) this.set({ instance: name }, slots.get(name)?.queued ?? 0)
+        for (const name of instances()) this.set({ instance_name: name }, slots.get(name)?.queued ?? 0)
       },
     }),
     journalHits: new client.Counter({
       name: 'pipe_transport_journal_hits_total',
       help: 'Recipients the delivery journal settled without a run: already_delivered (250), still_running (4xx)',
-      labelNames: ['instance', 'result'] as const,
+      labelNames: ['instance_name', 'result'] as const,
       registers,
     }),
     journalErrors: new client.Counter({
@@ -100,7 +102,7 @@ function define(client: typeof PromClient, instances: () => readonly string[]) {
     checks: new client.Counter({
       name: 'pipe_transport_recipient_checks_total',
       help: 'check_program answers by instance: exists, unknown (550), unsure (450); from the program or the cache',
-      labelNames: ['instance', 'answer', 'source'] as const,
+      labelNames: ['instance_name', 'answer', 'source'] as const,
       registers,
     }),
     dsnsSent: new client.Counter({
@@ -115,7 +117,7 @@ function define(client: typeof PromClient, instances: () => readonly string[]) {
       registers,
       collect() {
         const open = openCircuits()
-        for (const name of instances()) this.set({ instance: name }, open.get(name) ?? 0)
+        for (const name of instances()) this.set({ instance_name: name }, open.get(name) ?? 0)
       },
     }),
     circuitOpened: new client.Counter({
@@ -127,7 +129,7 @@ function define(client: typeof PromClient, instances: () => readonly string[]) {
     circuitRejections: new client.Counter({
       name: 'pipe_transport_circuit_rejections_total',
       help: 'Recipients an open circuit deferred: at rcpt (451), or at queue (450, no program run)',
-      labelNames: ['instance', 'at'] as const,
+      labelNames: ['instance_name', 'at'] as const,
       registers,
     }),
   }
@@ -140,7 +142,7 @@ let metrics: Metrics | undefined
 let instanceNames: readonly string[] = []
 
 onCircuitChange(({ instance, change }) => {
-  if (change === 'opened') metrics?.circuitOpened.inc({ instance })
+  if (change === 'opened') metrics?.circuitOpened.inc({ instance_name: instance })
 })
 
 /**
@@ -186,17 +188,17 @@ export function countRun(
   runSeconds: number | undefined,
 ): void {
   if (!metrics) return
-  metrics.runs.inc({ instance, reply: REPLY_CLASS[verdict], ended })
-  if (waitSeconds !== undefined) metrics.slotWaitSeconds.observe({ instance }, waitSeconds)
-  if (runSeconds !== undefined) metrics.runSeconds.observe({ instance }, runSeconds)
+  metrics.runs.inc({ instance_name: instance, reply: REPLY_CLASS[verdict], ended })
+  if (waitSeconds !== undefined) metrics.slotWaitSeconds.observe({ instance_name: instance }, waitSeconds)
+  if (runSeconds !== undefined) metrics.runSeconds.observe({ instance_name: instance }, runSeconds)
 }
 
 export function countRecipients(instance: string, verdict: Verdict, count: number): void {
-  metrics?.recipients.inc({ instance, result: RECIPIENT_RESULT[verdict] }, count)
+  metrics?.recipients.inc({ instance_name: instance, result: RECIPIENT_RESULT[verdict] }, count)
 }
 
 export function countJournalHits(instance: string, result: JournalHit, count: number): void {
-  metrics?.journalHits.inc({ instance, result }, count)
+  metrics?.journalHits.inc({ instance_name: instance, result }, count)
 }
 
 export function countJournalError(operation: JournalOperation): void {
@@ -208,7 +210,7 @@ export function countJournalUnavailable(action: 'deliver' | 'defer'): void {
 }
 
 export function countCheck(instance: string, answer: CheckAnswer, source: 'program' | 'cache'): void {
-  metrics?.checks.inc({ instance, answer, source })
+  metrics?.checks.inc({ instance_name: instance, answer, source })
 }
 
 /** One DSN sent to the envelope sender. */
@@ -217,7 +219,7 @@ export function countDsnSent(): void {
 }
 
 export function countCircuitRejections(instance: string, at: 'rcpt' | 'queue', count: number): void {
-  metrics?.circuitRejections.inc({ instance, at }, count)
+  metrics?.circuitRejections.inc({ instance_name: instance, at }, count)
 }
 
 /**

@@ -9,10 +9,10 @@ export type LiveCircuits =
   /** Open circuits by instance, summed over Haraka's processes. */
   | { readonly kind: 'read'; readonly url: string; readonly open: ReadonlyMap<string, number> }
 
-const OPEN_LINE = /^pipe_transport_circuits_open\{instance="([^"]*)"\} (\d+)$/gm
+const OPEN_LINE = /^pipe_transport_circuits_open\{instance_name="([^"]*)"\} (\d+)$/gm
 
 export async function liveCircuits(listen: ListenAddress | undefined): Promise<LiveCircuits> {
-  if (!listen) return { kind: 'unknown', why: 'metrics_listen is not set, and the running Haraka keeps its circuits' }
+  if (!listen) return { kind: 'unknown', why: "set metrics_listen to see the running Haraka's circuits here" }
   const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/metrics`
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(2000) })
