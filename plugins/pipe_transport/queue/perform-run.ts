@@ -5,7 +5,7 @@ import { alreadyDeliveredTo } from '../invocation/message-shape.js'
 import type { ProgramInput } from '../invocation/program-input.js'
 import { programSpec } from '../invocation/program-spec.js'
 import { KILL_GRACE_MS } from '../running/process-groups.js'
-import type { ProgramResult } from '../running/run-outcome.js'
+import type { ProgramResult, ProgramWords } from '../running/run-outcome.js'
 import { STDIO_LINGER_MS, runProgram } from '../running/run-program.js'
 import { slotsFor } from '../running/slots.js'
 import { MAX_TIMEOUT_SECONDS } from '../settings/instance.js'
@@ -25,15 +25,18 @@ export const LONGEST_DELIVERY_SECONDS = 2 * MAX_TIMEOUT_SECONDS + KILL_GRACE_MS 
 export interface RunReport {
   readonly reply: Reply
   readonly outcome: DeliveryOutcome
+  /** What the program said, where it was captured: its first stderr line for the log of a failure. */
+  readonly said: ProgramWords | undefined
   readonly bytes: number
   readonly durationMs: number
 }
 
 export async function performRun(instance: Instance, envelope: Envelope, input: ProgramInput): Promise<RunReport> {
   const started = Date.now()
-  const report = (outcome: DeliveryOutcome, bytes = 0): RunReport => ({
-    reply: replyFor(outcome, instance.exitCodes),
+  const report = (outcome: DeliveryOutcome, bytes = 0, said?: ProgramWords): RunReport => ({
+    reply: replyFor(outcome, instance, said),
     outcome,
+    said,
     bytes,
     durationMs: Date.now() - started,
   })
@@ -56,7 +59,7 @@ export async function performRun(instance: Instance, envelope: Envelope, input: 
       bytesWritten: 0,
     } as const
     const run: ProgramResult | typeof overdue = await within(runProgram(spec.value, input), watchdog, overdue)
-    return report(run.outcome, run.bytesWritten)
+    return report(run.outcome, run.bytesWritten, 'said' in run ? run.said : undefined)
   } finally {
     slots.release()
   }

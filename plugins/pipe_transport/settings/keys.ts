@@ -18,6 +18,7 @@ export const INSTANCE_KEYS = [
   'group',
   'code_preset',
   'status_from_stderr',
+  'reply_text',
   'line_endings',
   'return_path',
   'delivered_to',

@@ -32,6 +32,12 @@ export interface Reply {
   readonly text: string
 }
 
+/**
+ * reply_text: a failed run's reply text from the exit-code map (`map`), the program's first stderr
+ * line or its last stdout line; the code always comes from the map.
+ */
+export type ReplyTextSource = 'map' | 'stderr' | 'stdout'
+
 /** The exit-status table: explicit entries, then the answer for any other non-zero status. */
 export interface ExitCodeTable {
   /** Values may hold `%d`, replaced by the exit status. */
@@ -79,6 +85,8 @@ export interface Instance {
   readonly exitCodes: ExitCodeTable
   /** Let a failing program's first stderr line, if it starts with an enhanced code, be the reply. */
   readonly statusFromStderr: boolean
+  /** Where a failed run's reply text comes from: the exit-code map, or the program's own words. */
+  readonly replyText: ReplyTextSource
   readonly shape: MessageShape
   /** Most recipients per transaction (and so per program run); undefined for no limit. */
   readonly recipientLimit: number | undefined
