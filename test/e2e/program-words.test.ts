@@ -2,9 +2,13 @@
 // stderr line or its last stdout line (reply_text), with the code from the exit-code map; the log
 // line of every failure carries its first stderr line, though error_file is /dev/null; and its
 // output still reaches output_file and error_file whole. A program that writes much on stderr, or
-// runs a while before it says anything, is read as a stream and never waits on a full pipe.
+// runs a while before it says anything, is read as a stream and never waits on a full pipe. And
+// the real dovecot-lda -e over quota: the client's reply carries Dovecot's own reason.
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
 import { Haraka } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
@@ -122,3 +126,101 @@ reply_text = stderr
     await haraka.waitForLog(/delivery .*rcpt=x@slow\.test .*stderr="slow and failing"/)
   })
 })
+
+const DOVECOT = '/usr/sbin/dovecot'
+const DOVECOT_LDA = '/usr/lib/dovecot/dovecot-lda'
+if (!existsSync(DOVECOT) || !existsSync(DOVECOT_LDA)) {
+  throw new Error(`missing ${DOVECOT} or ${DOVECOT_LDA}: install Debian's dovecot-core (.ci/run does)`)
+}
+
+describe(
+  'dovecot-lda -e with reply_text = stderr',
+  { skip: process.getuid?.() === 0 ? false : 'dovecot-lda switches to the mail user: needs root' },
+  () => {
+    const work = new Scratch()
+    let haraka: Haraka
+    let dovecot: ChildProcess | undefined
+    const send = async (to: string, message: string): Promise<string> => {
+      const { reply } = await sendMail(haraka.port, { from: 'bob@origin.test', to: [to], message })
+      return `${reply?.code} ${reply?.text.replace(/ \([0-9A-F-]{36}\.\d+\)$/, '')}`
+    }
+
+    before(async () => {
+      // dovecot-lda runs as the mail user (uid 65534, nobody); it must reach its mail directory.
+      chmodSync(work.dir, 0o755)
+      const mail = work.path('mail')
+      mkdirSync(mail, { mode: 0o777 })
+      chmodSync(mail, 0o777)
+      // alice may keep 1 KiB; Dovecot rejects what would exceed it (quota_full_tempfail = no).
+      const dovecotConf = work.file(
+        'dovecot.conf',
+        `base_dir = ${work.path('dovecot-run')}
+log_path = ${work.path('dovecot.log')}
+protocols =
+ssl = no
+first_valid_uid = 1
+mail_location = maildir:${mail}/%n
+mail_plugins = quota
+plugin {
+  quota = maildir:User quota
+  quota_rule = *:storage=1K
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%n ${work.file('users', `alice::65534:65534::${mail}/alice::\n`)}
+}
+passdb {
+  driver = static
+  args = nopassword=y
+}
+`,
+      )
+      dovecot = spawn(DOVECOT, ['-F', '-c', dovecotConf], { stdio: 'ignore' })
+      for (let waited = 0; !existsSync(work.path('dovecot-run/auth-userdb')); waited += 50) {
+        if (waited > 10_000) throw new Error('dovecot did not serve its userdb within 10 s')
+        await sleep(50)
+      }
+      haraka = await Haraka.start({
+        hostList: ['mail.test'],
+        ini: `
+[mailboxes]
+program_name = ${DOVECOT_LDA}
+arguments = -c ${dovecotConf} -e -f \${sender} -d \${user}@\${domain}
+domain = mail.test
+code_preset = sysexits
+recipient_limit = 1
+reply_text = stderr
+
+[mailboxes.code]
+77 = 550 5.2.2 mailbox full or refused (exit status %d)
+`,
+      })
+    })
+
+    after(async () => {
+      await haraka?.stop()
+      dovecot?.kill('SIGTERM')
+      if (dovecot?.exitCode === null) await once(dovecot, 'exit')
+      work.remove()
+    })
+
+    it("over quota: the reply carries Dovecot's reason, after the mapped code", async () => {
+      const large = crlf([
+        'Subject: too large',
+        '',
+        ...Array.from({ length: 100 }, (_, i) => `line ${i} ${'z'.repeat(60)}`),
+      ])
+      assert.equal(await send('alice@mail.test', large), '550 5.2.2 Quota exceeded (mailbox for user is full)')
+      await haraka.waitForLog(
+        /delivery .*rcpt=alice@mail\.test .*ended="exit 77" .*stderr="Quota exceeded \(mailbox for user is full\)"/,
+      )
+    })
+
+    it('an unknown user: Dovecot says nothing on stderr, and the map speaks', async () => {
+      assert.equal(
+        await send('nobody-here@mail.test', crlf(['Subject: to nobody', '', 'body'])),
+        '550 5.1.1 no such user (EX_NOUSER, exit status 67)',
+      )
+    })
+  },
+)

@@ -42,6 +42,14 @@ export function queueLogEntries(outcome: QueueOutcome): LogEntry[] {
       return [
         ...report.runs.map(({ run, envelope, report: runReport }) => describeRun(run.instance, envelope, runReport)),
         ...report.journalProblems.map((problem): LogEntry => ({ level: 'error', message: problem })),
+        ...(report.notice?.kind === 'failed'
+          ? [
+              {
+                level: 'error',
+                message: `no DSN sent: ${report.notice.error}; answering as partial_failure = reject`,
+              } as const,
+            ]
+          : []),
         describeTransaction(outcome.queueId, report),
       ]
     }
@@ -106,6 +114,9 @@ export function describeTransaction(queueId: string, report: TransactionReport):
   if (report.alreadyDelivered.length > 0) fields['already_delivered'] = addresses(report.alreadyDelivered)
   if (report.busy.length > 0) fields['still_running'] = addresses(report.busy)
   if (failed.length > 0) fields['failed'] = addresses(failed.flatMap(({ run }) => run.recipients))
+  const { notice } = report
+  if (notice?.kind === 'sent') fields['dsn'] = addresses(notice.reported)
+  else if (notice?.kind === 'not-asked') fields['dsn'] = `none (${notice.why})`
   return { level: report.reply.verdict === 'ok' ? 'info' : 'warn', message: 'transaction', fields }
 }
 

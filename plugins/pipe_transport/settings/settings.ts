@@ -23,6 +23,7 @@ export function readSettings(ini: Ini, context: ReadContext): SettingsRead {
   const names = instanceSections(sections, problems)
 
   const enableOutbound = main.flag('enable_outbound', true)
+  const partialFailure = main.choice('partial_failure', ['bounce', 'reject'], 'bounce')
   const recipientDelimiter = readRecipientDelimiter(main)
   const journal = readJournalConfig(main, context.installDir)
   const instances = names.map((name) => readInstance(name, sections, context, problems))
@@ -39,7 +40,7 @@ export function readSettings(ini: Ini, context: ReadContext): SettingsRead {
   if (problems.hasErrors || ini.problems.length > 0)
     return { errors: [...ini.problems, ...problems.errors], warnings: problems.warnings }
   return {
-    settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound, journal },
+    settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound, partialFailure, journal },
     warnings: problems.warnings,
   }
 }

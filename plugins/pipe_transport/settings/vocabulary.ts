@@ -17,6 +17,10 @@ export const MACROS = [
   'queue_id',
   'client_address',
   'client_helo',
+  'sasl_username',
+  'size',
+  'envid',
+  'delivery_id',
   'instance',
 ] as const
 export type Macro = (typeof MACROS)[number]
@@ -138,5 +142,10 @@ export interface Settings {
   readonly recipientDelimiter: string | undefined
   /** Deliver routed domains for relaying clients too (queue_outbound). */
   readonly enableOutbound: boolean
+  /**
+   * partial_failure: when some recipients were delivered and every other failed permanently,
+   * `bounce` answers 250 and sends the sender a DSN for the failed ones; `reject` answers 550.
+   */
+  readonly partialFailure: 'bounce' | 'reject'
   readonly journal: JournalConfig
 }

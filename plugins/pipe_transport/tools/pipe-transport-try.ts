@@ -109,7 +109,7 @@ async function main(args: string[]): Promise<number> {
     const sender = parse('--from', values.from)
     const recipients = values.to.map((to) => parse('--to', to))
     // What envelopeOf() reads of a connection and its transaction, as the live delivery would have them.
-    const connection = { remote: { ip: '127.0.0.1' }, hello: { host: values.helo } } as HarakaConnection
+    const connection = { remote: { ip: '127.0.0.1' }, hello: { host: values.helo }, notes: {} } as HarakaConnection
     const transaction = {
       mail_from: sender,
       uuid: '<queue id>',
