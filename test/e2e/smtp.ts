@@ -30,6 +30,8 @@ export interface Mail {
     readonly notify?: 'NEVER' | readonly ('SUCCESS' | 'FAILURE' | 'DELAY')[]
     readonly orcpt?: string
   }
+  /** SMTP AUTH (PLAIN or LOGIN) before MAIL FROM. */
+  readonly auth?: { readonly user: string; readonly pass: string }
 }
 
 export function parseReply(response: string): SmtpReply {
@@ -40,7 +42,7 @@ export function parseReply(response: string): SmtpReply {
 
 /** Sends one message over a connection of its own. */
 export async function sendMail(port: number, mail: Mail): Promise<SendResult> {
-  const session = await SmtpSession.open(port)
+  const session = await SmtpSession.open(port, mail.auth)
   try {
     return await session.send(mail)
   } finally {
@@ -52,7 +54,7 @@ export async function sendMail(port: number, mail: Mail): Promise<SendResult> {
 export class SmtpSession {
   private constructor(private readonly connection: SMTPConnection) {}
 
-  static async open(port: number): Promise<SmtpSession> {
+  static async open(port: number, auth?: Mail['auth']): Promise<SmtpSession> {
     const connection = new SMTPConnection({
       host: '127.0.0.1',
       port,
@@ -64,6 +66,11 @@ export class SmtpSession {
       connection.once('error', fail)
       connection.connect(() => done())
     })
+    if (auth) {
+      await new Promise<void>((done, fail) =>
+        connection.login({ user: auth.user, pass: auth.pass }, (err) => (err ? fail(err) : done())),
+      )
+    }
     return new SmtpSession(connection)
   }
 
