@@ -167,9 +167,12 @@ export function hook_queue(this: PipeTransport, next: Next, connection: Connecti
  * Haraka gives itself (config/me), which names the DSN's sender and reporting MTA.
  */
 function outboundOf(plugin: PipeTransport): Outbound {
-  const me = plugin.config.get('me')
   return {
-    hostname: typeof me === 'string' && me.trim() !== '' ? me.trim() : hostname(),
+    // Asked only for a DSN: a config lookup is not free, and most transactions send none.
+    hostname: () => {
+      const me = plugin.config.get('me')
+      return typeof me === 'string' && me.trim() !== '' ? me.trim() : hostname()
+    },
     send: (to, message) =>
       new Promise((done) => {
         const outbound = plugin.haraka_require('outbound') as HarakaOutbound

@@ -39,7 +39,7 @@ const MIXED: Reply = {
 /** Haraka's outbound, for the DSN after a partial failure: how to queue one, and this host's name. */
 export interface Outbound {
   readonly send: DsnSender
-  readonly hostname: string
+  hostname(): string
 }
 
 export async function queueTransaction(

@@ -18,7 +18,8 @@ export interface NoticeContext {
   readonly sender: string
   readonly mail: MailParameters
   readonly rcptParameters: (recipient: Recipient) => RcptParameters
-  readonly reportingMta: string
+  /** This host's name (Haraka's `me`), asked only when a DSN is built. */
+  readonly reportingMta: () => string
   readonly queueId: string
   readonly arrivalDate: Date
   readonly headerLines: readonly string[]
@@ -55,7 +56,7 @@ export async function noticeToSender(
   if (reported.length === 0) return { kind: 'not-asked', why: 'NOTIFY asked for no DSN on failure' }
   try {
     const input: DsnInput = {
-      reportingMta: context.reportingMta,
+      reportingMta: context.reportingMta(),
       sender: context.sender,
       queueId: context.queueId,
       arrivalDate: context.arrivalDate,
