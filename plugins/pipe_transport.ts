@@ -3,6 +3,7 @@
 // Haraka's hooks to the stages under ./pipe_transport/ (docs/architecture.md). Haraka runs it in
 // its plugin sandbox when it is copied to plugins/pipe_transport.js, and require()s it as an
 // ordinary module when it is the package haraka-plugin-pipe_transport: it works the same both ways.
+import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { DENY, DENYSOFT, OK } from 'haraka-constants'
 import DSN = require('haraka-dsn')
@@ -13,9 +14,14 @@ import { describeCircuitChange, queueLogEntries, rcptLogEntries } from './pipe_t
 import { metricsOn, useMetrics } from './pipe_transport/metrics/delivery-metrics.js'
 import { clusterExposition, processExposition } from './pipe_transport/metrics/exposition.js'
 import { MetricsEndpoint } from './pipe_transport/metrics/metrics-endpoint.js'
+import {
+  noteMailParameters,
+  noteRcptParameters,
+  type EsmtpParameters,
+} from './pipe_transport/invocation/dsn-parameters.js'
 import { noteClientHeaders } from './pipe_transport/queue/fingerprint.js'
 import { LONGEST_DELIVERY_SECONDS } from './pipe_transport/queue/perform-run.js'
-import { queueTransaction } from './pipe_transport/queue/queue-transaction.js'
+import { queueTransaction, type Outbound } from './pipe_transport/queue/queue-transaction.js'
 import { INTERNAL_ERROR } from './pipe_transport/queue/run-reply.js'
 import { CHECK_FAILED, acceptsAtRcpt, answerRcptCommand, claimQueue } from './pipe_transport/rcpt/rcpt-command.js'
 import { noteRcptCommand } from './pipe_transport/routing/original-recipients.js'
@@ -28,10 +34,12 @@ import type { Settings } from './pipe_transport/settings/vocabulary.js'
 import type {
   HarakaAddress as Address,
   HarakaConnection as Connection,
+  HarakaOutbound,
   HarakaPlugin,
   Next,
 } from './pipe_transport/types/haraka-types.js'
 import { once } from './pipe_transport/util/once.js'
+import { failure, ok } from './pipe_transport/util/result.js'
 
 /** Haraka's server, a global in both of the ways Haraka loads a plugin. */
 declare const server: { readonly cfg?: { readonly main?: { readonly nodes?: unknown } } } | undefined
@@ -69,6 +77,7 @@ export function register(this: PipeTransport): void {
   // Before every other rcpt plugin: the client's address as it came, which haraka-plugin-aliases
   // and the like replace. Routing follows the address as rcpt plugins left it, at rcpt_ok, which
   // runs for every accepted recipient whatever the plugin order.
+  this.register_hook('mail', 'note_mail_parameters', -100)
   this.register_hook('rcpt', 'note_original_rcpt', -100)
   this.register_hook('rcpt_ok', 'check_rcpt_route', -100)
   this.register_hook('data_post', 'note_client_headers', -100)
@@ -98,8 +107,25 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
   this.loginfo(`${who}${starting ? 'loaded' : 'reloaded'} ${loaded.summary}`)
 }
 
-export function note_original_rcpt(this: PipeTransport, next: Next, connection: Connection, params: [Address]): void {
+/** RET and ENVID, for a DSN and `${envid}`. */
+export function note_mail_parameters(
+  this: PipeTransport,
+  next: Next,
+  connection: Connection,
+  params: [Address, EsmtpParameters?],
+): void {
+  if (connection.transaction) noteMailParameters(connection.transaction, params[1])
+  next()
+}
+
+export function note_original_rcpt(
+  this: PipeTransport,
+  next: Next,
+  connection: Connection,
+  params: [Address, EsmtpParameters?],
+): void {
   if (connection.transaction) noteRcptCommand(connection.transaction, params[0])
+  noteRcptParameters(params[0], params[1])
   next()
 }
 
@@ -143,7 +169,7 @@ export function hook_queue(this: PipeTransport, next: Next, connection: Connecti
   const transaction = connection.transaction
   if (!transaction) return next()
   const answer = once(next)
-  queueTransaction(this.settings, this.journal.current, connection, transaction)
+  queueTransaction(this.settings, this.journal.current, connection, transaction, outboundOf(this))
     .then((outcome) => {
       record(this, connection, queueLogEntries(outcome))
       if (outcome.kind === 'not-ours') answer()
@@ -153,6 +179,31 @@ export function hook_queue(this: PipeTransport, next: Next, connection: Connecti
       connection.logerror(this, `delivery failed inside the plugin: ${String(err)}`)
       answer(DENYSOFT, INTERNAL_ERROR.text)
     })
+}
+
+/**
+ * Haraka's outbound, which queues (and retries) the DSN after a partial failure, and the host name
+ * Haraka gives itself (config/me), which names the DSN's sender and reporting MTA.
+ */
+function outboundOf(plugin: PipeTransport): Outbound {
+  return {
+    // Asked only for a DSN: a config lookup is not free, and most transactions send none.
+    hostname: () => {
+      const me = plugin.config.get('me')
+      return typeof me === 'string' && me.trim() !== '' ? me.trim() : hostname()
+    },
+    send: (to, message) =>
+      new Promise((done) => {
+        const outbound = plugin.haraka_require('outbound') as HarakaOutbound
+        outbound.send_email(
+          '<>',
+          `<${to}>`,
+          message,
+          (code, reason) => done(code === OK ? ok(undefined) : failure(String(reason))),
+          { origin: plugin },
+        )
+      }),
+  }
 }
 
 /** Before any other data_post plugin adds headers: what the client sent, for the journal's fingerprint. */

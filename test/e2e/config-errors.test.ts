@@ -152,7 +152,7 @@ user = 54321
         '[bounds] spawn_helpers: is no longer used: programs start with posix_spawn in Haraka itself, which needs no helper processes; remove this line',
         '[bounds] timeout: "281" must be a whole number from 1 to 280',
         '[bounds] max_concurrency: "0" must be a whole number from 1 to 10000',
-        '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${extension} ${mailbox} ${domain} ${original_recipient} ${route_data} ${queue_id} ${client_address} ${client_helo} ${instance}',
+        '[bounds] arguments: unknown macro ${sendr}; known: ${sender} ${recipient} ${user} ${extension} ${mailbox} ${domain} ${original_recipient} ${route_data} ${queue_id} ${client_address} ${client_helo} ${sasl_username} ${size} ${envid} ${delivery_id} ${instance}',
         '[bounds] directory: /no/such/dir is not a directory',
         '[shaping] code_preset: "postfix" must be one of: seed, sysexits, qmail',
         '[shaping] status_from_stderr: "maybe" must be true or false',

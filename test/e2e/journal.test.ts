@@ -32,12 +32,14 @@ echo "$INSTANCE $*" >> "$dir/runs.log"`,
   )
 }
 
+/** A partial failure is answered 550 here, as before DSNs (dsn.test.ts has partial_failure = bounce). */
 function iniFor(program: string, journal: string): string {
   return `
 [main]
 program_name = ${program}
 arguments = \${recipient}
 code_preset = sysexits
+partial_failure = reject
 ${journal}
 
 [one]

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { Haraka, REPO } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
+import { SmtpSink, mxPlugin } from './smtp-sink.js'
 import { sendMail } from './smtp.js'
 
 const run = promisify(execFile)
@@ -31,6 +32,7 @@ describe('the npm package in a haraka -i install dir', () => {
   let dir: string
   let files: string[]
   let haraka: Haraka | undefined
+  let sink: SmtpSink | undefined
 
   before(async () => {
     // npm test has built the plugin already; a prepack build now would rewrite files other tests use.
@@ -51,6 +53,7 @@ describe('the npm package in a haraka -i install dir', () => {
 
   after(async () => {
     await haraka?.stop()
+    await sink?.close()
     rmSync(packed, { recursive: true, force: true })
     work.remove()
   })
@@ -88,7 +91,7 @@ describe('the npm package in a haraka -i install dir', () => {
       installed.filter((name) => name.startsWith('haraka')).sort(),
       ['haraka-config', 'haraka-constants', 'haraka-dsn', PACKAGE, 'haraka-utils'].sort(),
     )
-    for (const name of ['lmdb', 'redis'])
+    for (const name of ['lmdb', 'redis', 'nodemailer'])
       assert.ok(installed.includes(name), `${name} is installed: ${installed.join(' ')}`)
     const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>
@@ -97,11 +100,15 @@ describe('the npm package in a haraka -i install dir', () => {
   })
 
   it('delivers a message through the package, with pipe_transport in config/plugins and the local journal', async () => {
+    // Haraka's outbound sends everything to a sink (the next test's DSN).
+    sink = await SmtpSink.start()
     haraka = await Haraka.start({
       dir,
-      hostList: ['package.test'],
+      hostList: ['package.test', 'gone.test'],
+      plugins: ['rcpt_to.in_host_list', 'pipe_transport', 'sink_mx'],
+      extraPlugins: { sink_mx: work.file('sink_mx.js', mxPlugin(sink.port)) },
       // The local journal loads lmdb, a native module, from the package's dependencies.
-      ini: `[main]\njournal = local\n\n[packaged]\nprogram_name = /bin/cat\ndomain = package.test\noutput_file = ${work.path('delivered')}\n\n[packaged.code]\n0 = 250 2.0.0 delivered by the package\n`,
+      ini: `[main]\njournal = local\n\n[packaged]\nprogram_name = /bin/cat\ndomain = package.test\noutput_file = ${work.path('delivered')}\n\n[packaged.code]\n0 = 250 2.0.0 delivered by the package\n\n[gone]\nprogram_name = /bin/false\ndomain = gone.test\n`,
     })
     assert.ok(
       !existsSync(join(dir, 'plugins', 'pipe_transport.js')),
@@ -118,6 +125,19 @@ describe('the npm package in a haraka -i install dir', () => {
       readFileSync(work.path('delivered'), 'latin1'),
       /^Received: from [\s\S]*\nSubject: packaged\n\nbody\n$/,
     )
+  })
+
+  it("reaches Haraka's outbound from the package: a partial failure's DSN goes out", async () => {
+    assert.ok(haraka && sink, 'the Haraka and the sink of the test before')
+    const { reply } = await sendMail(haraka.port, {
+      from: 's@origin.test',
+      to: ['x@package.test', 'y@gone.test'],
+      message: crlf(['Subject: partly', '', 'body']),
+    })
+    assert.equal(reply?.code, 250)
+    const [dsn] = await sink.waitFor(1)
+    assert.deepEqual([dsn?.from, dsn?.to], ['', ['s@origin.test']])
+    assert.match(dsn?.data.toString('latin1') ?? '', /^Final-Recipient: rfc822; y@gone\.test\r$/m)
   })
 
   it('has the try command in node_modules/.bin, which finds Haraka on PATH', async () => {

@@ -3,16 +3,20 @@
 // message to three recipients on two routes must be delivered in full within seconds, each
 // recipient once, and Postfix's own log must say so. And when Haraka's reply after the dot is lost,
 // or one recipient fails temporarily, Postfix sends the whole message again, and the delivery
-// journal runs only the recipients not yet delivered.
+// journal runs only the recipients not yet delivered. When one recipient fails for good, Postfix
+// is told 250 and the sender gets one DSN naming that recipient (Haraka's outbound sends it to a
+// sink on loopback), also when Postfix sends the message again after a lost reply.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
 import { pidsWithEnvironment } from '../bench/proc-stats.js'
+import { parseDsn } from './dsn-report.js'
 import { Haraka, type HarakaOptions } from './harness.js'
 import { Scratch } from './fixtures.js'
 import { POSTFIX, PrivatePostfix } from './postfix-instance.js'
+import { SmtpSink, mxPlugin } from './smtp-sink.js'
 
 if (!existsSync(POSTFIX)) throw new Error(`missing ${POSTFIX}: install Debian's postfix (.ci/run does)`)
 
@@ -22,8 +26,11 @@ const DELIVERY_BOUND_MS = 60_000
 
 /** One program run as the recorder saw it. */
 interface Run {
-  /** `ok` (exit 0) or `temp` (exit 75, the first run of b@one.test for a message that asks for it). */
-  readonly outcome: 'ok' | 'temp'
+  /**
+   * `ok` (exit 0), `temp` (exit 75, the first run of b@one.test for a message that asks for it) or
+   * `gone` (exit 67, c@two.test for a message that asks for it).
+   */
+  readonly outcome: 'ok' | 'temp' | 'gone'
   readonly instance: string
   readonly recipients: string[]
   readonly subject: string
@@ -33,6 +40,8 @@ interface Run {
 
 /** The Subject that makes the first run of b@one.test fail temporarily (exit 75, mapped to 4xx). */
 const FAIL_B_ONCE = 'b fails once'
+/** A Subject that starts so makes every run of c@two.test fail for good (exit 67, mapped to 5xx). */
+const C_IS_GONE = 'c is gone'
 
 /**
  * Appends each run (outcome, instance, recipients, Subject, whether it read the whole message) to
@@ -54,9 +63,13 @@ process.stdin.on('end', () => {
     fs.writeFileSync(${fs('b-failed')}, '')
     outcome = 'temp'
   }
+  if (subject.startsWith(${JSON.stringify(C_IS_GONE)}) && recipients.includes('c@two.test')) {
+    outcome = 'gone'
+    process.stderr.write('mailbox c@two.test is gone\\n')
+  }
   const run = { outcome, instance: process.env.INSTANCE, recipients, subject, complete: input.endsWith('\\nlast line\\n') }
   fs.appendFileSync(${fs('runs.jsonl')}, JSON.stringify(run) + '\\n')
-  process.exitCode = outcome === 'ok' ? 0 : 75
+  process.exitCode = { ok: 0, temp: 75, gone: 67 }[outcome]
 })`,
   )
 }
@@ -70,7 +83,8 @@ function runsOf(work: Scratch, subject: string): Run[] {
 
 /**
  * Two routes, `one` a run per recipient (as for dovecot-lda), `two` a run for all; exit 75 is a
- * temporary failure (sysexits); the local journal.
+ * temporary failure and 67 a permanent one (sysexits), whose reply says what the program said on
+ * stderr; the local journal.
  */
 function harakaIni(work: Scratch): string {
   return `
@@ -78,6 +92,7 @@ function harakaIni(work: Scratch): string {
 program_name = ${recorder(work)}
 arguments = \${recipient}
 code_preset = sysexits
+reply_text = stderr
 journal = local
 journal_directory = ${work.path('journal')}
 
@@ -168,11 +183,14 @@ interface Setup {
   readonly work: Scratch
   haraka: Haraka
   postfix: PrivatePostfix
+  /** Where Haraka's outbound sends the DSNs (to the sender's domain, origin.test). */
+  sink: SmtpSink
 }
 
 /**
- * Starts a Haraka with the two routes and a private Postfix relaying to it before the suite's
- * tests; after them stops both, removes everything and checks that no Postfix process is left.
+ * Starts a Haraka with the two routes, whose outbound sends everything to a sink, and a private
+ * Postfix relaying to it before the suite's tests; after them stops all three, removes everything
+ * and checks that no Postfix process is left.
  */
 function postfixAndHaraka(
   options: {
@@ -182,10 +200,14 @@ function postfixAndHaraka(
 ): Setup {
   const setup = { work: new Scratch() } as Setup
   before(async () => {
+    setup.sink = await SmtpSink.start()
+    const haraka = options.haraka?.(setup.work) ?? {}
     setup.haraka = await Haraka.start({
       hostList: ['one.test', 'two.test'],
       ini: harakaIni(setup.work),
-      ...options.haraka?.(setup.work),
+      ...haraka,
+      plugins: [...(haraka.plugins ?? ['rcpt_to.in_host_list', 'pipe_transport']), 'sink_mx'],
+      extraPlugins: { ...haraka.extraPlugins, sink_mx: setup.work.file('sink_mx.js', mxPlugin(setup.sink.port)) },
     })
     setup.postfix = await PrivatePostfix.start({
       relayPort: setup.haraka.port,
@@ -196,6 +218,7 @@ function postfixAndHaraka(
     const configDir = setup.postfix?.configDir
     await setup.postfix?.stop()
     await setup.haraka?.stop()
+    await setup.sink?.close()
     setup.work.remove()
     // Every daemon of the instance carries its config directory in MAIL_CONFIG.
     if (configDir) assert.deepEqual(pidsWithEnvironment('MAIL_CONFIG', configDir), [], 'no Postfix process is left')
@@ -227,14 +250,47 @@ describe('a real Postfix as the sending MTA', NEEDS_ROOT, () => {
     assert.doesNotMatch(log, / 452 4\.5\.3 /)
     assert.deepEqual(await setup.postfix.queue(), [], "Postfix's queue is empty")
   })
+
+  it('one recipient gone for good: Postfix logs status=sent for all three, and the sender gets one DSN naming it', async () => {
+    const { log } = await sendThroughPostfix(setup.postfix, C_IS_GONE)
+    assertOneLineEach(
+      log,
+      'sent',
+      / status=sent \(250 2\.0\.0 delivered to 2 of 3 recipients; a DSN goes to the sender for c@two\.test \(/,
+    )
+    assert.deepEqual(described(runsOf(setup.work, C_IS_GONE)).sort(), [
+      'gone two c@two.test',
+      'ok one a@one.test',
+      'ok one b@one.test',
+    ])
+    const [dsn] = await setup.sink.waitFor(1)
+    assert.deepEqual([dsn?.from, dsn?.to], ['', ['sender@origin.test']])
+    const report = parseDsn(dsn?.data ?? Buffer.alloc(0))
+    assert.deepEqual([report.contentType, report.reportType], ['multipart/report', 'delivery-status'])
+    assert.deepEqual(report.recipients, [
+      {
+        'Final-Recipient': 'rfc822; c@two.test',
+        'Original-Recipient': 'rfc822; c@two.test',
+        Action: 'failed',
+        Status: '5.1.1',
+        'Diagnostic-Code': 'smtp; 550 5.1.1 mailbox c@two.test is gone',
+      },
+    ])
+    assert.match(report.returned, new RegExp(`^Subject: ${C_IS_GONE}$`, 'm'))
+    assert.deepEqual(await setup.postfix.queue(), [], "Postfix's queue is empty")
+  })
 })
 
-/** Hangs up on the client once the first transaction with Subject "reply lost" is delivered, before its 250. */
+/**
+ * Hangs up on the client once the first transaction with a Subject that ends "reply lost" is
+ * delivered, before its 250: once per Subject.
+ */
 const DROP_FIRST_REPLY = `
-let dropped = false
+const dropped = new Set()
 exports.hook_queue_ok = function (next, connection) {
-  if (!dropped && connection.transaction.header.get('Subject').trim() === 'reply lost') {
-    dropped = true
+  const subject = connection.transaction.header.get('Subject').trim()
+  if (!dropped.has(subject) && subject.endsWith('reply lost')) {
+    dropped.add(subject)
     connection.loginfo(this, 'hanging up before the reply')
     connection.client.destroy()
   }
@@ -290,5 +346,25 @@ describe('a real Postfix that retries within seconds', NEEDS_ROOT, () => {
     assertOneLineEach(log, 'deferred', /said: 450 4\.\d\.\d .*\(1 of 3 recipients not delivered: b@one\.test\)/)
     assertOneLineEach(log, 'sent', /status=sent \(250 /)
     assert.deepEqual(await setup.postfix.queue(), [], "Postfix's queue is empty")
+  })
+
+  it('one recipient gone for good and the reply lost: Postfix sends it again, nothing runs, and no second DSN', async () => {
+    const subject = `${C_IS_GONE}, reply lost`
+    const { log } = await sendThroughPostfix(setup.postfix, subject)
+    assertOneLineEach(log, 'deferred', /lost connection .* while sending end of data/)
+    // The journal holds the delivered recipients and the one the DSN reported.
+    assertOneLineEach(log, 'sent', /status=sent \(250 2\.0\.0 already delivered \(pipe_transport delivery journal\) \(/)
+    assert.deepEqual(described(runsOf(setup.work, subject)).sort(), [
+      'gone two c@two.test',
+      'ok one a@one.test',
+      'ok one b@one.test',
+    ])
+    const [dsn] = await setup.sink.waitFor(1)
+    assert.deepEqual(
+      parseDsn(dsn?.data ?? Buffer.alloc(0)).recipients.map((block) => block['Final-Recipient']),
+      ['rfc822; c@two.test'],
+    )
+    await sleep(2000)
+    assert.equal(setup.sink.received.length, 1, 'one DSN only')
   })
 })

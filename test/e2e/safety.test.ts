@@ -247,6 +247,8 @@ output_file = ${work.path('id.out')}
     assert.equal(reply?.code, 250)
     const { env, stdinBytes } = report('env.out')
     const queueId = /\(([^)]+)\)$/.exec(reply?.text ?? '')?.[1] ?? ''
+    // Derived from the message and the recipient: delivery-id.test.ts shows when it is the same.
+    assert.match(env['DELIVERY_ID'] ?? '', /^[0-9a-f]{32}$/)
     assert.deepEqual(env, {
       PATH: '/bin',
       LANG: 'C.UTF-8',
@@ -261,6 +263,11 @@ output_file = ${work.path('id.out')}
       QUEUE_ID: queueId,
       CLIENT_ADDRESS: '127.0.0.1',
       CLIENT_HELO: 'client.test',
+      // No AUTH, no ENVID; the DATA bytes as Haraka counts them, the final ".\r\n" included.
+      SASL_USERNAME: '',
+      SIZE: String(Buffer.byteLength(MESSAGE) + 3),
+      ENVID: '',
+      DELIVERY_ID: env['DELIVERY_ID'],
       INSTANCE: 'env',
     })
     assert.ok(stdinBytes > MESSAGE.length)

@@ -20,6 +20,18 @@ export interface Mail {
   readonly from: string
   readonly to: readonly string[]
   readonly message: string | Buffer
+  /**
+   * RFC 3461's parameters: RET and ENVID on MAIL FROM, NOTIFY and ORCPT on every RCPT TO. nodemailer
+   * sends them only to a server that advertises DSN.
+   */
+  readonly dsn?: {
+    readonly ret?: 'FULL' | 'HDRS'
+    readonly envid?: string
+    readonly notify?: 'NEVER' | readonly ('SUCCESS' | 'FAILURE' | 'DELAY')[]
+    readonly orcpt?: string
+  }
+  /** SMTP AUTH (PLAIN or LOGIN) before MAIL FROM. */
+  readonly auth?: { readonly user: string; readonly pass: string }
 }
 
 export function parseReply(response: string): SmtpReply {
@@ -30,7 +42,7 @@ export function parseReply(response: string): SmtpReply {
 
 /** Sends one message over a connection of its own. */
 export async function sendMail(port: number, mail: Mail): Promise<SendResult> {
-  const session = await SmtpSession.open(port)
+  const session = await SmtpSession.open(port, mail.auth)
   try {
     return await session.send(mail)
   } finally {
@@ -42,7 +54,7 @@ export async function sendMail(port: number, mail: Mail): Promise<SendResult> {
 export class SmtpSession {
   private constructor(private readonly connection: SMTPConnection) {}
 
-  static async open(port: number): Promise<SmtpSession> {
+  static async open(port: number, auth?: Mail['auth']): Promise<SmtpSession> {
     const connection = new SMTPConnection({
       host: '127.0.0.1',
       port,
@@ -54,27 +66,40 @@ export class SmtpSession {
       connection.once('error', fail)
       connection.connect(() => done())
     })
+    if (auth) {
+      await new Promise<void>((done, fail) =>
+        connection.login({ user: auth.user, pass: auth.pass }, (err) => (err ? fail(err) : done())),
+      )
+    }
     return new SmtpSession(connection)
   }
 
   send(mail: Mail): Promise<SendResult> {
     return new Promise<SendResult>((done, fail) => {
-      this.connection.send({ from: mail.from, to: [...mail.to] }, mail.message, (err, info) => {
-        // A failed final dot comes as an error without the refused recipients; nodemailer still
-        // holds them on the envelope it keeps for the transaction.
-        const envelope = (this.connection as unknown as { _envelope?: { rejectedErrors?: NodemailerError[] } })
-          ._envelope
-        const rejectedErrors = (err ? (err.rejectedErrors ?? envelope?.rejectedErrors) : info?.rejectedErrors) ?? []
-        const refused = new Map(rejectedErrors.map((e) => [e.recipient ?? '', parseReply(e.response ?? '')]))
-        if (err?.code === 'EENVELOPE' && refused.size > 0 && err.command !== 'DATA') {
-          done({ reply: undefined, refused })
-        } else if (err) {
-          if (err.response === undefined) fail(err)
-          else done({ reply: parseReply(err.response), refused })
-        } else if (info) {
-          done({ reply: parseReply(info.response), refused })
-        } else fail(new Error('no result from send()'))
-      })
+      const dsn = mail.dsn && {
+        ...mail.dsn,
+        notify: typeof mail.dsn.notify === 'string' ? mail.dsn.notify : mail.dsn.notify && [...mail.dsn.notify],
+      }
+      this.connection.send(
+        { from: mail.from, to: [...mail.to], ...(dsn ? { dsn } : {}) },
+        mail.message,
+        (err, info) => {
+          // A failed final dot comes as an error without the refused recipients; nodemailer still
+          // holds them on the envelope it keeps for the transaction.
+          const envelope = (this.connection as unknown as { _envelope?: { rejectedErrors?: NodemailerError[] } })
+            ._envelope
+          const rejectedErrors = (err ? (err.rejectedErrors ?? envelope?.rejectedErrors) : info?.rejectedErrors) ?? []
+          const refused = new Map(rejectedErrors.map((e) => [e.recipient ?? '', parseReply(e.response ?? '')]))
+          if (err?.code === 'EENVELOPE' && refused.size > 0 && err.command !== 'DATA') {
+            done({ reply: undefined, refused })
+          } else if (err) {
+            if (err.response === undefined) fail(err)
+            else done({ reply: parseReply(err.response), refused })
+          } else if (info) {
+            done({ reply: parseReply(info.response), refused })
+          } else fail(new Error('no result from send()'))
+        },
+      )
     })
   }
 

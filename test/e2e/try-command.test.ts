@@ -46,8 +46,12 @@ describe('the try command', () => {
   const message = work.file('message.eml', 'Subject: try\n\n.leading dot\nbody\n')
 
   before(async () => {
-    // Notes that it ran, copies its input to stdout, and exits with the status its first argument names.
-    program = work.shell('exit-with', `echo ran >> "${work.path('runs')}"\ncat\nexit "$1"`)
+    // Notes that it ran, copies its input to stdout, says two lines on stderr, and exits with the
+    // status its first argument names.
+    program = work.shell(
+      'exit-with',
+      `echo ran >> "${work.path('runs')}"\ncat\nprintf 'exiting %s\\nsecond line\\n' "$1" >&2\nexit "$1"`,
+    )
     ;({ dir } = await Haraka.install({
       hostList: ['try.test'],
       ini: [
@@ -130,6 +134,9 @@ describe('the try command', () => {
     ])
     assert.equal(run.status, 1)
     assert.match(run.stdout, /^<<< 450 4\.3\.0 try again later \(\S+\)$/m)
+    // What the program said, all of it, though error_file is /dev/null; its first line in the log too.
+    assert.match(run.stderr, /^exiting 75\nsecond line$/m)
+    assert.match(run.stdout, /\[pipe_transport\] delivery .*ended="exit 75" .*stderr="exiting 75"/)
     assert.equal(work.take('runs').toString(), 'ran\n')
   })
 
@@ -175,6 +182,10 @@ describe('the try command', () => {
         '               QUEUE_ID="<queue id>"',
         '               CLIENT_ADDRESS="127.0.0.1"',
         '               CLIENT_HELO="pipe-transport-try.local"',
+        '               SASL_USERNAME=""',
+        '               SIZE=""',
+        '               ENVID=""',
+        '               DELIVERY_ID="<delivery id>"',
         '               INSTANCE="tried"',
         `  stdin        ${message} (32 bytes as sent) after Haraka's Received: header; LF line endings; first Return-Path:`,
         '  directory    /',

@@ -42,6 +42,29 @@ describe('arguments', () => {
     ])
   })
 
+  it('expands the Postfix macros where Haraka knows them, and empty where it does not', () => {
+    const [a, b] = envelope.recipients
+    const known: Envelope = {
+      ...envelope,
+      size: 1234,
+      saslUsername: 'alice',
+      envid: 'QQ314159',
+      deliveryIds: new Map(
+        a && b
+          ? [
+              [a, 'id-a'],
+              [b, 'id-b'],
+            ]
+          : [],
+      ),
+    }
+    assert.deepEqual(argv('${size} ${sasl_username} ${envid}', known), ['1234', 'alice', 'QQ314159'])
+    assert.deepEqual(argv('${size}:${sasl_username}:${envid}'), ['::'])
+    // A delivery id belongs to its recipient: the word repeats, as ${recipient}'s does.
+    assert.deepEqual(argv('--id ${recipient}=${delivery_id}', known), ['--id', 'a@y.test=id-a', 'b@z.test=id-b'])
+    assert.deepEqual(argv('--id ${delivery_id}'), ['--id', '', ''])
+  })
+
   it('expands the null sender to an empty word', () => {
     assert.deepEqual(argv('-f ${sender}', { ...envelope, sender: '' }), ['-f', ''])
   })
@@ -60,7 +83,7 @@ describe('arguments', () => {
     assert.deepEqual(parseArguments('${nope}'), {
       ok: false,
       error:
-        'unknown macro ${nope}; known: ${sender} ${recipient} ${user} ${extension} ${mailbox} ${domain} ${original_recipient} ${route_data} ${queue_id} ${client_address} ${client_helo} ${instance}',
+        'unknown macro ${nope}; known: ${sender} ${recipient} ${user} ${extension} ${mailbox} ${domain} ${original_recipient} ${route_data} ${queue_id} ${client_address} ${client_helo} ${sasl_username} ${size} ${envid} ${delivery_id} ${instance}',
     })
     assert.deepEqual(parseArguments('"open'), { ok: false, error: 'unterminated double quote' })
     assert.deepEqual(parseArguments('${sender'), { ok: false, error: 'unterminated macro at "${sender"' })

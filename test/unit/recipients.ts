@@ -31,6 +31,10 @@ export function envelopeFor(recipients: readonly Recipient[], sender = 's@x.test
     queueId: 'Q1.1',
     clientAddress: '127.0.0.1',
     clientHelo: 'client.test',
+    saslUsername: '',
+    size: undefined,
+    envid: '',
+    deliveryIds: new Map(),
     deliveredToHeaders: [],
   }
 }
@@ -40,7 +44,7 @@ export function envelopeFor(recipients: readonly Recipient[], sender = 's@x.test
  * (inside `<...>`; empty for the null sender), with these recipients.
  */
 export function envelopeFromMailFrom(mailFrom: string, recipients: readonly Recipient[]): Envelope {
-  const connection = { remote: { ip: '127.0.0.1' }, hello: { host: 'client.test' } } as HarakaConnection
+  const connection = { remote: { ip: '127.0.0.1' }, hello: { host: 'client.test' }, notes: {} } as HarakaConnection
   const transaction = {
     mail_from: new Address(`<${mailFrom}>`),
     uuid: 'Q1.1',

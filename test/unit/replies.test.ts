@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { replyFor } from '../../plugins/pipe_transport/queue/run-reply.js'
+import { replyFor, type ReplyPolicy } from '../../plugins/pipe_transport/queue/run-reply.js'
 import { PRESETS, SEED_OTHERWISE, parseReplyLine } from '../../plugins/pipe_transport/settings/replies.js'
 import type { ExitCodeTable } from '../../plugins/pipe_transport/settings/vocabulary.js'
 
 const seed: ExitCodeTable = { entries: new Map(), otherwise: SEED_OTHERWISE }
+
+/** An instance's reply settings: the map alone, unless the test says more. */
+const policy = (exitCodes: ExitCodeTable, more: Partial<ReplyPolicy> = {}): ReplyPolicy => ({
+  exitCodes,
+  statusFromStderr: false,
+  replyText: 'map',
+  ...more,
+})
 
 describe('reply lines and the reply for how a run ended', () => {
   it('reads configured reply lines into a verdict and the text after the code', () => {
@@ -28,8 +36,8 @@ describe('reply lines and the reply for how a run ended', () => {
   })
 
   it('answers unmapped statuses as the seed did', () => {
-    assert.deepEqual(replyFor({ kind: 'exited', status: 0 }, seed), { verdict: 'ok', text: '' })
-    assert.deepEqual(replyFor({ kind: 'exited', status: 3 }, seed), {
+    assert.deepEqual(replyFor({ kind: 'exited', status: 0 }, policy(seed)), { verdict: 'ok', text: '' })
+    assert.deepEqual(replyFor({ kind: 'exited', status: 3 }, policy(seed)), {
       verdict: 'deny',
       text: '5.5.0 pipe transport gave exit status 3',
     })
@@ -43,8 +51,8 @@ describe('reply lines and the reply for how a run ended', () => {
       ]),
       otherwise: SEED_OTHERWISE,
     }
-    assert.deepEqual(replyFor({ kind: 'exited', status: 0 }, table), { verdict: 'ok', text: 'done 0' })
-    assert.deepEqual(replyFor({ kind: 'exited', status: 111 }, table), {
+    assert.deepEqual(replyFor({ kind: 'exited', status: 0 }, policy(table)), { verdict: 'ok', text: 'done 0' })
+    assert.deepEqual(replyFor({ kind: 'exited', status: 111 }, policy(table)), {
       verdict: 'denysoft',
       text: '4.3.0 later (111, 111)',
     })
@@ -58,12 +66,12 @@ describe('reply lines and the reply for how a run ended', () => {
       { kind: 'no-slot', seconds: 5 },
       { kind: 'shutdown' },
     ] as const) {
-      const reply = replyFor(outcome, seed)
+      const reply = replyFor(outcome, policy(seed))
       assert.equal(reply.verdict, 'denysoft', outcome.kind)
       assert.match(reply.text, /^4\.3\.[02] /)
     }
-    assert.match(replyFor({ kind: 'signaled', signal: 'SIGSEGV' }, seed).text, /SIGSEGV/)
-    assert.match(replyFor({ kind: 'timed-out', seconds: 7 }, seed).text, /timed out after 7s/)
+    assert.match(replyFor({ kind: 'signaled', signal: 'SIGSEGV' }, policy(seed)).text, /SIGSEGV/)
+    assert.match(replyFor({ kind: 'timed-out', seconds: 7 }, policy(seed)).text, /timed out after 7s/)
   })
 })
 
@@ -71,7 +79,7 @@ describe('exit-code presets', () => {
   const sysexits = PRESETS.sysexits
   const qmail = PRESETS.qmail
   const answer = (table: ExitCodeTable, status: number): string => {
-    const reply = replyFor({ kind: 'exited', status }, table)
+    const reply = replyFor({ kind: 'exited', status }, policy(table))
     return `${reply.verdict} ${reply.text}`
   }
 
@@ -99,7 +107,10 @@ describe('exit-code presets', () => {
 
   it("takes a failing program's stderr status line, sanitised and bounded, over the map", () => {
     const said = (stderrLine: string, status = 1): string => {
-      const reply = replyFor({ kind: 'exited', status, stderrLine }, sysexits)
+      const reply = replyFor({ kind: 'exited', status }, policy(sysexits, { statusFromStderr: true }), {
+        stderrLine,
+        stdoutLine: undefined,
+      })
       return `${reply.verdict} ${reply.text}`
     }
     assert.equal(said('4.2.2 mailbox full'), 'denysoft 4.2.2 mailbox full')
@@ -110,5 +121,41 @@ describe('exit-code presets', () => {
     assert.equal(said('2.0.0 fine', 1), 'deny 5.3.0 delivery failed (exit status 1)')
     assert.equal(said('5.1.10.2 odd', 1), 'deny 5.3.0 delivery failed (exit status 1)')
     assert.equal(said('5.1.1 bounce', 0), 'ok ')
+    // Without status_from_stderr the line is never the reply.
+    assert.equal(
+      replyFor({ kind: 'exited', status: 1 }, policy(sysexits), { stderrLine: '4.2.2 full', stdoutLine: undefined })
+        .text,
+      '5.3.0 delivery failed (exit status 1)',
+    )
+  })
+
+  it("reply_text: a failing run's text is its first stderr or last stdout line, after the map's codes", () => {
+    const said = (replyText: 'stderr' | 'stdout', line: string, status = 67): string => {
+      const words =
+        replyText === 'stderr' ? { stderrLine: line, stdoutLine: 'other' } : { stderrLine: 'other', stdoutLine: line }
+      const reply = replyFor({ kind: 'exited', status }, policy(sysexits, { replyText }), words)
+      return `${reply.verdict} ${reply.text}`
+    }
+    assert.equal(said('stderr', 'User nosuch does not exist'), 'deny 5.1.1 User nosuch does not exist')
+    assert.equal(said('stdout', 'queue "bugs" unknown', 75), 'denysoft 4.3.0 queue "bugs" unknown')
+    // Its own enhanced code stays when its class agrees with the map, goes when it does not.
+    assert.equal(said('stderr', '5.2.2 Quota exceeded'), 'deny 5.2.2 Quota exceeded')
+    assert.equal(said('stderr', '4.2.2 Quota exceeded'), 'deny 5.1.1 Quota exceeded')
+    // Printable ASCII, at most 200 characters of it.
+    assert.equal(said('stderr', 'caf\u00e9\u0007 closed'), 'deny 5.1.1 caf?? closed')
+    assert.equal(said('stderr', 'x'.repeat(300)), `deny 5.1.1 ${'x'.repeat(200)}`)
+    // Nothing said, or a success: the map's text.
+    assert.equal(said('stderr', '   '), 'deny 5.1.1 no such user (EX_NOUSER, exit status 67)')
+    assert.equal(said('stdout', 'all fine', 0), 'ok ')
+    // A map entry without an enhanced code gives the line alone.
+    const plain: ExitCodeTable = {
+      entries: new Map([[100, { verdict: 'deny', text: 'command failed' }]]),
+      otherwise: SEED_OTHERWISE,
+    }
+    const bare = replyFor({ kind: 'exited', status: 100 }, policy(plain, { replyText: 'stderr' }), {
+      stderrLine: 'no such list',
+      stdoutLine: undefined,
+    })
+    assert.deepEqual(bare, { verdict: 'deny', text: 'no such list' })
   })
 })

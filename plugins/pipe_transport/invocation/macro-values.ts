@@ -43,6 +43,14 @@ export function macroValue(macro: Macro, context: ExpansionContext, recipient: R
       return envelope.clientAddress
     case 'client_helo':
       return envelope.clientHelo
+    case 'sasl_username':
+      return envelope.saslUsername
+    case 'size':
+      return envelope.size === undefined ? '' : String(envelope.size)
+    case 'envid':
+      return envelope.envid
+    case 'delivery_id':
+      return recipient === undefined ? '' : (envelope.deliveryIds.get(recipient) ?? '')
     case 'instance':
       return context.instance
   }

@@ -19,8 +19,12 @@ export interface ProgramSpec {
   readonly outputFile: string
   readonly errorFile: string
   readonly timeoutSeconds: number
-  /** Keep the first stderr line for the reply (status_from_stderr); stderr still reaches errorFile. */
-  readonly captureStderrLine: boolean
+  /**
+   * Pipe stderr through Haraka, keeping its first line (for the log of a failure, status_from_stderr
+   * and reply_text), and stdout, keeping its last line (reply_text = stdout); both still reach
+   * their files.
+   */
+  readonly capture: { readonly stderr: boolean; readonly stdout: boolean }
 }
 
 /** What runs for `envelope`'s recipients, or why it must not (an address that would be an option). */
@@ -42,6 +46,6 @@ export function programSpec(
     outputFile: check ? '/dev/null' : instance.outputFile,
     errorFile: instance.errorFile,
     timeoutSeconds: check ? check.timeoutSeconds : instance.timeoutSeconds,
-    captureStderrLine: check ? false : instance.statusFromStderr,
+    capture: { stderr: !check, stdout: !check && instance.replyText === 'stdout' },
   })
 }

@@ -43,6 +43,14 @@ export function queueLogEntries(outcome: QueueOutcome): LogEntry[] {
       return [
         ...report.runs.map(({ run, envelope, report: runReport }) => describeRun(run.instance, envelope, runReport)),
         ...report.journalProblems.map((problem): LogEntry => ({ level: 'error', message: problem })),
+        ...(report.notice?.kind === 'failed'
+          ? [
+              {
+                level: 'error',
+                message: `no DSN sent: ${report.notice.error}; answering as partial_failure = reject`,
+              } as const,
+            ]
+          : []),
         describeTransaction(outcome.queueId, report),
       ]
     }
@@ -69,6 +77,9 @@ export function describeRun(instance: Instance, envelope: Envelope, report: RunR
     reply: loggedReply(reply),
   }
   if ('error' in outcome) fields['cause'] = outcome.error
+  // Whatever error_file is: often the only account of why a program failed.
+  const said = report.said?.stderrLine
+  if (reply.verdict !== 'ok' && said !== undefined && said !== '') fields['stderr'] = escaped(said)
 
   // A verdict (the program's, a refused address, a mail loop, an open circuit's deferral) is a
   // result, pass or fail; anything the plugin had to end or could not start is an error.
@@ -108,6 +119,9 @@ export function describeTransaction(queueId: string, report: TransactionReport):
   if (report.alreadyDelivered.length > 0) fields['already_delivered'] = addresses(report.alreadyDelivered)
   if (report.busy.length > 0) fields['still_running'] = addresses(report.busy)
   if (failed.length > 0) fields['failed'] = addresses(failed.flatMap(({ run }) => run.recipients))
+  const { notice } = report
+  if (notice?.kind === 'sent') fields['dsn'] = addresses(notice.reported)
+  else if (notice?.kind === 'not-asked') fields['dsn'] = `none (${notice.why})`
   return { level: report.reply.verdict === 'ok' ? 'info' : 'warn', message: 'transaction', fields }
 }
 
@@ -122,6 +136,15 @@ export function describeCheck({ instance, recipient, decision }: CheckReport, ou
   }
   if ('error' in outcome) fields['cause'] = outcome.error
   return { level: decision.kind === 'denysoft' ? 'warn' : 'info', message: 'recipient check', fields }
+}
+
+/** The most of a program's stderr line that a log line carries. */
+const LOGGED_LINE_MAX = 200
+
+/** A program's line as a log line may carry it: printable ASCII, the rest as \xHH, bounded. */
+function escaped(line: string): string {
+  const text = line.replace(/[^\x20-\x7e]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  return text.length > LOGGED_LINE_MAX ? `${text.slice(0, LOGGED_LINE_MAX)}...` : text
 }
 
 /** A reply as the log records it: its code and the plugin's text (none where Haraka's own goes out). */

@@ -1,7 +1,8 @@
 // One transaction from the queue hook to its one reply: ask the delivery journal which recipients
 // this message has been delivered to already (and claim the others), run the rest in runs planned
-// by plan-runs.ts, all at once within each instance's max_concurrency, record what succeeded, and
-// combine everything into one reply (transaction-reply.ts).
+// by plan-runs.ts, all at once within each instance's max_concurrency, record what succeeded, tell
+// the sender of a partial failure by a DSN (sender-notice.ts), and combine everything into one
+// reply (transaction-reply.ts).
 import type { Envelope } from '../invocation/envelope.js'
 import { shapedInput } from '../invocation/message-shape.js'
 import type { LineEnding } from '../invocation/program-input.js'
@@ -9,6 +10,7 @@ import type { Claim, DeliveryJournal } from '../journal/delivery-journal.js'
 import type { RoutedRecipient } from '../routing/rcpt-policy.js'
 import type { Recipient } from '../routing/recipient.js'
 import {
+  countDsnSent,
   countJournalError,
   countJournalHits,
   countJournalUnavailable,
@@ -19,11 +21,13 @@ import { KILL_GRACE_MS } from '../running/process-groups.js'
 import type { Reply } from '../settings/vocabulary.js'
 import type { HarakaMessageStream } from '../types/haraka-types.js'
 import { messageOf } from '../util/error-message.js'
+import { deliveryId } from './delivery-id.js'
 import { recipientKey } from './fingerprint.js'
 import { ONE_RUN_COPY_MAX_BYTES, copyMessage, harakaSource } from './message-source.js'
 import { performRun, type RunReport } from './perform-run.js'
 import { oncePerMailbox, planRuns, type PlannedRun } from './plan-runs.js'
-import { transactionReply, type Settled } from './transaction-reply.js'
+import type { NoticeOutcome } from './sender-notice.js'
+import { partialPermanentFailure, partlyDeliveredReply, transactionReply, type Settled } from './transaction-reply.js'
 
 /** Beyond a run's slot wait and run, what a claim must outlast: the kill grace and the stdio linger. */
 const LEASE_SLACK_MS = KILL_GRACE_MS + 30_000
@@ -42,6 +46,12 @@ export interface TransactionInput {
   /** Undefined with `journal = off`. */
   readonly journal: DeliveryJournal | undefined
   readonly journalUnavailable: 'deliver' | 'defer'
+  readonly partialFailure: 'bounce' | 'reject'
+  /** Tells the envelope sender about recipients that failed for good (sender-notice.ts). */
+  readonly noticeToSender: (
+    failed: readonly { readonly recipient: Recipient; readonly reply: Reply }[],
+    delivered: number,
+  ) => Promise<NoticeOutcome>
 }
 
 /** A run of the transaction, done: what it was, with its own envelope, and how it went. */
@@ -58,6 +68,8 @@ export interface TransactionReport {
   readonly alreadyDelivered: readonly Recipient[]
   /** Recipients a run elsewhere still held (another connection, worker or MX host): no run, 4xx. */
   readonly busy: readonly Recipient[]
+  /** After a partial failure with partial_failure = bounce: whether a DSN told the sender. */
+  readonly notice: NoticeOutcome | undefined
   /** What went wrong with the journal, for the log; the reply has taken it into account. */
   readonly journalProblems: readonly string[]
 }
@@ -85,9 +97,12 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
   let toRun = routed
   let claimed: { claim: Claim; keys: Map<Recipient, Buffer> } | undefined
 
+  // Read as the message streams in, so it costs next to nothing: the journal's keys and the
+  // delivery ids, which exist without a journal too.
+  const fingerprint = await input.message.fingerprint()
+  const deliveryIds = new Map(routed.map(({ recipient }) => [recipient, deliveryId(fingerprint, recipient.address)]))
   if (journal) {
     const keys = new Map<Recipient, Buffer>()
-    const fingerprint = await input.message.fingerprint()
     for (const { recipient } of routed) keys.set(recipient, recipientKey(fingerprint, recipient.address))
     try {
       const claim = await journal.begin([...keys.values()], leaseMs(routed))
@@ -110,6 +125,7 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
           runs: [],
           alreadyDelivered,
           busy,
+          notice: undefined,
           journalProblems: problems,
         }
       }
@@ -121,24 +137,27 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
   if (alreadyDelivered.length > 0) settled.push({ recipients: alreadyDelivered, reply: ALREADY_DELIVERED })
   if (busy.length > 0) settled.push({ recipients: busy, reply: STILL_RUNNING })
 
+  /** Records runs in the journal: a success at once, before the reply; a failure at the end. */
+  const record = async (recipients: readonly Recipient[], outcome: 'delivered' | 'released'): Promise<void> => {
+    if (!claimed || !journal || recipients.length === 0) return
+    const keys = recipients.map((recipient) => claimed.keys.get(recipient)).filter((key) => key !== undefined)
+    try {
+      if (outcome === 'delivered') await journal.delivered(claimed.claim, keys)
+      else await journal.release(claimed.claim, keys)
+    } catch (err) {
+      countJournalError(outcome === 'delivered' ? 'delivered' : 'release')
+      problems.push(
+        outcome === 'delivered'
+          ? `${messageOf(err)}: the delivery to ${recipients.map((r) => r.address).join(' ')} is not recorded, a retry may deliver it again`
+          : `${messageOf(err)}: the claim stays until its lease ends`,
+      )
+    }
+  }
+
   let runs: CompletedRun[]
   try {
-    runs = await runAll(planRuns(toRun), input, async (run, report) => {
-      if (!claimed || !journal) return
-      const keys = run.recipients
-        .map((recipient) => claimed.keys.get(recipient))
-        .filter((key): key is Buffer => key !== undefined)
-      try {
-        if (report.reply.verdict === 'ok') await journal.delivered(claimed.claim, keys)
-        else await journal.release(claimed.claim, keys)
-      } catch (err) {
-        countJournalError(report.reply.verdict === 'ok' ? 'delivered' : 'release')
-        problems.push(
-          report.reply.verdict === 'ok'
-            ? `${messageOf(err)}: the delivery to ${run.recipients.map((r) => r.address).join(' ')} is not recorded, a retry may deliver it again`
-            : `${messageOf(err)}: the claim stays until its lease ends`,
-        )
-      }
+    runs = await runAll(planRuns(toRun), input, deliveryIds, async (run, report) => {
+      if (report.reply.verdict === 'ok') await record(run.recipients, 'delivered')
     })
   } catch (err) {
     // Runs never fail this way (a run's failure is its report): copying the message did, before
@@ -148,8 +167,35 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
     throw err
   }
   for (const { run, report } of runs) settled.push({ recipients: run.recipients, reply: report.reply })
+
+  // A failed run's claim is released only now: a partial failure that the sender learns of by a
+  // DSN settles those recipients for good, so that a retry neither runs them nor reports them again.
+  const failed = runs.filter(({ report }) => report.reply.verdict !== 'ok')
+  const failedRecipients = failed.flatMap(({ run }) => run.recipients)
+  const permanent = input.partialFailure === 'bounce' ? partialPermanentFailure(settled) : undefined
+  const notice =
+    permanent &&
+    (await input.noticeToSender(
+      permanent.flatMap(({ recipients, reply }) => recipients.map((recipient) => ({ recipient, reply }))),
+      settled.filter((each) => each.reply.verdict === 'ok').reduce((sum, each) => sum + each.recipients.length, 0),
+    ))
+  if (notice?.kind === 'sent') countDsnSent()
+  if (notice && notice.kind !== 'failed') {
+    await record(failedRecipients, 'delivered')
+    countRecipientAnswers(routed, settled, alreadyDelivered, busy)
+    const told = notice.kind === 'sent' ? 'a DSN goes to the sender for' : `${notice.why}, failed for good:`
+    return {
+      reply: partlyDeliveredReply(settled, told),
+      runs,
+      alreadyDelivered,
+      busy,
+      notice,
+      journalProblems: problems,
+    }
+  }
+  await record(failedRecipients, 'released')
   countRecipientAnswers(routed, settled, alreadyDelivered, busy)
-  return { reply: transactionReply(settled), runs, alreadyDelivered, busy, journalProblems: problems }
+  return { reply: transactionReply(settled), runs, alreadyDelivered, busy, notice, journalProblems: problems }
 }
 
 /**
@@ -159,6 +205,7 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
 async function runAll(
   planned: readonly PlannedRun[],
   input: TransactionInput,
+  deliveryIds: ReadonlyMap<Recipient, string>,
   settle: (run: PlannedRun, report: RunReport) => Promise<void>,
 ): Promise<CompletedRun[]> {
   if (planned.length === 0) return []
@@ -170,7 +217,7 @@ async function runAll(
   try {
     return await Promise.all(
       planned.map(async (run) => {
-        const envelope: Envelope = { ...input.envelope, recipients: run.recipients }
+        const envelope: Envelope = { ...input.envelope, recipients: run.recipients, deliveryIds }
         const report = await performRun(run.instance, envelope, shapedInput(source, run.instance.shape, envelope))
         // The program has ended: what it did not read of Haraka's stream is not waited for.
         if (!copy) stream.unpipe()

@@ -8,7 +8,7 @@ import type { ProgramInput } from '../invocation/program-input.js'
 import { programSpec, type ProgramSpec } from '../invocation/program-spec.js'
 import { countCircuitRejections, countRun } from '../metrics/delivery-metrics.js'
 import { KILL_GRACE_MS } from '../running/process-groups.js'
-import type { ProgramResult } from '../running/run-outcome.js'
+import type { ProgramResult, ProgramWords } from '../running/run-outcome.js'
 import { STDIO_LINGER_MS, runProgram } from '../running/run-program.js'
 import { slotsFor } from '../running/slots.js'
 import { MAX_TIMEOUT_SECONDS } from '../settings/instance.js'
@@ -28,15 +28,18 @@ export const LONGEST_DELIVERY_SECONDS = 2 * MAX_TIMEOUT_SECONDS + KILL_GRACE_MS 
 export interface RunReport {
   readonly reply: Reply
   readonly outcome: DeliveryOutcome
+  /** What the program said, where it was captured: its first stderr line for the log of a failure. */
+  readonly said: ProgramWords | undefined
   readonly bytes: number
   readonly durationMs: number
 }
 
 export async function performRun(instance: Instance, envelope: Envelope, input: ProgramInput): Promise<RunReport> {
   const started = Date.now()
-  const report = (outcome: DeliveryOutcome, bytes = 0): RunReport => ({
-    reply: replyFor(outcome, instance.exitCodes),
+  const report = (outcome: DeliveryOutcome, bytes = 0, said?: ProgramWords): RunReport => ({
+    reply: replyFor(outcome, instance, said),
     outcome,
+    said,
     bytes,
     durationMs: Date.now() - started,
   })
@@ -68,7 +71,7 @@ async function runInSlot(
   instance: Instance,
   spec: ProgramSpec,
   input: ProgramInput,
-  report: (outcome: DeliveryOutcome, bytes?: number) => RunReport,
+  report: (outcome: DeliveryOutcome, bytes?: number, said?: ProgramWords) => RunReport,
 ): Promise<RunReport> {
   const waitFrom = performance.now()
   const slots = slotsFor(instance.name, instance.maxConcurrency)
@@ -84,7 +87,8 @@ async function runInSlot(
     } as const
     const run: ProgramResult | typeof overdue = await within(runProgram(spec, input), watchdog, overdue)
     const runSeconds = (performance.now() - runFrom) / 1000
-    return counted(instance, report(run.outcome, run.bytesWritten), waitSeconds, runSeconds)
+    const said = 'said' in run ? run.said : undefined
+    return counted(instance, report(run.outcome, run.bytesWritten, said), waitSeconds, runSeconds)
   } finally {
     slots.release()
   }

@@ -1,8 +1,10 @@
 // How one run of a transaction ended, and the reply that makes, through the instance's exit-code
 // table (settings/replies.ts). Postfix pipe(8)'s convention is kept: a failing program whose first
-// stderr line starts with an enhanced status code chooses the reply text itself.
-import type { RunOutcome } from '../running/run-outcome.js'
-import type { ExitCodeTable, Reply } from '../settings/vocabulary.js'
+// stderr line starts with an enhanced status code chooses the reply itself (status_from_stderr).
+// With reply_text = stderr or stdout, a failing program's own words (its first stderr line, or its
+// last stdout line, as chasquid takes it) are the text after the code the map gives.
+import type { ProgramWords, RunOutcome } from '../running/run-outcome.js'
+import type { Instance, Reply } from '../settings/vocabulary.js'
 
 /** The runner's outcomes, and what ends a run before or around its program. */
 export type DeliveryOutcome =
@@ -30,15 +32,20 @@ export function endedClass(outcome: DeliveryOutcome): string {
   return outcome.kind === 'exited' ? 'exit' : outcome.kind === 'signaled' ? 'signal' : outcome.kind
 }
 
-export function replyFor(outcome: DeliveryOutcome, table: ExitCodeTable): Reply {
+/** What of an instance decides its replies. */
+export type ReplyPolicy = Pick<Instance, 'exitCodes' | 'statusFromStderr' | 'replyText'>
+
+export function replyFor(outcome: DeliveryOutcome, policy: ReplyPolicy, said?: ProgramWords): Reply {
   switch (outcome.kind) {
     case 'exited': {
-      const spoken = outcome.status === 0 ? undefined : replyFromStderr(outcome.stderrLine)
+      const { status } = outcome
+      const spoken = status !== 0 && policy.statusFromStderr ? replyFromStderr(said?.stderrLine) : undefined
       if (spoken) return spoken
-      const mapped = table.entries.get(outcome.status)
-      if (mapped) return withStatus(mapped, outcome.status)
-      if (outcome.status === 0) return { verdict: 'ok', text: '' }
-      return withStatus(table.otherwise, outcome.status)
+      const table = policy.exitCodes
+      const entry = table.entries.get(status) ?? (status === 0 ? { verdict: 'ok', text: '' } : table.otherwise)
+      const mapped = withStatus(entry, status)
+      if (mapped.verdict === 'ok' || policy.replyText === 'map') return mapped
+      return inProgramWords(mapped, policy.replyText === 'stderr' ? said?.stderrLine : said?.stdoutLine)
     }
     case 'signaled':
       return { verdict: 'denysoft', text: `4.3.0 pipe transport program was killed by signal ${outcome.signal}` }
@@ -66,21 +73,42 @@ export function replyFor(outcome: DeliveryOutcome, table: ExitCodeTable): Reply 
   }
 }
 
-/** The most of a program's stderr line that may reach the client. */
-export const STDERR_REPLY_MAX = 200
+/** The most of a program's line that may reach the client. */
+export const PROGRAM_WORDS_MAX = 200
+
+/** An enhanced status code at the start of a line: its class, and the code with what follows it. */
+const ENHANCED_CODE = /^([245])\.\d{1,3}\.\d{1,3}(?![\d.])\s*/
 
 /**
- * The line comes from a program, so it is reduced to printable ASCII and a bounded length before a
+ * A line comes from a program, so it is reduced to printable ASCII and a bounded length before a
  * stranger sees it.
  */
-function replyFromStderr(line: string | undefined): Reply | undefined {
-  const klass = line === undefined ? undefined : /^([45])\.\d{1,3}\.\d{1,3}(?![\d.])/.exec(line)?.[1]
-  if (line === undefined || klass === undefined) return undefined
-  const text = line
+function sanitised(line: string): string {
+  return line
     .replace(/[^\x20-\x7e]/g, '?')
-    .slice(0, STDERR_REPLY_MAX)
-    .trimEnd()
-  return { verdict: klass === '4' ? 'denysoft' : 'deny', text }
+    .slice(0, PROGRAM_WORDS_MAX)
+    .trim()
+}
+
+function replyFromStderr(line: string | undefined): Reply | undefined {
+  const klass = line === undefined ? undefined : ENHANCED_CODE.exec(line)?.[1]
+  if (line === undefined || (klass !== '4' && klass !== '5')) return undefined
+  return { verdict: klass === '4' ? 'denysoft' : 'deny', text: sanitised(line) }
+}
+
+/**
+ * The mapped reply with the program's words for its text. The map's code (and its enhanced code)
+ * stand; a line that starts with an enhanced code of the same class keeps it, one of the other
+ * class loses it, so that the reply never says two things.
+ */
+function inProgramWords(mapped: Reply, line: string | undefined): Reply {
+  const words = line === undefined ? '' : sanitised(line)
+  if (words === '') return mapped
+  const own = ENHANCED_CODE.exec(words)
+  if (own?.[1] === (mapped.verdict === 'deny' ? '5' : '4')) return { verdict: mapped.verdict, text: words }
+  const rest = own ? words.slice(own[0].length) : words
+  const code = ENHANCED_CODE.exec(mapped.text)?.[0].trim()
+  return { verdict: mapped.verdict, text: code === undefined ? rest : `${code} ${rest}`.trimEnd() }
 }
 
 function withStatus(reply: Reply, status: number): Reply {

@@ -20,7 +20,11 @@ export async function spawnWithChildProcess(
   // spawn() throws synchronously for some bad input (a NUL byte in an argument, an invalid uid);
   // runProgram turns that into a start failure.
   const child = spawn(spec.program, spec.argv, {
-    stdio: ['pipe', output?.fd ?? 'ignore', spec.captureStderrLine ? 'pipe' : (error?.fd ?? 'ignore')],
+    stdio: [
+      'pipe',
+      spec.capture.stdout ? 'pipe' : (output?.fd ?? 'ignore'),
+      spec.capture.stderr ? 'pipe' : (error?.fd ?? 'ignore'),
+    ],
     env: spec.env,
     cwd: spec.directory,
     // setsid(): its own session and process group.
@@ -28,7 +32,7 @@ export async function spawnWithChildProcess(
     ...(spec.uid === undefined ? {} : { uid: spec.uid }),
     ...(spec.gid === undefined ? {} : { gid: spec.gid }),
   })
-  const { stdin, stderr, pid } = child
+  const { stdin, stdout, stderr, pid } = child
   // With no pid the program never started (ENOENT, EACCES, ENOEXEC ...): 'error' follows, and
   // nothing must be written to a stdin that has no reader.
   if (pid === undefined || !stdin) {
@@ -41,5 +45,13 @@ export async function spawnWithChildProcess(
   // 'close' follows once our ends of its stdio are closed too. Listen now: it can come in the
   // same tick as 'exit'.
   const closed = once(child, 'close').then(() => undefined)
-  return ok({ pid, prefilled: 0, stdin: stdin as StartedProgram['stdin'], stderr: stderr ?? undefined, exited, closed })
+  return ok({
+    pid,
+    prefilled: 0,
+    stdin: stdin as StartedProgram['stdin'],
+    stdout: stdout ?? undefined,
+    stderr: stderr ?? undefined,
+    exited,
+    closed,
+  })
 }

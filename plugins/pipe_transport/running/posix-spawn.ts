@@ -28,6 +28,7 @@ import {
   type Libc,
 } from './libc.js'
 import { OUTPUT_FLAGS, OUTPUT_MODE, outputFileProblem } from './output-files.js'
+import { QuietPipe } from './quiet-pipe.js'
 import { Reaper } from './reaper.js'
 import type { StartedProgram } from './started-program.js'
 import type { ProgramSpec } from '../invocation/program-spec.js'
@@ -54,11 +55,16 @@ export class PosixSpawner {
   }
 
   /**
-   * Starts the program, or says why it could not. With `captureStderrLine` its stderr is a pipe,
-   * which the caller copies into error_file; else stderr goes straight to error_file. `input` is
-   * its input when that is in memory: what of it the pipe takes is written before the start.
+   * Starts the program, or says why it could not. A captured stdout or stderr is a pipe, which the
+   * caller copies into its file (a `quiet` stderr is left unread for a moment: quiet-pipe.ts);
+   * else it goes straight to its file. `input` is its input when that is in memory: what of it
+   * the pipe takes is written before the start.
    */
-  async start(spec: ProgramSpec, input: readonly Buffer[] | undefined): Promise<Result<StartedProgram>> {
+  async start(
+    spec: ProgramSpec,
+    input: readonly Buffer[] | undefined,
+    quiet: boolean,
+  ): Promise<Result<StartedProgram>> {
     const nul = [spec.program, spec.directory, ...spec.argv, ...Object.entries(spec.env).flat()].some((text) =>
       text.includes('\0'),
     )
@@ -72,19 +78,20 @@ export class PosixSpawner {
     const stdinPipe = this.pipe()
     if (!stdinPipe.ok) return stdinPipe
     const stdin = stdinPipe.value
-    const stderrPipe = spec.captureStderrLine ? this.pipe() : undefined
-    if (stderrPipe && !stderrPipe.ok) {
+    const outputPipes = this.outputPipes(spec)
+    if (!outputPipes.ok) {
       closeBoth(libc, stdin)
-      return stderrPipe
+      return outputPipes
     }
-    const stderr = stderrPipe?.value
+    const { stdout, stderr } = outputPipes.value
     const prefilled = input ? this.prefill(stdin.write, input) : 0
     const allPrefilled = input !== undefined && prefilled === byteLength(input)
     /** posix_spawn's errno (0: started), or why koffi did not make the call. */
     let failed: number | string
     try {
       check(libc.fileActionsInit(fileActions), 'posix_spawn_file_actions_init')
-      libc.addOpen(fileActions, 1, spec.outputFile, OUTPUT_FLAGS, OUTPUT_MODE)
+      if (stdout) libc.addDup2(fileActions, stdout.write, 1)
+      else libc.addOpen(fileActions, 1, spec.outputFile, OUTPUT_FLAGS, OUTPUT_MODE)
       if (stderr) libc.addDup2(fileActions, stderr.write, 2)
       else libc.addOpen(fileActions, 2, spec.errorFile, OUTPUT_FLAGS, OUTPUT_MODE)
       libc.addDup2(fileActions, stdin.read, 0)
@@ -100,12 +107,14 @@ export class PosixSpawner {
       libc.fileActionsDestroy(fileActions)
       // The child has its copies (or never ran); ours of its ends must go, or EOF never comes.
       libc.close(stdin.read)
+      if (stdout) libc.close(stdout.write)
       if (stderr) libc.close(stderr.write)
       // The whole input is in the pipe: closing our end now is what makes its EOF.
       if (allPrefilled) libc.close(stdin.write)
     }
     if (failed !== 0) {
       if (!allPrefilled) libc.close(stdin.write)
+      if (stdout) libc.close(stdout.read)
       if (stderr) libc.close(stderr.read)
       return failure(
         typeof failed === 'number' ? whyNotStarted(spec, failed) : `cannot start ${spec.program}: ${failed}`,
@@ -116,13 +125,20 @@ export class PosixSpawner {
     // end() on a socket made from a pipe cannot shut it down and leaves it open: close it once
     // everything is written, so the program reads EOF.
     rest?.once('finish', () => rest.destroy())
-    const output = stderr ? new Socket({ fd: stderr.read, readable: true, writable: false }) : undefined
-    const sockets = [rest, output].filter((socket) => socket !== undefined)
+    const reader = (pipe: { read: number } | undefined): Socket | undefined =>
+      pipe ? new Socket({ fd: pipe.read, readable: true, writable: false }) : undefined
+    const out = reader(stdout)
+    const err =
+      stderr && quiet && libc.setStatusFlags(stderr.read, O_NONBLOCK) === 0
+        ? new QuietPipe(stderr.read)
+        : reader(stderr)
+    const sockets = [rest, out, err].filter((socket) => socket instanceof Socket)
     return ok({
       pid,
       prefilled,
       stdin: rest,
-      stderr: output,
+      stdout: out,
+      stderr: err,
       exited: this.reaper.exitOf(pid),
       closed: Promise.all(sockets.map((socket) => new Promise((done) => socket.once('close', done)))).then(
         () => undefined,
@@ -145,7 +161,19 @@ export class PosixSpawner {
     }
   }
 
-  private pipe(): Result<{ read: number; write: number }> {
+  /** The pipes of a captured stdout and stderr. */
+  private outputPipes(spec: ProgramSpec): Result<{ stdout?: Pipe | undefined; stderr?: Pipe | undefined }> {
+    const stdout = spec.capture.stdout ? this.pipe() : undefined
+    if (stdout && !stdout.ok) return stdout
+    const stderr = spec.capture.stderr ? this.pipe() : undefined
+    if (stderr && !stderr.ok) {
+      if (stdout) closeBoth(this.libc, stdout.value)
+      return stderr
+    }
+    return ok({ stdout: stdout?.value, stderr: stderr?.value })
+  }
+
+  private pipe(): Result<Pipe> {
     if (this.libc.pipe2(this.fds, O_CLOEXEC) !== 0)
       return failure(`cannot make a pipe: ${describeErrno(this.libc.errno())}`)
     return ok({ read: this.fds[0], write: this.fds[1] })
@@ -158,10 +186,11 @@ export class PosixSpawner {
  * rare path, so that the log names what to fix.
  */
 function whyNotStarted(spec: ProgramSpec, errno: number): string {
-  for (const [path, key] of [
-    [spec.outputFile, 'output_file'],
-    ...(spec.captureStderrLine ? [] : [[spec.errorFile, 'error_file']]),
-  ] as const) {
+  const opened: [string, string][] = [
+    ...(spec.capture.stdout ? [] : [[spec.outputFile, 'output_file'] as [string, string]]),
+    ...(spec.capture.stderr ? [] : [[spec.errorFile, 'error_file'] as [string, string]]),
+  ]
+  for (const [path, key] of opened) {
     const problem = outputFileProblem(path)
     if (problem !== undefined) return `cannot open ${key} ${path}: ${problem}`
   }
@@ -188,7 +217,12 @@ function byteLength(chunks: readonly Buffer[]): number {
   return chunks.reduce((sum, chunk) => sum + chunk.length, 0)
 }
 
-function closeBoth(libc: Libc, pipe: { read: number; write: number }): void {
+interface Pipe {
+  readonly read: number
+  readonly write: number
+}
+
+function closeBoth(libc: Libc, pipe: Pipe): void {
   libc.close(pipe.read)
   libc.close(pipe.write)
 }

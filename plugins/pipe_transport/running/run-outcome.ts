@@ -3,8 +3,7 @@
 // answer (rcpt/check-program.ts).
 
 export type RunOutcome =
-  /** `stderrLine`: the program's first stderr line, when `status_from_stderr` asked for it. */
-  | { readonly kind: 'exited'; readonly status: number; readonly stderrLine?: string | undefined }
+  | { readonly kind: 'exited'; readonly status: number }
   | { readonly kind: 'signaled'; readonly signal: string }
   | { readonly kind: 'timed-out'; readonly seconds: number }
   | { readonly kind: 'start-failed'; readonly error: string }
@@ -15,4 +14,13 @@ export interface ProgramResult {
   readonly outcome: RunOutcome
   /** Bytes handed to the program's stdin (it may have read fewer if it exited early). */
   readonly bytesWritten: number
+  /** What it said, where it was captured (output-lines.ts); undefined when it said nothing. */
+  readonly said?: ProgramWords
+}
+
+export interface ProgramWords {
+  /** The first line it wrote on stderr. */
+  readonly stderrLine: string | undefined
+  /** The last line it wrote on stdout, when reply_text = stdout asked for it. */
+  readonly stdoutLine: string | undefined
 }

@@ -30,6 +30,7 @@ export const DEFAULTS = {
   max_concurrency: 10,
   code_preset: 'seed',
   line_endings: 'lf',
+  reply_text: 'map',
 } as const
 
 export interface ReadContext {
@@ -92,6 +93,7 @@ export function readInstance(
     env: readEnv(name, sections, problems),
     exitCodes: readExitCodes(name, sections, PRESETS[preset], problems),
     statusFromStderr: reader.flag('status_from_stderr'),
+    replyText: reader.choice('reply_text', ['map', 'stderr', 'stdout'], DEFAULTS.reply_text),
     shape,
     recipientLimit,
     acceptsAtRcpt: reader.flag('check_recipient'),

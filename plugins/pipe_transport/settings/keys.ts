@@ -19,6 +19,7 @@ export const INSTANCE_KEYS = [
   'group',
   'code_preset',
   'status_from_stderr',
+  'reply_text',
   'line_endings',
   'return_path',
   'delivered_to',
@@ -36,7 +37,13 @@ export const INSTANCE_KEYS = [
 
 export const JOURNAL_KEYS = ['journal', 'journal_directory', 'journal_days', 'journal_unavailable'] as const
 /** Keys that concern the whole plugin rather than one instance. */
-const MAIN_ONLY_KEYS = ['enable_outbound', 'recipient_delimiter', 'metrics_listen', ...JOURNAL_KEYS] as const
+const MAIN_ONLY_KEYS = [
+  'enable_outbound',
+  'recipient_delimiter',
+  'metrics_listen',
+  'partial_failure',
+  ...JOURNAL_KEYS,
+] as const
 /** `[main]` takes every instance key but `domain` (as defaults), and the keys of the whole plugin. */
 const MAIN_KEYS: readonly string[] = [...INSTANCE_KEYS.filter((key) => key !== 'domain'), ...MAIN_ONLY_KEYS]
 

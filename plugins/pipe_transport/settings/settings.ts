@@ -24,6 +24,7 @@ export function readSettings(ini: Ini, context: ReadContext): SettingsRead {
   const names = instanceSections(sections, problems)
 
   const enableOutbound = main.flag('enable_outbound', true)
+  const partialFailure = main.choice('partial_failure', ['bounce', 'reject'], 'bounce')
   const recipientDelimiter = readRecipientDelimiter(main)
   const journal = readJournalConfig(main, context.installDir)
   const metricsListen = readMetricsListen(main)
@@ -41,7 +42,16 @@ export function readSettings(ini: Ini, context: ReadContext): SettingsRead {
   if (problems.hasErrors || ini.problems.length > 0)
     return { errors: [...ini.problems, ...problems.errors], warnings: problems.warnings }
   return {
-    settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound, journal, metricsListen },
+    settings: {
+      instances,
+      routes,
+      addressCounts,
+      recipientDelimiter,
+      enableOutbound,
+      partialFailure,
+      journal,
+      metricsListen,
+    },
     warnings: problems.warnings,
   }
 }

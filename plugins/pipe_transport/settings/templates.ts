@@ -16,6 +16,7 @@ const PER_RECIPIENT: ReadonlySet<Macro> = new Set([
   'mailbox',
   'domain',
   'original_recipient',
+  'delivery_id',
 ])
 
 /** True when a template's value depends on the recipient (one of the PER_RECIPIENT macros). */
@@ -39,6 +40,10 @@ export const TRANSACTION_VARIABLES = {
   QUEUE_ID: 'queue_id',
   CLIENT_ADDRESS: 'client_address',
   CLIENT_HELO: 'client_helo',
+  SASL_USERNAME: 'sasl_username',
+  SIZE: 'size',
+  ENVID: 'envid',
+  DELIVERY_ID: 'delivery_id',
   INSTANCE: 'instance',
 } as const satisfies Record<string, Macro>
 

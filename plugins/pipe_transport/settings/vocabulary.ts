@@ -17,6 +17,10 @@ export const MACROS = [
   'queue_id',
   'client_address',
   'client_helo',
+  'sasl_username',
+  'size',
+  'envid',
+  'delivery_id',
   'instance',
 ] as const
 export type Macro = (typeof MACROS)[number]
@@ -31,6 +35,12 @@ export interface Reply {
   readonly verdict: Verdict
   readonly text: string
 }
+
+/**
+ * reply_text: a failed run's reply text from the exit-code map (`map`), the program's first stderr
+ * line or its last stdout line; the code always comes from the map.
+ */
+export type ReplyTextSource = 'map' | 'stderr' | 'stdout'
 
 /** The exit-status table: explicit entries, then the answer for any other non-zero status. */
 export interface ExitCodeTable {
@@ -79,6 +89,8 @@ export interface Instance {
   readonly exitCodes: ExitCodeTable
   /** Let a failing program's first stderr line, if it starts with an enhanced code, be the reply. */
   readonly statusFromStderr: boolean
+  /** Where a failed run's reply text comes from: the exit-code map, or the program's own words. */
+  readonly replyText: ReplyTextSource
   readonly shape: MessageShape
   /** Most recipients per transaction (and so per program run); undefined for no limit. */
   readonly recipientLimit: number | undefined
@@ -145,6 +157,11 @@ export interface Settings {
   readonly recipientDelimiter: string | undefined
   /** Deliver routed domains for relaying clients too (queue_outbound). */
   readonly enableOutbound: boolean
+  /**
+   * partial_failure: when some recipients were delivered and every other failed permanently,
+   * `bounce` answers 250 and sends the sender a DSN for the failed ones; `reject` answers 550.
+   */
+  readonly partialFailure: 'bounce' | 'reject'
   readonly journal: JournalConfig
   /** metrics_listen: where the Prometheus metrics are served; undefined when they are off. */
   readonly metricsListen: ListenAddress | undefined

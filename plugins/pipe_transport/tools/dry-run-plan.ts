@@ -46,7 +46,9 @@ export function planTry(
   }))
   const accepted = recipients.filter(({ decision }) => decision.kind === 'continue').map(({ route }) => route)
   const runs = planRuns(oncePerMailbox(splitRouted(accepted).routed)).map(({ instance, recipients: runRecipients }) => {
-    const runEnvelope: Envelope = { ...envelope, recipients: runRecipients }
+    // A delivery id needs the message itself, which only a live try has.
+    const deliveryIds = new Map(runRecipients.map((recipient) => [recipient, '<delivery id>']))
+    const runEnvelope: Envelope = { ...envelope, recipients: runRecipients, deliveryIds }
     return { instance, envelope: runEnvelope, spec: programSpec(instance, runEnvelope, 'delivery') }
   })
   return { recipients, runs }

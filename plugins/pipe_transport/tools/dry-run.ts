@@ -39,7 +39,7 @@ function describeRecipient({ route, decision }: TriedRecipient, width: number): 
 function describeRun({ instance, envelope, spec }: TriedRun, message: MessageFile | undefined): string[] {
   const recipients = envelope.recipients.map((recipient) => recipient.address).join(' ')
   if (!spec.ok) {
-    const refusal = replyLine(replyFor({ kind: 'refused', error: spec.error }, instance.exitCodes))
+    const refusal = replyLine(replyFor({ kind: 'refused', error: spec.error }, instance))
     return [
       `[${instance.name}] would not run ${instance.program} for ${recipients}: ${spec.error}`,
       `  the client gets ${refusal}`,
@@ -110,10 +110,10 @@ function replies(instance: Instance, endings: readonly (readonly [string, Delive
   const rows: [string, string][] = [
     ...statuses.map((status): [string, string] => [
       `exit ${status}`,
-      replyLine(replyFor({ kind: 'exited', status }, table)),
+      replyLine(replyFor({ kind: 'exited', status }, instance)),
     ]),
     ['any other exit', replyLine(table.otherwise).replaceAll('%d', 'N')],
-    ...endings.map(([when, outcome]): [string, string] => [when, replyLine(replyFor(outcome, table))]),
+    ...endings.map(([when, outcome]): [string, string] => [when, replyLine(replyFor(outcome, instance))]),
   ]
   const width = Math.max(...rows.map(([when]) => when.length))
   return [
@@ -122,5 +122,10 @@ function replies(instance: Instance, endings: readonly (readonly [string, Delive
     ...(instance.statusFromStderr
       ? ['    (status_from_stderr: a failing run whose first stderr line starts 4.x.y or 5.x.y gets that line)']
       : []),
+    ...(instance.replyText === 'map'
+      ? []
+      : [
+          `    (reply_text = ${instance.replyText}: a failing run's text is its ${instance.replyText === 'stderr' ? 'first stderr' : 'last stdout'} line, after the code above)`,
+        ]),
   ]
 }

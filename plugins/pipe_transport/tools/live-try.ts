@@ -41,6 +41,8 @@ export async function tryLive(delivery: LiveTry): Promise<number> {
   const plugins = haraka(join(delivery.harakaDir, 'plugins')) as HarakaPlugins
   const connections = haraka(join(delivery.harakaDir, 'connection')) as HarakaConnectionModule
 
+  // Read by the plugin's runner as it loads: each program's stderr is shown here too (run-program.ts).
+  process.env['PIPE_TRANSPORT_ECHO_STDERR'] = '1'
   const server = createServer()
   // One process, whatever smtp.ini's `nodes` says: no cluster master or workers here.
   const cfg = { ...delivery.smtpIni, main: { ...delivery.smtpIni.main, nodes: 0 } }

@@ -27,8 +27,8 @@ Tries HARAKA_DIR/config/pipe_transport.ini with one message.
 
 Without --dry-run the message is delivered for real: Haraka's plugins from config/plugins are
 loaded in this process and the message goes through them over a loopback connection, so the
-configured program runs and may deliver it. The SMTP replies are printed, with Haraka's log.
-The running Haraka server, if any, is not touched.
+configured program runs and may deliver it. The SMTP replies are printed, with Haraka's log and
+what each program writes on stderr. The running Haraka server, if any, is not touched.
 
   -c, --configs DIR  the Haraka install dir
       --to ADDRESS   a recipient; give it once per recipient
@@ -110,7 +110,7 @@ async function main(args: string[]): Promise<number> {
     const sender = parse('--from', values.from)
     const recipients = values.to.map((to) => parse('--to', to))
     // What envelopeOf() reads of a connection and its transaction, as the live delivery would have them.
-    const connection = { remote: { ip: '127.0.0.1' }, hello: { host: values.helo } } as HarakaConnection
+    const connection = { remote: { ip: '127.0.0.1' }, hello: { host: values.helo }, notes: {} } as HarakaConnection
     const transaction = {
       mail_from: sender,
       uuid: '<queue id>',

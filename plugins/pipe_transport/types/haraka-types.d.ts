@@ -52,6 +52,8 @@ export interface HarakaConnection {
   readonly transaction: HarakaTransaction | null | undefined
   readonly remote: { readonly ip: string }
   readonly hello: { readonly host?: string | undefined }
+  /** `auth_user`: set by Haraka's auth plugins once the client has authenticated. */
+  readonly notes: { readonly auth_user?: unknown }
   readonly relaying: boolean
   loginfo: LogFn
   logwarn: LogFn
@@ -68,12 +70,25 @@ export interface HarakaConfig {
 /** Hook callback: `next()` declines, `next(code, text)` answers. */
 export type Next = (code?: number, text?: string | object) => void
 
+/** Haraka's outbound module: `send_email` queues a message, and calls `next` once it is queued (or not). */
+export interface HarakaOutbound {
+  send_email(
+    from: string,
+    to: string,
+    contents: string,
+    next: (code: number, message?: unknown) => void,
+    options?: { readonly origin?: object },
+  ): void
+}
+
 /** The plugin object Haraka builds around the compiled entry (`exports` is `this`). */
 export interface HarakaPlugin {
   readonly name: string
   readonly config: HarakaConfig
   timeout: number
   register_hook(hook: string, method: string, priority?: number): void
+  /** One of Haraka's own modules, as a plugin loaded either way reaches it. */
+  haraka_require(name: string): unknown
   loginfo(message: string): void
   logwarn(message: string): void
   logerror(message: string): void
