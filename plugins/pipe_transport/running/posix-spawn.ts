@@ -94,7 +94,7 @@ export class PosixSpawner {
       const envp = [...Object.entries(spec.env).map(([name, value]) => `${name}=${value}`), null]
       failed = await libc.posixSpawn(pidOut, spec.program, fileActions, this.attributes, argv, envp)
     } catch (err) {
-      // koffi refuses a call when more than max_async_calls (256) wait for its worker threads.
+      // koffi did not make the call (libc.ts queues the calls below its limit, so this is rare).
       failed = messageOf(err)
     } finally {
       libc.fileActionsDestroy(fileActions)
