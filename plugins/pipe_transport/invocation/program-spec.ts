@@ -21,6 +21,8 @@ export interface ProgramSpec {
   readonly timeoutSeconds: number
   /** Keep the first stderr line for the reply (status_from_stderr); stderr still reaches errorFile. */
   readonly captureStderrLine: boolean
+  /** Leave what the program leaves of its process group when it exits (`leftover_processes = keep`). */
+  readonly keepLeftovers: boolean
 }
 
 /** What runs for `envelope`'s recipients, or why it must not (an address that would be an option). */
@@ -43,5 +45,7 @@ export function programSpec(
     errorFile: instance.errorFile,
     timeoutSeconds: check ? check.timeoutSeconds : instance.timeoutSeconds,
     captureStderrLine: check ? false : instance.statusFromStderr,
+    // A check program answers a question; anything it leaves behind is ended.
+    keepLeftovers: check ? false : instance.keepLeftovers,
   })
 }

@@ -39,6 +39,10 @@ export interface Libc {
   setDescriptorFlags(fd: number, flags: number): number
   close(fd: number): number
   waitpid(pid: number, status: [number], options: number): number
+  /** kill(2): 0, or -1 (ESRCH: no such process or group). */
+  kill(pid: number, signal: number): number
+  /** prctl(PR_SET_PDEATHSIG): the signal this process gets when its parent dies. */
+  setParentDeathSignal(signal: number): number
   /** errno of the last failed call (posix_spawn returns its error instead). */
   errno(): number
 }
@@ -63,6 +67,8 @@ const F_SETFL = 4
 export const FD_CLOEXEC = 1
 /** <sys/wait.h> */
 export const WNOHANG = 1
+/** <linux/prctl.h> */
+const PR_SET_PDEATHSIG = 1
 
 function load(): Result<Libc> {
   let koffi: typeof Koffi
@@ -79,6 +85,7 @@ function load(): Result<Libc> {
   }
   try {
     const fcntl = lib.func('int fcntl(int fd, int cmd, ...)')
+    const prctl = lib.func('int prctl(int option, ...)')
     const posixSpawn = lib.func(
       'int posix_spawn(_Out_ int *pid, const char *path, void *file_actions, void *attrp, const char **argv, const char **envp)',
     )
@@ -113,6 +120,8 @@ function load(): Result<Libc> {
       setDescriptorFlags: (fd, flags) => fcntl(fd, F_SETFD, 'int', flags) as number,
       close: lib.func('int close(int fd)'),
       waitpid: lib.func('int waitpid(int pid, _Out_ int *wstatus, int options)'),
+      kill: lib.func('int kill(int pid, int sig)'),
+      setParentDeathSignal: (signal) => prctl(PR_SET_PDEATHSIG, 'unsigned long', signal) as number,
       errno: () => koffi.errno(),
     })
   } catch (err) {

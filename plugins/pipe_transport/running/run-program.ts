@@ -17,7 +17,7 @@ import { gatherWrites } from './gather-writes.js'
 import { libc, libcMissing } from './libc.js'
 import { openOutputFile } from './output-files.js'
 import { PosixSpawner } from './posix-spawn.js'
-import { terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
+import { endLeftovers, terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
 import type { ProgramResult, RunOutcome } from './run-outcome.js'
 import type { StartedProgram } from './started-program.js'
 
@@ -110,6 +110,7 @@ async function watch(
   if (stdin) writeInput(stdin, input, started.prefilled)
   const { status, signal } = await started.exited
   clearTimeout(timer)
+  if (!ending && !spec.keepLeftovers) endLeftovers(pid)
   untrackRunning(pid)
 
   // Wait for the stdio to close only briefly after the exit: the byte count and the copied

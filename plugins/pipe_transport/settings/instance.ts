@@ -29,6 +29,7 @@ export const DEFAULTS = {
   max_concurrency: 10,
   code_preset: 'seed',
   line_endings: 'lf',
+  leftover_processes: 'kill',
 } as const
 
 export interface ReadContext {
@@ -91,6 +92,7 @@ export function readInstance(
     env: readEnv(name, sections, problems),
     exitCodes: readExitCodes(name, sections, PRESETS[preset], problems),
     statusFromStderr: reader.flag('status_from_stderr'),
+    keepLeftovers: reader.choice('leftover_processes', ['kill', 'keep'], DEFAULTS.leftover_processes) === 'keep',
     shape,
     recipientLimit,
     acceptsAtRcpt: reader.flag('check_recipient'),

@@ -30,6 +30,7 @@ export const INSTANCE_KEYS = [
   'check_timeout',
   'check_cache',
   'lowercase_local_part',
+  'leftover_processes',
 ] as const
 
 export const JOURNAL_KEYS = ['journal', 'journal_directory', 'journal_days', 'journal_unavailable'] as const

@@ -79,6 +79,11 @@ export interface Instance {
   readonly exitCodes: ExitCodeTable
   /** Let a failing program's first stderr line, if it starts with an enhanced code, be the reply. */
   readonly statusFromStderr: boolean
+  /**
+   * `leftover_processes = keep`: what the program leaves running in its process group when it
+   * exits is left alone (a daemon started on purpose); by default it is ended.
+   */
+  readonly keepLeftovers: boolean
   readonly shape: MessageShape
   /** Most recipients per transaction (and so per program run); undefined for no limit. */
   readonly recipientLimit: number | undefined
