@@ -153,12 +153,14 @@ error_file = ${work.path('stderr.txt')}
   })
 
   // A message up to the pipe's 64 KiB goes into it before the program starts; a larger one of one
-  // run streams from Haraka; several runs share one copy, which the pipe takes the start of.
+  // run streams from Haraka; several runs share one copy (a file past 1 MB), which the pipe takes the start of.
   for (const [name, kilobytes, recipients] of [
     ['a message that fits the pipe', 60, 1],
     ['a message just past the pipe, one run', 70, 1],
     ['a message past the pipe, two runs', 200, 2],
     ['a message that fits the pipe, two runs', 30, 2],
+    // A file copy, which each run reads at its own position.
+    ['a message of more than 1 MB, three runs', 1200, 3],
   ] as const) {
     it(`delivers ${name} byte-exact`, async () => {
       const lines = ['Subject: sized', '']

@@ -1,8 +1,9 @@
-// What a program leaves behind: the processes it forked and did not wait for are ended when it
-// exits (SIGTERM, SIGKILL after the grace), unless `leftover_processes = keep`; and a Haraka
-// killed together with its guardian leaves no program running.
+// What a delivery leaves behind: the processes a program forked and did not wait for are ended
+// when it exits (SIGTERM, SIGKILL after the grace), unless `leftover_processes = keep`; a Haraka
+// killed together with its guardian leaves no program running; and a Haraka killed while runs
+// read the copy of a large message leaves no copy in the temp dir.
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { KILL_GRACE_MS } from '../../plugins/pipe_transport/running/process-groups.js'
@@ -177,6 +178,61 @@ for (const [first, gapMs] of [
     })
   })
 }
+
+describe(`a Haraka killed while several runs read a message of more than 1 MB (${SPAWNER})`, () => {
+  const work = new Scratch()
+  /** Haraka's TMPDIR: where it puts the copy that several runs read. */
+  const temp = work.path('tmp')
+  let haraka: Haraka | undefined
+
+  before(async () => {
+    mkdirSync(temp)
+    // Reads the start of the message, says so, and waits with the rest unread.
+    const slow = work.shell(
+      'slow',
+      `head -c 100000 > /dev/null\necho $$ > "${work.path('started')}-$1.tmp"\nmv "${work.path('started')}-$1.tmp" "${work.path('started')}-$1"\nexec sleep 300`,
+    )
+    haraka = await Haraka.start({
+      hostList: ['copies.test'],
+      env: { TMPDIR: temp },
+      ini: `[copies]\nprogram_name = ${slow}\narguments = \${user}\ndomain = copies.test\nrecipient_limit = 1\ntimeout = 280\n`,
+    })
+  })
+
+  after(async () => {
+    await haraka?.stop()
+    work.remove()
+  })
+
+  it('leaves no copy of it in the temp dir', async () => {
+    assert.ok(haraka)
+    const message = crlf([
+      'Subject: large',
+      '',
+      ...Array.from({ length: 30_000 }, (_, i) => `line ${i} ${'z'.repeat(64)}`),
+    ])
+    assert.ok(message.length > 2 * 1024 * 1024)
+    const sending = sendMail(haraka.port, {
+      from: 's@origin.test',
+      to: ['a@copies.test', 'b@copies.test', 'c@copies.test'],
+      message,
+    }).then(
+      (result): SendResult | Error => result,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    )
+    const pids = await Promise.all(
+      ['a', 'b', 'c'].map(async (who) => Number(await waitForFile(`${work.path('started')}-${who}`))),
+    )
+    try {
+      process.kill(haraka.pid, 'SIGKILL')
+      await haraka.exit()
+      assert.ok((await sending) instanceof Error, 'no client got a reply')
+      assert.deepEqual(readdirSync(temp, { recursive: true }), [], 'nothing left in the temp dir')
+    } finally {
+      killAll(pids)
+    }
+  })
+})
 
 /** Test hygiene: ends what a failed assertion would leave running. */
 function killAll(pids: readonly number[]): void {

@@ -1,13 +1,12 @@
 // Where a run reads its message from. Haraka's message stream can feed one reader at a time, so a
 // transaction of one run reads a large message straight from Haraka; one of several runs, which
 // read at once and each at its own pace, reads a copy taken once for all of them: in memory when
-// small, in one private file when large, so that a 20 MB message is held once, never once per
-// run. A small message of one run is copied into memory too: from there it goes into the
+// small, in one file when large, so that a 20 MB message is held once, never once per run. The
+// file has no name from the moment it is open: a Haraka killed with SIGKILL leaves no copy behind. A small message of one run is copied into memory too: from there it goes into the
 // program's pipe in one write (posix-spawn.ts).
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs'
-import { unlink } from 'node:fs/promises'
+import { close, createReadStream, createWriteStream, openSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable, pipeline } from 'node:stream'
@@ -40,7 +39,8 @@ export async function copyMessage(
   lineEndings: ReadonlySet<LineEnding>,
   bytes: number,
 ): Promise<CopiedMessage> {
-  const copies = new Map<LineEnding, Buffer | string>()
+  const copies = new Map<LineEnding, Buffer | number>()
+  const readers: Promise<void>[] = []
   try {
     for (const lineEnding of lineEndings) {
       if (bytes <= MEMORY_COPY_MAX_BYTES) {
@@ -48,15 +48,15 @@ export async function copyMessage(
         await readMessage(stream, { line_endings: lineEnding }, (chunk) => chunks.push(chunk))
         copies.set(lineEnding, Buffer.concat(chunks))
       } else {
-        const file = join(spoolDirectory(), `${randomUUID()}.eml`)
-        copies.set(lineEnding, file)
-        const sink = createWriteStream(file, { mode: 0o600 })
+        const fd = unnamedFile()
+        copies.set(lineEnding, fd)
+        const sink = createWriteStream('', { fd, autoClose: false })
         stream.pipe(sink, { line_endings: lineEnding })
         await once(sink, 'finish')
       }
     }
   } catch (err) {
-    await removeFiles(copies)
+    closeFiles(copies)
     throw err
   }
   return {
@@ -65,13 +65,36 @@ export async function copyMessage(
         const copy = copies.get(lineEnding)
         if (copy === undefined)
           throw new Error(`no copy of the message with ${JSON.stringify(lineEnding)} line endings`)
-        if (typeof copy !== 'string') return copy
-        // A program that exits without reading all of it ends the copy's reading too.
-        return (dest) => pipeline(createReadStream(copy), dest, () => undefined)
+        if (typeof copy !== 'number') return copy
+        return (dest) => {
+          // Each run reads at its own position (pread), all through the one descriptor.
+          const reader = createReadStream('', { fd: copy, start: 0, autoClose: false })
+          // Done with the descriptor: read to its end, or destroyed with no read left under way.
+          readers.push(new Promise<void>((done) => reader.once('end', () => done()).once('close', () => done())))
+          // A program that exits without reading all of it ends the copy's reading too.
+          pipeline(reader, dest, () => undefined)
+        }
       },
     },
-    dispose: () => removeFiles(copies),
+    async dispose() {
+      // A reader that is destroyed may still have a read under way: the descriptor is closed
+      // only once every reader has closed, or a read could meet a descriptor reused meanwhile.
+      await Promise.all(readers)
+      closeFiles(copies)
+    },
   }
+}
+
+/**
+ * A new file for a copy, open for reading and writing, and already without a name: nothing of it
+ * outlives the process, however it ends (a SIGKILL, a crash), and no other process can open it by
+ * a path. Made in the temp dir with O_EXCL, mode 0600, and unlinked in the same tick.
+ */
+function unnamedFile(): number {
+  const path = join(tmpdir(), `haraka-pipe-transport-${randomUUID()}.eml`)
+  const fd = openSync(path, 'wx+', 0o600)
+  unlinkSync(path)
+  return fd
 }
 
 /** Reads Haraka's message stream once, handing each chunk to `take`; resolves when all is read. */
@@ -90,18 +113,6 @@ export async function readMessage(
   await once(sink, 'finish')
 }
 
-async function removeFiles(copies: ReadonlyMap<LineEnding, Buffer | string>): Promise<void> {
-  for (const copy of copies.values()) if (typeof copy === 'string') await unlink(copy).catch(() => undefined)
+function closeFiles(copies: ReadonlyMap<LineEnding, Buffer | number>): void {
+  for (const copy of copies.values()) if (typeof copy === 'number') close(copy, () => undefined)
 }
-
-let directory: string | undefined
-
-/** A private (0700) directory for this process's copies, removed when the process exits. */
-function spoolDirectory(): string {
-  directory ??= mkdtempSync(join(tmpdir(), 'haraka-pipe-transport-spool-'))
-  return directory
-}
-
-process.on('exit', () => {
-  if (directory) rmSync(directory, { recursive: true, force: true })
-})
