@@ -7,7 +7,9 @@ import type { LogEntry } from './log-entries.js'
 export function record(plugin: object, connection: HarakaConnection, entries: readonly LogEntry[]): void {
   for (const { level, message, fields, result } of entries) {
     if (result) connection.transaction?.results.add(plugin, result)
-    connection[`log${level}`](plugin, message, fields)
+    // Haraka prints an argument that is undefined as the word "undefined" after the message.
+    if (fields) connection[`log${level}`](plugin, message, fields)
+    else connection[`log${level}`](plugin, message)
   }
 }
 

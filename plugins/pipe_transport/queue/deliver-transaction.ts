@@ -51,6 +51,8 @@ export interface TransactionReport {
   readonly alreadyDelivered: readonly Recipient[]
   /** Recipients a run elsewhere still held (another connection, worker or MX host): no run, 4xx. */
   readonly busy: readonly Recipient[]
+  /** Recipients deferred because the journal could not be asked (journal_unavailable = defer): no run, 4xx. */
+  readonly deferred: readonly Recipient[]
   /** What went wrong with the journal, for the log; the reply has taken it into account. */
   readonly journalProblems: readonly string[]
 }
@@ -100,6 +102,7 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
           runs: [],
           alreadyDelivered,
           busy,
+          deferred: all,
           journalProblems: problems,
         }
       }
@@ -136,7 +139,7 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
     throw err
   }
   for (const { run, report } of runs) settled.push({ recipients: run.recipients, reply: report.reply })
-  return { reply: transactionReply(settled), runs, alreadyDelivered, busy, journalProblems: problems }
+  return { reply: transactionReply(settled), runs, alreadyDelivered, busy, deferred: [], journalProblems: problems }
 }
 
 /**

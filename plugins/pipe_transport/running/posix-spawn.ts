@@ -30,6 +30,7 @@ import {
 import { OUTPUT_FLAGS, OUTPUT_MODE, outputFileProblem } from './output-files.js'
 import { Reaper } from './reaper.js'
 import type { StartedProgram } from './started-program.js'
+import { tooLargeToStart } from './too-large.js'
 import type { ProgramSpec } from '../invocation/program-spec.js'
 import { failure, ok, type Result } from '../util/result.js'
 
@@ -171,6 +172,7 @@ function whyNotStarted(spec: ProgramSpec, errno: number): string {
   } catch (err) {
     return `cannot enter directory ${spec.directory}: ${(err as Error).message}`
   }
+  if (errnoName(errno) === 'E2BIG') return tooLargeToStart(spec)
   // The same words as child_process's, so that the log reads alike whichever way it started.
   return `cannot start ${spec.program}: spawn ${spec.program} ${errnoName(errno)}`
 }

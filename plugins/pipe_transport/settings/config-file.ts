@@ -48,9 +48,14 @@ export function checkConfigFile(
     ...(unreadable ? [`${file}: cannot be read by Haraka`] : []),
     ...('errors' in read ? read.errors.map(format) : []),
   ]
+  const routesNothing = bytes !== null && 'settings' in read && read.settings.instances.length === 0
   const warnings = [
     ...(bytes === null && !unreadable
       ? [`${file} is missing, so pipe_transport routes nothing; write it (see docs/configuration.md)`]
+      : []),
+    // An emptied file is a reload like any other, but most likely not what was meant.
+    ...(routesNothing
+      ? [`${file} holds no instance, so pipe_transport routes nothing; add one (see docs/configuration.md)`]
       : []),
     ...read.warnings.map(format),
   ]
@@ -68,22 +73,37 @@ export interface PluginConfig {
   readonly summary: string
 }
 
+/** Why a changed file is not reloaded, to be logged at `level`; the last good config stays. */
+export interface NotReloaded {
+  readonly level: 'warn' | 'error'
+  readonly message: string
+}
+
 /**
  * The plugin's load: the file as haraka-config reads it, watched. Not `get('x.ini')`: haraka-config
  * keeps what it parsed for ever and hands out a deep copy on each get(); for a table of 100,000
  * addresses that is about 22 MB held and 22 MB more copied at every load. `onChange` is called
- * after a change, with why the new file cannot be read (the old one stays cached) or undefined.
+ * after a change, with why the new file is not to be loaded (the old one stays) or undefined.
  */
 export function loadConfigFile(
   installDir: string,
   config: HarakaConfig,
   grammar: IniGrammar,
-  onChange: (error: string | undefined) => void,
+  onChange: (notReloaded: NotReloaded | undefined) => void,
 ): PluginConfig {
   const began = Date.now()
   const file = configFileOf(installDir)
   const bytes = config.get(CONFIG_FILE, 'binary', (err?: unknown) => {
-    onChange(err ? `${file}: cannot be read, keeping the last good config: ${messageOf(err)}` : undefined)
+    if (err) {
+      onChange({ level: 'error', message: `${file}: cannot be read, keeping the last good config: ${messageOf(err)}` })
+    } else if (!existsSync(file)) {
+      // haraka-config keeps the removed file's bytes and hands them out again: a reload would
+      // say "reloaded" of a file that is gone. A removal is most likely a slip, or the first half
+      // of a replacement; the routes stay as they were, and the file is read again once it is back.
+      onChange({ level: 'warn', message: `${file} was removed; keeping the last good config` })
+    } else {
+      onChange(undefined)
+    }
   })
   const checked = checkConfigFile(file, bytes, grammar, {
     installDir,

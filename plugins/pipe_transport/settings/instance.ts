@@ -1,4 +1,5 @@
 // One instance section (`[NAME]`, with [main] as its defaults) into an Instance.
+import { checkArgumentSpace } from './argument-space.js'
 import { readCheckProgram } from './check-program.js'
 import { readDomains } from './domains.js'
 import { readEnv } from './environment.js'
@@ -78,7 +79,7 @@ export function readInstance(
     }
   }
 
-  return {
+  const instance: Instance = {
     name,
     program,
     arguments: parsedArguments.ok ? parsedArguments.value : [],
@@ -99,6 +100,8 @@ export function readInstance(
     lowercaseLocalPart: reader.flag('lowercase_local_part'),
     checkProgram: readCheckProgram(reader, installDir),
   }
+  if (parsedArguments.ok) checkArgumentSpace(instance, problems)
+  return instance
 }
 
 function readShape(reader: SectionReader, recipientLimit: number | undefined): MessageShape {
