@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -525,6 +525,45 @@ describe('the config file', () => {
       `${file} [one] timeout: "100000000000000000000000" must be a whole number from 1 to ${MAX_TIMEOUT_SECONDS}`,
       `${file} [one] max_concurrency: "1.50" must be a whole number from 1 to 10000`,
     ])
+  })
+
+  it("warns when it holds a secret and an instance's user can read it", () => {
+    const open = mkdtempSync(join(tmpdir(), 'pipe-transport-unit-'))
+    try {
+      chmodSync(open, 0o755)
+      const file = join(open, 'secrets.ini')
+      const text = [
+        '[main]',
+        'journal = redis://haraka:s3cret@127.0.0.1:6379/0',
+        '[lists]',
+        'program_name = /bin/cat',
+        'domain = lists.test',
+        'user = nobody',
+        '[lists.env]',
+        'API_TOKEN = abc123',
+        'LIST_KEY = ${route_data}',
+        'LANG = C.UTF-8',
+        '[plain]',
+        'program_name = /bin/cat',
+        'domain = plain.test',
+      ].join('\n')
+      writeFileSync(file, text)
+      const asRoot = { installDir: open, runningAsRoot: true }
+      const warnings = (): readonly string[] => checkConfigFile(file, Buffer.from(text), grammar, asRoot).warnings
+      chmodSync(file, 0o644)
+      const owner = `owner uid ${process.getuid?.()}, gid ${process.getgid?.()}`
+      assert.deepEqual(warnings(), [
+        `${file} [main] journal: holds a Redis password, and the file can be read by user nobody ([lists]), whose programs could read it too (mode 0644, ${owner}); make it readable by root only (chmod 600)`,
+        `${file} [lists.env] API_TOKEN: holds a secret (API_TOKEN), and the file can be read by user nobody ([lists]), whose programs could read it too (mode 0644, ${owner}); make it readable by root only (chmod 600)`,
+      ])
+      chmodSync(file, 0o600)
+      assert.deepEqual(warnings(), [], 'readable by its owner only')
+      chmodSync(file, 0o644)
+      chmodSync(open, 0o700)
+      assert.deepEqual(warnings(), [], 'in a directory nobody may enter')
+    } finally {
+      rmSync(open, { recursive: true, force: true })
+    }
   })
 
   it('cannot be read: an error, where haraka-config gave nothing', () => {

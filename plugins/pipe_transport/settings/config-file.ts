@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { iniFromText, type IniGrammar } from './ini-text.js'
 import type { ReadContext } from './instance.js'
 import { formatProblem, type ConfigProblem } from './problems.js'
+import { secretReaderWarnings } from './secret-readers.js'
 import { readSettings } from './settings.js'
 import type { HarakaConfig } from '../types/haraka-types.js'
 import type { Instance, Settings } from './vocabulary.js'
@@ -40,7 +41,8 @@ export function checkConfigFile(
   grammar: IniGrammar,
   context: ReadContext,
 ): LoadedConfig {
-  const read = readSettings(iniFromText(file, bytes === null ? '' : bytes.toString('utf8'), grammar), context)
+  const ini = iniFromText(file, bytes === null ? '' : bytes.toString('utf8'), grammar)
+  const read = readSettings(ini, context)
   const format = (problem: ConfigProblem): string => formatProblem(file, problem)
   // haraka-config gives null for a file it cannot read as well as for a missing one.
   const unreadable = bytes === null && existsSync(file)
@@ -58,6 +60,7 @@ export function checkConfigFile(
       ? [`${file} holds no instance, so pipe_transport routes nothing; add one (see docs/configuration.md)`]
       : []),
     ...read.warnings.map(format),
+    ...('settings' in read ? secretReaderWarnings(file, ini, read.settings.instances).map(format) : []),
   ]
   return { settings: errors.length === 0 && 'settings' in read ? read.settings : undefined, errors, warnings }
 }
