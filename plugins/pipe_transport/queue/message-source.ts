@@ -6,10 +6,10 @@
 // program's pipe in one write (posix-spawn.ts).
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
-import { close, createReadStream, createWriteStream, openSync, unlinkSync } from 'node:fs'
+import { close, createWriteStream, openSync, read, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable, pipeline } from 'node:stream'
+import { Readable, Writable, pipeline } from 'node:stream'
 import type { LineEnding, MessageSource } from '../invocation/program-input.js'
 import type { HarakaMessageStream } from '../types/haraka-types.js'
 
@@ -21,6 +21,9 @@ export const MEMORY_COPY_MAX_BYTES = 1024 * 1024
  * capacity: the pipe then takes the whole message before the program starts.
  */
 export const ONE_RUN_COPY_MAX_BYTES = 64 * 1024
+
+/** What a run reads of a file copy at a time. */
+const READ_CHUNK_BYTES = 64 * 1024
 
 /** Haraka's own stream: for the one run of a transaction (the caller unpipes it afterwards). */
 export function harakaSource(stream: HarakaMessageStream): MessageSource {
@@ -39,8 +42,7 @@ export async function copyMessage(
   lineEndings: ReadonlySet<LineEnding>,
   bytes: number,
 ): Promise<CopiedMessage> {
-  const copies = new Map<LineEnding, Buffer | number>()
-  const readers: Promise<void>[] = []
+  const copies = new Map<LineEnding, Buffer | FileCopy>()
   try {
     for (const lineEnding of lineEndings) {
       if (bytes <= MEMORY_COPY_MAX_BYTES) {
@@ -48,15 +50,15 @@ export async function copyMessage(
         await readMessage(stream, { line_endings: lineEnding }, (chunk) => chunks.push(chunk))
         copies.set(lineEnding, Buffer.concat(chunks))
       } else {
-        const fd = unnamedFile()
-        copies.set(lineEnding, fd)
-        const sink = createWriteStream('', { fd, autoClose: false })
+        const file = new FileCopy(unnamedFile())
+        copies.set(lineEnding, file)
+        const sink = createWriteStream('', { fd: file.fd, autoClose: false })
         stream.pipe(sink, { line_endings: lineEnding })
         await once(sink, 'finish')
       }
     }
   } catch (err) {
-    closeFiles(copies)
+    await closeFiles(copies)
     throw err
   }
   return {
@@ -65,23 +67,53 @@ export async function copyMessage(
         const copy = copies.get(lineEnding)
         if (copy === undefined)
           throw new Error(`no copy of the message with ${JSON.stringify(lineEnding)} line endings`)
-        if (typeof copy !== 'number') return copy
-        return (dest) => {
-          // Each run reads at its own position (pread), all through the one descriptor.
-          const reader = createReadStream('', { fd: copy, start: 0, autoClose: false })
-          // Done with the descriptor: read to its end, or destroyed with no read left under way.
-          readers.push(new Promise<void>((done) => reader.once('end', () => done()).once('close', () => done())))
-          // A program that exits without reading all of it ends the copy's reading too.
-          pipeline(reader, dest, () => undefined)
-        }
+        if (Buffer.isBuffer(copy)) return copy
+        // A program that exits without reading all of it ends the copy's reading too.
+        return (dest) => pipeline(copy.reader(), dest, () => undefined)
       },
     },
-    async dispose() {
-      // A reader that is destroyed may still have a read under way: the descriptor is closed
-      // only once every reader has closed, or a read could meet a descriptor reused meanwhile.
-      await Promise.all(readers)
-      closeFiles(copies)
-    },
+    dispose: () => closeFiles(copies),
+  }
+}
+
+/**
+ * A copy in a file, read by every run through the one descriptor, each from the start at its own
+ * position (pread). Not fs.createReadStream({ fd }): its destroy() closes the descriptor whatever
+ * autoClose says, and a run whose program exits early would close it under the others.
+ */
+class FileCopy {
+  /** Reads under way: the descriptor is closed only once they are done, or one could read a reused number. */
+  private readonly reads = new Set<Promise<void>>()
+
+  constructor(readonly fd: number) {}
+
+  reader(): Readable {
+    let position = 0
+    const { fd, reads } = this
+    return new Readable({
+      highWaterMark: READ_CHUNK_BYTES,
+      read(size) {
+        const buffer = Buffer.allocUnsafe(Math.max(size, READ_CHUNK_BYTES))
+        const done = new Promise<void>((settled) =>
+          read(fd, buffer, 0, buffer.length, position, (err, bytes) => {
+            reads.delete(done)
+            settled()
+            if (err) this.destroy(err)
+            else if (bytes === 0) this.push(null)
+            else {
+              position += bytes
+              this.push(buffer.subarray(0, bytes))
+            }
+          }),
+        )
+        reads.add(done)
+      },
+    })
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.reads)
+    await new Promise<void>((closed) => close(this.fd, () => closed()))
   }
 }
 
@@ -113,6 +145,7 @@ export async function readMessage(
   await once(sink, 'finish')
 }
 
-function closeFiles(copies: ReadonlyMap<LineEnding, Buffer | number>): void {
-  for (const copy of copies.values()) if (typeof copy === 'number') close(copy, () => undefined)
+async function closeFiles(copies: ReadonlyMap<LineEnding, Buffer | FileCopy>): Promise<void> {
+  const files = [...copies.values()].filter((copy): copy is FileCopy => !Buffer.isBuffer(copy))
+  await Promise.all(files.map((file) => file.close()))
 }
