@@ -87,9 +87,9 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
   const starting = !('settings' in this)
   const who = processTag(typeof server === 'object' ? server.cfg?.main?.nodes : undefined)
   // bin/haraka sets HARAKA to the install dir (`-c DIR`); haraka-config's root_path is not it.
-  const loaded = loadConfigFile(resolve(process.env['HARAKA'] ?? '.'), this.config, GRAMMAR, (error) => {
-    if (error === undefined) this.load_pipe_transport_ini()
-    else this.logerror(`${who}${error}`)
+  const loaded = loadConfigFile(resolve(process.env['HARAKA'] ?? '.'), this.config, GRAMMAR, (notReloaded) => {
+    if (notReloaded === undefined) this.load_pipe_transport_ini()
+    else this[`log${notReloaded.level}`](`${who}${notReloaded.message}`)
   })
   for (const line of loaded.log) this[`log${line.level}`](`${who}${line.message}`)
   if (!loaded.settings) {

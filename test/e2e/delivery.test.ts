@@ -16,7 +16,8 @@ describe('delivery to a program (seed behaviour)', () => {
   before(async () => {
     const exitWith = work.shell('exit-with', 'cat > /dev/null\nexit "$1"')
     const bothStreams = work.shell('both-streams', 'cat > /dev/null\necho "to stdout $1"\necho "to stderr $1" >&2')
-    const perRecipient = work.shell('per-recipient', `cat > ${work.path('each')}-"$1".out`)
+    // "quits" exits at once, reading nothing.
+    const perRecipient = work.shell('per-recipient', `[ "$1" = quits ] && exit 0\ncat > ${work.path('each')}-"$1".out`)
     haraka = await Haraka.start({
       hostList: [
         'capture.test',
@@ -153,12 +154,14 @@ error_file = ${work.path('stderr.txt')}
   })
 
   // A message up to the pipe's 64 KiB goes into it before the program starts; a larger one of one
-  // run streams from Haraka; several runs share one copy, which the pipe takes the start of.
+  // run streams from Haraka; several runs share one copy (a file past 1 MB), which the pipe takes the start of.
   for (const [name, kilobytes, recipients] of [
     ['a message that fits the pipe', 60, 1],
     ['a message just past the pipe, one run', 70, 1],
     ['a message past the pipe, two runs', 200, 2],
     ['a message that fits the pipe, two runs', 30, 2],
+    // A file copy, which each run reads at its own position.
+    ['a message of more than 1 MB, three runs', 1200, 3],
   ] as const) {
     it(`delivers ${name} byte-exact`, async () => {
       const lines = ['Subject: sized', '']
@@ -175,6 +178,21 @@ error_file = ${work.path('stderr.txt')}
       }
     })
   }
+
+  it('delivers a message of more than 1 MB whole to every run, while another run of it quits without reading', async () => {
+    const lines = ['Subject: sized', '']
+    for (let i = 0; lines.join('\r\n').length < 2 * 1024 * 1024; i++) lines.push(`${i} ${'w'.repeat(70)}`)
+    const message = crlf(lines)
+    for (let round = 0; round < 3; round++) {
+      const to = ['quits@each.test', 'r0@each.test', 'r1@each.test', 'r2@each.test']
+      const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to, message })
+      assert.equal(reply?.code, 250)
+      for (const rcpt of to.slice(1)) {
+        const received = afterReceivedHeader(work.take(`each-${rcpt.split('@')[0]}.out`)).toString('latin1')
+        assert.equal(received.length, message.replaceAll('\r\n', '\n').length, `${rcpt}, round ${round}`)
+      }
+    }
+  })
 
   it('appends stdout to output_file (relative to the install dir) and stderr to error_file', async () => {
     for (const run of ['one', 'two']) {

@@ -1,9 +1,10 @@
 // Live reload (also of a missing file), the delivery log line in every log format, and
 // transaction results.
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { Haraka } from './harness.js'
+import { Haraka, freePort } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
 import { sendMail } from './smtp.js'
 
@@ -87,6 +88,105 @@ ${extra}`
     )
     assert.equal(reloads(), before)
     assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version two')
+  })
+})
+
+describe('a removed or emptied pipe_transport.ini', () => {
+  let haraka: Haraka
+  const file = (): string => join(haraka.dir, 'config', 'pipe_transport.ini')
+  const config = (version: string): string =>
+    `[one]\nprogram_name = /bin/cat\ndomain = one.test\n\n[one.code]\n0 = 250 2.0.0 version ${version}\n`
+  const reloads = (): number =>
+    haraka.log.split('\n').filter((line) => line.includes('[pipe_transport] reloaded ')).length
+
+  before(async () => {
+    haraka = await Haraka.start({ hostList: ['one.test'], ini: config('one') })
+  })
+
+  after(async () => {
+    await haraka?.stop()
+  })
+
+  it('emptied: reloaded, with a warning that nothing is routed', async () => {
+    writeFileSync(file(), '')
+    await haraka.waitForLog(
+      /\[WARN\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini holds no instance, so pipe_transport routes nothing; add one \(see docs\/configuration\.md\)/,
+    )
+    await haraka.waitForLog(
+      /\[pipe_transport\] reloaded \S+pipe_transport\.ini in \d+ ms: no instances, nothing is routed/,
+    )
+    assert.equal(await reply(haraka, 'x@one.test'), '451 ')
+    haraka.writeIni(config('two'))
+    await haraka.waitForLog(/\[pipe_transport\] reloaded \S+pipe_transport\.ini in \d+ ms: \[one\] one\.test/)
+    assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version two')
+  })
+  it('removed: a warning, and the last good config stays in force', async () => {
+    const before = reloads()
+    const nothingRouted = (): number => haraka.log.split('routes nothing').length
+    const warned = nothingRouted()
+    rmSync(file())
+    await haraka.waitForLog(
+      /\[WARN\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini was removed; keeping the last good config/,
+    )
+    assert.equal(reloads(), before)
+    assert.equal(nothingRouted(), warned)
+    assert.equal(await reply(haraka, 'x@one.test'), '250 2.0.0 version two')
+  })
+})
+
+describe('an empty pipe_transport.ini at start', () => {
+  let haraka: Haraka
+
+  before(async () => {
+    haraka = await Haraka.start({ hostList: ['one.test'], config: { 'pipe_transport.ini': '' } })
+  })
+
+  after(async () => {
+    await haraka?.stop()
+  })
+
+  it('is a warning that nothing is routed', async () => {
+    assert.match(
+      haraka.log,
+      /\[WARN\] \[-\] \[pipe_transport\] \S+\/config\/pipe_transport\.ini holds no instance, so pipe_transport routes nothing; add one \(see docs\/configuration\.md\)/,
+    )
+    assert.match(
+      haraka.log,
+      /\[pipe_transport\] loaded \S+pipe_transport\.ini in \d+ ms: no instances, nothing is routed/,
+    )
+    assert.equal(await reply(haraka, 'x@one.test'), '451 ')
+  })
+})
+
+describe('the transaction line of a message the journal defers', () => {
+  let haraka: Haraka
+
+  before(async () => {
+    // A Redis journal where nothing listens: every begin fails, and the message is deferred.
+    const port = await freePort()
+    haraka = await Haraka.start({
+      hostList: ['one.test'],
+      ini: `[main]\njournal = redis://127.0.0.1:${port}/0\njournal_unavailable = defer\n\n[one]\nprogram_name = /bin/cat\ndomain = one.test\n`,
+    })
+  })
+
+  after(async () => {
+    await haraka?.stop()
+  })
+
+  it('names the recipients it deferred', async () => {
+    const { reply } = await sendMail(haraka.port, {
+      from: 's@origin.test',
+      to: ['a@one.test', 'b@one.test'],
+      message: MESSAGE,
+    })
+    assert.equal(reply?.code, 450)
+    assert.match(reply?.text ?? '', /^4\.3\.0 pipe transport delivery journal unavailable, try again later/)
+    await haraka.waitForLog(
+      /\[WARN\] .*\[pipe_transport\] transaction queue_id=\S+ recipients=2 runs=0 rcpt=a@one\.test,b@one\.test reply="450 4\.3\.0 pipe transport delivery journal unavailable, try again later \(2 of 2 recipients not delivered: a@one\.test, b@one\.test\)" failed=a@one\.test,b@one\.test/,
+    )
+    // The journal's own line says why, and nothing after it (Haraka printed "undefined" there).
+    assert.match(haraka.log, /deferring the message \(journal_unavailable = defer\)$/m)
   })
 })
 

@@ -160,6 +160,7 @@ check_arguments = -c ${dovecotConf} user \${user}@\${domain}
 [mlmmj]
 program_name = ${MLMMJ_RECEIVE}
 arguments = -F -L ${spool}/\${route_data}/
+leftover_processes = keep
 code_preset = sysexits
 recipient_limit = 1
 delivered_to = true

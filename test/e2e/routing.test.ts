@@ -168,6 +168,10 @@ domain = contested.test
       await haraka.waitForLog(
         /\[ERROR\] .*\[pipe_transport\] recipients slipped@unrouted\.test are not routed, beside routed ones; refusing to deliver part of the transaction/,
       )
+      // The transaction's line names every recipient, and which were not routed.
+      await haraka.waitForLog(
+        /\[WARN\] .*\[pipe_transport\] transaction queue_id=\S+ recipients=2 runs=0 rcpt=a@sneak\.test,slipped@unrouted\.test reply="450 4\.3\.0 pipe transport: some recipients are delivered by other means, send them separately" unrouted=slipped@unrouted\.test failed=a@sneak\.test,slipped@unrouted\.test/,
+      )
       assert.deepEqual(runs(work), [])
     })
 

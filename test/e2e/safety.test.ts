@@ -76,6 +76,7 @@ wait`,
         'vanish.test',
         'badout.test',
         'early.test',
+        'huge.test',
         'slow.test',
         'busy.test',
         'flood.test',
@@ -123,6 +124,11 @@ domain = vanish.test
 program_name = /bin/cat
 domain = badout.test
 output_file = ${work.path('no-such-dir/out')}
+
+[huge]
+program_name = /bin/cat
+arguments = ${'z'.repeat(100_000)}\${recipient}
+domain = huge.test
 
 [early]
 program_name = ${exitEarly}
@@ -335,6 +341,18 @@ output_file = ${work.path('id.out')}
         message: MESSAGE,
       })
       assert.equal(next?.code, 250)
+    })
+
+    it('arguments that grow past what Linux allows with many recipients (E2BIG)', async () => {
+      // One recipient fits; 30 of them, one 100 kB word each, take 3 MB where 2 MiB is allowed.
+      const to = Array.from({ length: 30 }, (_, i) => `r${i}@huge.test`)
+      const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to, message: MESSAGE })
+      assert.equal(reply?.code, 450)
+      assert.match(reply?.text ?? '', /^4\.3\.0 pipe transport program could not be started \(30 of 30 recipients/)
+      await haraka.waitForLog(
+        /\[ERROR\] .*delivery .*instance=huge .*ended=start-failed .*cause="cannot start \/bin\/cat: its arguments and environment take \d+ bytes, more than Linux allows \(E2BIG: 2097152 bytes in all, 131072 for one\); set recipient_limit, or shorten arguments and \[NAME\.env\]"/,
+      )
+      assert.ok(haraka.running)
     })
   })
 

@@ -105,6 +105,32 @@ output_file = ${work.path('proc.out')}
   })
 })
 
+describe(`1,000 recipients at max_concurrency = 1000 (${SPAWNER})`, () => {
+  let haraka: Haraka | undefined
+
+  before(async () => {
+    haraka = await Haraka.start({
+      hostList: ['fan.test'],
+      ini: `[fan]\nprogram_name = /bin/cat\ndomain = fan.test\nrecipient_limit = 1\nmax_concurrency = 1000\n`,
+    })
+  })
+
+  after(async () => {
+    await haraka?.stop()
+  })
+
+  it('starts every one of the 1,000 runs of one transaction: spawns queue, none fails to start', async () => {
+    assert.ok(haraka)
+    const to = Array.from({ length: 1000 }, (_, index) => `r${index}@fan.test`)
+    const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to, message: MESSAGE })
+    assert.equal(reply?.code, 250, reply?.text)
+    const line = await haraka.waitForLog(/\[pipe_transport\] transaction .*/)
+    assert.match(line[0], / recipients=1000 runs=1000 /)
+    assert.doesNotMatch(line[0], /failed=/)
+    assert.doesNotMatch(haraka.log, /could not be started|start-failed/)
+  })
+})
+
 describe(`a Haraka killed with SIGKILL (${SPAWNER})`, () => {
   const work = new Scratch()
   const runs = work.path('runs')

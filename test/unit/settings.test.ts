@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { argumentSpace } from '../../plugins/pipe_transport/settings/argument-space.js'
 import { checkConfigFile } from '../../plugins/pipe_transport/settings/config-file.js'
 import { harakaConfigGrammar, iniFromSections } from '../../plugins/pipe_transport/settings/ini-text.js'
 import { lookupRoute } from '../../plugins/pipe_transport/routing/route.js'
@@ -376,6 +377,11 @@ describe('settings', () => {
         unavailable: 'defer',
       },
     )
+    for (const store of ['redis://', 'rediss:///2']) {
+      assert.deepEqual(errors({ main: { journal: store }, one }), [
+        `f.ini [main] journal: "${store}" names no host: write redis://HOST:PORT/DB (redis://127.0.0.1:6379/0 for a Redis on this host)`,
+      ])
+    }
     assert.deepEqual(errors({ main: { journal: 'lmdb', journal_days: 0, journal_unavailable: 'maybe' }, one }), [
       'f.ini [main] journal: "lmdb" must be local, off or redis://HOST:PORT/DB',
       'f.ini [main] journal_days: "0" must be a whole number from 1 to 365',
@@ -385,6 +391,38 @@ describe('settings', () => {
       errors({ main: {}, one: { ...one, journal: 'off' } })[0] ?? '',
       /^f\.ini \[one\] journal: belongs in \[main\]/,
     )
+  })
+
+  it("refuses arguments and [NAME.env] that cannot fit Linux's limits, with room for each recipient", () => {
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    const space = argumentSpace()
+    assert.equal(space.bytes, 2 * 1024 * 1024, 'the usual 8 MiB stack limit here')
+    // One word of 3 MB: more than any one argument may be.
+    assert.deepEqual(errors({ main: {}, one: { ...one, arguments: 'x'.repeat(3_000_000) } }), [
+      'f.ini [one] arguments: a word of 3000001 bytes is longer than the 131072 bytes Linux allows one argument',
+    ])
+    // 3 MB of short words: more than all of them together may be.
+    assert.deepEqual(errors({ main: {}, one: { ...one, arguments: 'xxx '.repeat(750_000) } }), [
+      `f.ini [one] arguments: the program's arguments (${17 + 750_000 * 12} bytes) and environment (3570 bytes) need more than the 2097152 bytes Linux allows them (a quarter of the stack limit, 8388608 bytes, within 128 KiB to 6 MiB; macros counted at 256 bytes each); shorten them`,
+    ])
+    assert.deepEqual(errors({ main: {}, one, 'one.env': { BIG: 'y'.repeat(200_000) } }), [
+      'f.ini [one.env] BIG: "BIG=" and its value take 200005 bytes, more than the 131072 bytes Linux allows one variable',
+    ])
+    // A word per recipient, 100 KB each: fits one recipient, not 30 (recipient_limit).
+    const perRecipient = { ...one, arguments: `${'z'.repeat(100_000)}\${recipient}` }
+    assert.deepEqual(errors({ main: {}, one: perRecipient }), [])
+    assert.deepEqual(errors({ main: {}, one: { ...perRecipient, recipient_limit: 30 } }), [
+      `f.ini [one] arguments: the program's arguments (${17 + 30 * (100_000 + 256 + 1 + 8)} bytes for 30 recipients) and environment (3570 bytes) need more than the 2097152 bytes Linux allows them (a quarter of the stack limit, 8388608 bytes, within 128 KiB to 6 MiB; macros counted at 256 bytes each); shorten them, or lower recipient_limit`,
+    ])
+  })
+
+  it("reads Linux's limit for argv and environment from the stack limit", () => {
+    const limits = (soft: string): string =>
+      `Max stack size            ${soft}              unlimited            bytes\n`
+    assert.deepEqual(argumentSpace(limits('8388608')), { bytes: 2097152, stack: '8388608 bytes' })
+    assert.deepEqual(argumentSpace(limits('unlimited')), { bytes: 6 * 1024 * 1024, stack: 'unlimited' })
+    assert.deepEqual(argumentSpace(limits('65536')), { bytes: 131072, stack: '65536 bytes' })
+    assert.deepEqual(argumentSpace(''), { bytes: 2097152, stack: 'unknown, taken as 8 MiB' })
   })
 
   it('reads check_program with its arguments, timeout and cache, and its keys only with it', () => {
@@ -518,6 +556,83 @@ describe('the config file', () => {
       `${file} [one] *.x.test: line 6 is dropped by haraka-config: a key cannot hold "*" (only letters, digits and _ @ : . + - / [ ])`,
     ])
     assert.equal(loaded.warnings.length, 1)
+  })
+
+  it('holds no instance: a warning that nothing is routed', () => {
+    for (const [name, text] of [
+      ['empty.ini', ''],
+      ['main-only.ini', '[main]\ntimeout = 5\n'],
+    ] as const) {
+      const file = join(dir, name)
+      writeFileSync(file, text)
+      const loaded = checkConfigFile(file, Buffer.from(text), grammar, ctx)
+      assert.deepEqual(loaded.errors, [])
+      assert.deepEqual(loaded.warnings, [
+        `${file} holds no instance, so pipe_transport routes nothing; add one (see docs/configuration.md)`,
+      ])
+      assert.deepEqual(loaded.settings?.instances, [])
+    }
+  })
+
+  it('has a section line without its "]": that line is reported, not a key of the section before', () => {
+    const file = join(dir, 'unclosed.ini')
+    const text = '[one]\nprogram_name = /bin/cat\ndomain = one.test\n[broken\ntimeout = 5\n'
+    writeFileSync(file, text)
+    const loaded = checkConfigFile(file, Buffer.from(text), grammar, ctx)
+    assert.deepEqual(loaded.errors, [
+      `${file} [one]: line 4, "[broken", is not a section line: it has no closing "]", so haraka-config reads it as a key, and the keys after it as [one]'s; write [broken]`,
+    ])
+  })
+
+  it('quotes a value as the file writes it, not as haraka-config turned it into a number', () => {
+    const file = join(dir, 'numbers.ini')
+    const text =
+      '[one]\nprogram_name = /bin/cat\ndomain = one.test\ntimeout = 100000000000000000000000\nmax_concurrency = 1.50\nrecipient_limit = 007\n'
+    writeFileSync(file, text)
+    const loaded = checkConfigFile(file, Buffer.from(text), grammar, ctx)
+    assert.deepEqual(loaded.errors, [
+      `${file} [one] timeout: "100000000000000000000000" must be a whole number from 1 to ${MAX_TIMEOUT_SECONDS}`,
+      `${file} [one] max_concurrency: "1.50" must be a whole number from 1 to 10000`,
+    ])
+  })
+
+  it("warns when it holds a secret and an instance's user can read it", () => {
+    const open = mkdtempSync(join(tmpdir(), 'pipe-transport-unit-'))
+    try {
+      chmodSync(open, 0o755)
+      const file = join(open, 'secrets.ini')
+      const text = [
+        '[main]',
+        'journal = redis://haraka:s3cret@127.0.0.1:6379/0',
+        '[lists]',
+        'program_name = /bin/cat',
+        'domain = lists.test',
+        'user = nobody',
+        '[lists.env]',
+        'API_TOKEN = abc123',
+        'LIST_KEY = ${route_data}',
+        'LANG = C.UTF-8',
+        '[plain]',
+        'program_name = /bin/cat',
+        'domain = plain.test',
+      ].join('\n')
+      writeFileSync(file, text)
+      const asRoot = { installDir: open, runningAsRoot: true }
+      const warnings = (): readonly string[] => checkConfigFile(file, Buffer.from(text), grammar, asRoot).warnings
+      chmodSync(file, 0o644)
+      const owner = `owner uid ${process.getuid?.()}, gid ${process.getgid?.()}`
+      assert.deepEqual(warnings(), [
+        `${file} [main] journal: holds a Redis password, and the file can be read by user nobody ([lists]), whose programs could read it too (mode 0644, ${owner}); make it readable by root only (chmod 600)`,
+        `${file} [lists.env] API_TOKEN: holds a secret (API_TOKEN), and the file can be read by user nobody ([lists]), whose programs could read it too (mode 0644, ${owner}); make it readable by root only (chmod 600)`,
+      ])
+      chmodSync(file, 0o600)
+      assert.deepEqual(warnings(), [], 'readable by its owner only')
+      chmodSync(file, 0o644)
+      chmodSync(open, 0o700)
+      assert.deepEqual(warnings(), [], 'in a directory nobody may enter')
+    } finally {
+      rmSync(open, { recursive: true, force: true })
+    }
   })
 
   it('cannot be read: an error, where haraka-config gave nothing', () => {

@@ -25,6 +25,8 @@ export interface ProgramSpec {
    * their files.
    */
   readonly capture: { readonly stderr: boolean; readonly stdout: boolean }
+  /** Leave what the program leaves of its process group when it exits (`leftover_processes = keep`). */
+  readonly keepLeftovers: boolean
 }
 
 /** What runs for `envelope`'s recipients, or why it must not (an address that would be an option). */
@@ -47,5 +49,7 @@ export function programSpec(
     errorFile: instance.errorFile,
     timeoutSeconds: check ? check.timeoutSeconds : instance.timeoutSeconds,
     capture: { stderr: !check, stdout: !check && instance.replyText === 'stdout' },
+    // A check program answers a question; anything it leaves behind is ended.
+    keepLeftovers: check ? false : instance.keepLeftovers,
   })
 }

@@ -35,6 +35,19 @@ export function queueLogEntries(outcome: QueueOutcome): LogEntry[] {
           level: 'error',
           message: `recipients ${outcome.unrouted.join(' ')} are not routed, beside routed ones; refusing to deliver part of the transaction`,
         },
+        {
+          level: 'warn',
+          message: 'transaction',
+          fields: {
+            queue_id: outcome.queueId,
+            recipients: outcome.recipients.length,
+            runs: 0,
+            rcpt: outcome.recipients.join(','),
+            reply: loggedReply(outcome.reply),
+            unrouted: outcome.unrouted.join(','),
+            failed: outcome.recipients.join(','),
+          },
+        },
       ]
     case 'failed':
       return [{ level: 'error', message: `delivery failed inside the plugin: ${outcome.error}` }]
@@ -103,22 +116,28 @@ export function describeRun(instance: Instance, envelope: Envelope, report: RunR
  * journal had delivered before and what a run elsewhere still held, and the one reply.
  */
 export function describeTransaction(queueId: string, report: TransactionReport): LogEntry {
-  const failed = report.runs.filter(({ report: run }) => run.reply.verdict !== 'ok')
+  const failed = [
+    ...report.runs.filter(({ report: run }) => run.reply.verdict !== 'ok').flatMap(({ run }) => run.recipients),
+    ...report.deferred,
+  ]
   const addresses = (recipients: readonly { address: string }[]): string =>
     recipients.map((recipient) => recipient.address).join(',')
+  const all = [
+    ...report.runs.flatMap(({ run }) => run.recipients),
+    ...report.alreadyDelivered,
+    ...report.busy,
+    ...report.deferred,
+  ]
   const fields: Record<string, string | number> = {
     queue_id: queueId,
-    recipients:
-      report.runs.reduce((sum, { run }) => sum + run.recipients.length, 0) +
-      report.alreadyDelivered.length +
-      report.busy.length,
+    recipients: all.length,
     runs: report.runs.length,
-    rcpt: addresses([...report.runs.flatMap(({ run }) => run.recipients), ...report.alreadyDelivered, ...report.busy]),
+    rcpt: addresses(all),
     reply: loggedReply(report.reply),
   }
   if (report.alreadyDelivered.length > 0) fields['already_delivered'] = addresses(report.alreadyDelivered)
   if (report.busy.length > 0) fields['still_running'] = addresses(report.busy)
-  if (failed.length > 0) fields['failed'] = addresses(failed.flatMap(({ run }) => run.recipients))
+  if (failed.length > 0) fields['failed'] = addresses(failed)
   const { notice } = report
   if (notice?.kind === 'sent') fields['dsn'] = addresses(notice.reported)
   else if (notice?.kind === 'not-asked') fields['dsn'] = `none (${notice.why})`

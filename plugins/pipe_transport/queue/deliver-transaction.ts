@@ -70,6 +70,8 @@ export interface TransactionReport {
   readonly busy: readonly Recipient[]
   /** After a partial failure with partial_failure = bounce: whether a DSN told the sender. */
   readonly notice: NoticeOutcome | undefined
+  /** Recipients deferred because the journal could not be asked (journal_unavailable = defer): no run, 4xx. */
+  readonly deferred: readonly Recipient[]
   /** What went wrong with the journal, for the log; the reply has taken it into account. */
   readonly journalProblems: readonly string[]
 }
@@ -126,6 +128,7 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
           alreadyDelivered,
           busy,
           notice: undefined,
+          deferred: all,
           journalProblems: problems,
         }
       }
@@ -190,12 +193,21 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
       alreadyDelivered,
       busy,
       notice,
+      deferred: [],
       journalProblems: problems,
     }
   }
   await record(failedRecipients, 'released')
   countRecipientAnswers(routed, settled, alreadyDelivered, busy)
-  return { reply: transactionReply(settled), runs, alreadyDelivered, busy, notice, journalProblems: problems }
+  return {
+    reply: transactionReply(settled),
+    runs,
+    alreadyDelivered,
+    busy,
+    notice,
+    deferred: [],
+    journalProblems: problems,
+  }
 }
 
 /**

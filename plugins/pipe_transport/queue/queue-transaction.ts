@@ -26,7 +26,14 @@ export type QueueOutcome =
   /** Another queue plugin's transaction: nothing of it is routed here, or it was claimed for another. */
   | { readonly kind: 'not-ours' }
   /** Routed and unrouted recipients together, which RCPT normally prevents: deferred whole. */
-  | { readonly kind: 'mixed'; readonly unrouted: readonly string[]; readonly reply: Reply }
+  | {
+      readonly kind: 'mixed'
+      readonly queueId: string
+      /** Every recipient, in the transaction's order. */
+      readonly recipients: readonly string[]
+      readonly unrouted: readonly string[]
+      readonly reply: Reply
+    }
   | { readonly kind: 'delivered'; readonly queueId: string; readonly report: TransactionReport; readonly reply: Reply }
   /** A fault inside the plugin (copying the message failed, say): deferred, never lost. */
   | { readonly kind: 'failed'; readonly error: string; readonly reply: Reply }
@@ -59,7 +66,10 @@ export async function queueTransaction(
   })
   const { routed, unrouted } = splitRouted(routes)
   if (routed.length === 0) return { kind: 'not-ours' }
-  if (unrouted.length > 0) return { kind: 'mixed', unrouted, reply: MIXED }
+  if (unrouted.length > 0) {
+    const recipients = routes.map((route) => route.address)
+    return { kind: 'mixed', queueId: transaction.uuid, recipients, unrouted, reply: MIXED }
+  }
 
   const envelope = envelopeOf(connection, transaction)
   const stream = transaction.message_stream

@@ -1,7 +1,7 @@
 // Starts a program through Node's child_process (fork, then exec): where posix_spawn cannot be had
 // (no glibc or koffi), and for instances with `user`/`group`, which posix_spawn cannot change.
 // Haraka opens the output files itself here (output-files.ts) and hands the child their descriptors.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import type { FileHandle } from 'node:fs/promises'
 import type { ProgramSpec } from '../invocation/program-spec.js'
@@ -9,6 +9,7 @@ import { failure, ok, type Result } from '../util/result.js'
 import { markCloseOnExec } from './close-on-exec.js'
 import type { ExitStatus } from './reaper.js'
 import type { StartedProgram } from './started-program.js'
+import { tooLargeToStart } from './too-large.js'
 
 export async function spawnWithChildProcess(
   spec: ProgramSpec,
@@ -18,20 +19,14 @@ export async function spawnWithChildProcess(
   // No descriptor of Haraka's but the three it is given may reach the child (close-on-exec.ts).
   markCloseOnExec()
   // spawn() throws synchronously for some bad input (a NUL byte in an argument, an invalid uid);
-  // runProgram turns that into a start failure.
-  const child = spawn(spec.program, spec.argv, {
-    stdio: [
-      'pipe',
-      spec.capture.stdout ? 'pipe' : (output?.fd ?? 'ignore'),
-      spec.capture.stderr ? 'pipe' : (error?.fd ?? 'ignore'),
-    ],
-    env: spec.env,
-    cwd: spec.directory,
-    // setsid(): its own session and process group.
-    detached: true,
-    ...(spec.uid === undefined ? {} : { uid: spec.uid }),
-    ...(spec.gid === undefined ? {} : { gid: spec.gid }),
-  })
+  // runProgram turns that into a start failure. E2BIG is thrown too, and said in words here.
+  let child
+  try {
+    child = spawnChild(spec, output, error)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'E2BIG') return failure(tooLargeToStart(spec))
+    throw err
+  }
   const { stdin, stdout, stderr, pid } = child
   // With no pid the program never started (ENOENT, EACCES, ENOEXEC ...): 'error' follows, and
   // nothing must be written to a stdin that has no reader.
@@ -53,5 +48,21 @@ export async function spawnWithChildProcess(
     stderr: stderr ?? undefined,
     exited,
     closed,
+  })
+}
+
+function spawnChild(spec: ProgramSpec, output: FileHandle | undefined, error: FileHandle | undefined): ChildProcess {
+  return spawn(spec.program, spec.argv, {
+    stdio: [
+      'pipe',
+      spec.capture.stdout ? 'pipe' : (output?.fd ?? 'ignore'),
+      spec.capture.stderr ? 'pipe' : (error?.fd ?? 'ignore'),
+    ],
+    env: spec.env,
+    cwd: spec.directory,
+    // setsid(): its own session and process group.
+    detached: true,
+    ...(spec.uid === undefined ? {} : { uid: spec.uid }),
+    ...(spec.gid === undefined ? {} : { gid: spec.gid }),
   })
 }

@@ -3,20 +3,31 @@
 // Nothing else can: a program leads its own session, so nothing of Haraka's death reaches it.
 //
 // Haraka writes `+PGID` when a program group starts and `-PGID` when it is over, one per line,
-// on the guardian's stdin. When that pipe closes, Haraka is gone (or stopping): every group still
-// listed gets SIGTERM, then SIGKILL after the same grace as a timeout, and the guardian exits.
+// on the guardian's stdin. When Haraka is gone, every group still listed gets SIGKILL at once,
+// and the guardian exits.
+//
+// At once, because the guardian can itself be killed: the OOM killer, or an operator's `kill -9`,
+// often takes both within moments, and each millisecond between Haraka's death and the guardian's
+// SIGKILL is a window in which the programs would survive. For the same reason it hears of the
+// death from the kernel (PR_SET_PDEATHSIG), the moment it happens, rather than from its stdin,
+// which it reads only a few times a second. A grace with SIGTERM first would serve the programs'
+// clean-up, but Haraka's own exit ends them with SIGKILL too, and nobody is left to answer the
+// client either way: the sender retries.
 //
 // It reads in bursts, a few times a second, rather than whenever a line comes: under load Haraka
 // writes two lines per message, and waking for each would cost more than all the rest of the
-// guardian. The pipe holds thousands of lines meanwhile, and noticing Haraka's death a fraction of
-// a second later changes nothing.
+// guardian. The pipe holds thousands of lines meanwhile; at Haraka's death they are read at once.
 //
-// Run as `node guardian-process.js GRACE_MS` by guardian.ts only.
+// Run as `node guardian-process.js HARAKA_PID` by guardian.ts only.
+import { readSync } from 'node:fs'
 import { Socket } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { constants } from 'node:os'
+import { libc } from './libc.js'
 
 /** How long the guardian leaves its stdin unread between bursts. */
 const READ_EVERY_MS = 200
+/** The signal the kernel sends the guardian when Haraka dies; Node leaves SIGUSR2 to applications. */
+const PARENT_DIED = 'SIGUSR2'
 
 const groups = new Set<number>()
 let pending = ''
@@ -32,26 +43,37 @@ function take(chunk: string): void {
   }
 }
 
-function signalAll(signal: NodeJS.Signals): void {
+/** Every line Haraka wrote: what the socket holds, then what is left in the pipe, whose writer is gone. */
+function readAll(input: Socket): void {
+  for (let chunk = input.read() as string | null; chunk !== null; chunk = input.read() as string | null) take(chunk)
+  const buffer = Buffer.alloc(64 * 1024)
+  for (;;) {
+    let bytes: number
+    try {
+      bytes = readSync(0, buffer)
+    } catch {
+      return // EAGAIN: a writer is still there after all (a stray signal); the groups read so far
+    }
+    if (bytes === 0) return
+    take(buffer.toString('latin1', 0, bytes))
+  }
+}
+
+function harakaGone(input: Socket): void {
+  readAll(input)
   for (const pgid of groups) {
     try {
-      process.kill(-pgid, signal)
+      process.kill(-pgid, 'SIGKILL')
     } catch {
       // ESRCH: that group is gone already
     }
   }
-}
-
-async function harakaGone(graceMs: number): Promise<void> {
-  signalAll('SIGTERM')
-  if (groups.size > 0) await sleep(graceMs)
-  signalAll('SIGKILL')
   process.exit(0)
 }
 
 function main(): void {
-  const graceMs = Number(process.argv[2])
-  if (!Number.isInteger(graceMs) || process.stdin.isTTY) {
+  const haraka = Number(process.argv[2])
+  if (!Number.isInteger(haraka) || haraka <= 1 || process.stdin.isTTY) {
     process.stderr.write('guardian-process.js is started by pipe_transport inside Haraka, not by hand\n')
     process.exit(2)
   }
@@ -66,7 +88,14 @@ function main(): void {
   } as ConstructorParameters<typeof Socket>[0])
   input.setEncoding('latin1')
   input.on('error', () => undefined) // 'close' follows
-  input.once('close', () => void harakaGone(graceMs))
+  // Where the kernel cannot tell (no glibc through koffi), the pipe's end says it, within a burst.
+  input.once('close', () => harakaGone(input))
+  process.on(PARENT_DIED, () => {
+    if (process.ppid !== haraka) harakaGone(input)
+  })
+  libc?.setParentDeathSignal(constants.signals[PARENT_DIED])
+  // Haraka may have died before the kernel was asked to tell.
+  if (process.ppid !== haraka) return harakaGone(input)
   setInterval(() => {
     for (let chunk = input.read() as string | null; chunk !== null; chunk = input.read() as string | null) take(chunk)
   }, READ_EVERY_MS)

@@ -1,9 +1,10 @@
 // Haraka's side of the guardian (guardian-process.ts): a process that ends the program groups a
 // Haraka killed with SIGKILL leaves behind. Haraka tells it each group it starts and each one
-// that is over; the pipe closing when Haraka dies is the guardian's signal to act.
+// that is over; the kernel tells the guardian when Haraka dies, and the pipe's end does too.
 //
 // It starts with the first program, so a cluster master, which runs none, has none. It does not
-// keep Haraka running, and one that dies is replaced, told every group still listed.
+// keep Haraka running, and one that dies is replaced at once, told every group still listed: a
+// Haraka killed a moment after its guardian must not find itself without one.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { Socket } from 'node:net'
@@ -11,15 +12,16 @@ import { markCloseOnExec } from './close-on-exec.js'
 import { gatherWrites } from './gather-writes.js'
 
 const GUARDIAN_MAIN = join(__dirname, 'guardian-process.js')
-/** A guardian that died is replaced after this long, so that one that cannot run is not a loop. */
+/**
+ * A guardian that died within this long of its start is replaced only after this long, so that
+ * one that cannot run is not a loop of spawns.
+ */
 const RESTART_DELAY_MS = 1000
 
 export class Guardian {
   private child: ChildProcess | undefined
   private restart: NodeJS.Timeout | undefined
   private readonly groups = new Set<number>()
-
-  constructor(private readonly graceMs: number) {}
 
   add(pgid: number): void {
     this.groups.add(pgid)
@@ -33,7 +35,8 @@ export class Guardian {
 
   private start(): void {
     markCloseOnExec()
-    const child = spawn(process.execPath, [GUARDIAN_MAIN, String(this.graceMs)], {
+    const started = Date.now()
+    const child = spawn(process.execPath, [GUARDIAN_MAIN, String(process.pid)], {
       // Its own session: a Ctrl-C for Haraka must not end it before Haraka has ended the programs.
       detached: true,
       env: {},
@@ -50,6 +53,10 @@ export class Guardian {
     child.once('exit', () => {
       if (this.child !== child) return
       this.child = undefined
+      if (Date.now() - started >= RESTART_DELAY_MS) {
+        if (this.groups.size > 0) this.start()
+        return
+      }
       this.restart = setTimeout(() => {
         this.restart = undefined
         if (this.groups.size > 0) this.start()

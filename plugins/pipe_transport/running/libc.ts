@@ -39,6 +39,10 @@ export interface Libc {
   setDescriptorFlags(fd: number, flags: number): number
   close(fd: number): number
   waitpid(pid: number, status: [number], options: number): number
+  /** kill(2): 0, or -1 (ESRCH: no such process or group). */
+  kill(pid: number, signal: number): number
+  /** prctl(PR_SET_PDEATHSIG): the signal this process gets when its parent dies. */
+  setParentDeathSignal(signal: number): number
   /** errno of the last failed call (posix_spawn returns its error instead). */
   errno(): number
 }
@@ -63,6 +67,8 @@ const F_SETFL = 4
 export const FD_CLOEXEC = 1
 /** <sys/wait.h> */
 export const WNOHANG = 1
+/** <linux/prctl.h> */
+const PR_SET_PDEATHSIG = 1
 
 function load(): Result<Libc> {
   let koffi: typeof Koffi
@@ -79,17 +85,22 @@ function load(): Result<Libc> {
   }
   try {
     const fcntl = lib.func('int fcntl(int fd, int cmd, ...)')
+    const prctl = lib.func('int prctl(int option, ...)')
     const posixSpawn = lib.func(
       'int posix_spawn(_Out_ int *pid, const char *path, void *file_actions, void *attrp, const char **argv, const char **envp)',
     )
+    const inTurn = turns(asyncCallsAtOnce(koffi.config()))
     return ok({
       posixSpawn: (...args) =>
-        new Promise((resolve, reject) => {
-          posixSpawn.async(...args, (err: unknown, result: number) => {
-            if (err) reject(err instanceof Error ? err : new Error(messageOf(err)))
-            else resolve(result)
-          })
-        }),
+        inTurn(
+          () =>
+            new Promise((resolve, reject) => {
+              posixSpawn.async(...args, (err: unknown, result: number) => {
+                if (err) reject(err instanceof Error ? err : new Error(messageOf(err)))
+                else resolve(result)
+              })
+            }),
+        ),
       fileActionsInit: lib.func('int posix_spawn_file_actions_init(void *file_actions)'),
       fileActionsDestroy: lib.func('int posix_spawn_file_actions_destroy(void *file_actions)'),
       addDup2: lib.func('int posix_spawn_file_actions_adddup2(void *file_actions, int fd, int newfd)'),
@@ -109,10 +120,41 @@ function load(): Result<Libc> {
       setDescriptorFlags: (fd, flags) => fcntl(fd, F_SETFD, 'int', flags) as number,
       close: lib.func('int close(int fd)'),
       waitpid: lib.func('int waitpid(int pid, _Out_ int *wstatus, int options)'),
+      kill: lib.func('int kill(int pid, int sig)'),
+      setParentDeathSignal: (signal) => prctl(PR_SET_PDEATHSIG, 'unsigned long', signal) as number,
       errno: () => koffi.errno(),
     })
   } catch (err) {
     return failure(`this C library lacks a call pipe_transport needs (${firstLine(err)}); glibc >= 2.34 has them all`)
+  }
+}
+
+/**
+ * How many posix_spawn calls are handed to koffi at once. koffi refuses an async call while
+ * max_async_calls (256) are queued for its worker threads, and gives each call beyond
+ * resident_async_pools (8) stacks allocated for it alone; its threads, one or two per core, run
+ * only a few at a time anyway. So a fan-out of 1,000 runs waits here, in arrival order, rather
+ * than failing to start: each wait is a fraction of a millisecond per spawn ahead of it.
+ */
+function asyncCallsAtOnce(config: ReturnType<typeof Koffi.config>): number {
+  return Math.max(1, Math.min(config.resident_async_pools ?? 8, (config.max_async_calls ?? 256) - 1))
+}
+
+/** Runs `call`s at most `limit` at once, the others in arrival order as turns come free. */
+function turns(limit: number): <T>(call: () => Promise<T>) => Promise<T> {
+  let active = 0
+  const waiting: (() => void)[] = []
+  return async (call) => {
+    if (active < limit) active++
+    else await new Promise<void>((takeTurn) => waiting.push(takeTurn))
+    try {
+      return await call()
+    } finally {
+      // The turn passes straight to the next caller, or is given back.
+      const next = waiting.shift()
+      if (next) next()
+      else active--
+    }
   }
 }
 

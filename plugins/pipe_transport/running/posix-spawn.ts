@@ -31,6 +31,7 @@ import { OUTPUT_FLAGS, OUTPUT_MODE, outputFileProblem } from './output-files.js'
 import { QuietPipe } from './quiet-pipe.js'
 import { Reaper } from './reaper.js'
 import type { StartedProgram } from './started-program.js'
+import { tooLargeToStart } from './too-large.js'
 import type { ProgramSpec } from '../invocation/program-spec.js'
 import { failure, ok, type Result } from '../util/result.js'
 
@@ -101,7 +102,7 @@ export class PosixSpawner {
       const envp = [...Object.entries(spec.env).map(([name, value]) => `${name}=${value}`), null]
       failed = await libc.posixSpawn(pidOut, spec.program, fileActions, this.attributes, argv, envp)
     } catch (err) {
-      // koffi refuses a call when more than max_async_calls (256) wait for its worker threads.
+      // koffi did not make the call (libc.ts queues the calls below its limit, so this is rare).
       failed = messageOf(err)
     } finally {
       libc.fileActionsDestroy(fileActions)
@@ -200,6 +201,7 @@ function whyNotStarted(spec: ProgramSpec, errno: number): string {
   } catch (err) {
     return `cannot enter directory ${spec.directory}: ${(err as Error).message}`
   }
+  if (errnoName(errno) === 'E2BIG') return tooLargeToStart(spec)
   // The same words as child_process's, so that the log reads alike whichever way it started.
   return `cannot start ${spec.program}: spawn ${spec.program} ${errnoName(errno)}`
 }

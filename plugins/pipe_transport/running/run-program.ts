@@ -20,7 +20,7 @@ import { libc, libcMissing } from './libc.js'
 import { DEV_NULL, openOutputFile } from './output-files.js'
 import { PosixSpawner } from './posix-spawn.js'
 import { QUIET_MS, QuietPipe } from './quiet-pipe.js'
-import { terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
+import { endLeftovers, terminateGroup, trackRunning, untrackRunning } from './process-groups.js'
 import type { ProgramResult, RunOutcome } from './run-outcome.js'
 import type { StartedProgram } from './started-program.js'
 
@@ -130,6 +130,7 @@ async function watch(
   const { status, signal } = await started.exited
   clearTimeout(timer)
   clearTimeout(wake)
+  if (!ending && !spec.keepLeftovers) endLeftovers(pid)
   untrackRunning(pid)
   if (quiet) stderrLine.take(quiet.readNow(OUTPUT_LINE_BYTES))
 

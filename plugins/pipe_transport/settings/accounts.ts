@@ -38,3 +38,8 @@ function entries(file: string): string[][] {
     .filter((line) => line !== '' && !line.startsWith('#'))
     .map((line) => line.split(':'))
 }
+
+/** The name /etc/passwd gives a uid, or `uid N`. */
+export function userName(uid: number, passwdFile = '/etc/passwd'): string {
+  return entries(passwdFile).find(([, , id]) => id === String(uid))?.[0] ?? `uid ${uid}`
+}

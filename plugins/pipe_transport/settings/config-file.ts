@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { iniFromText, type IniGrammar } from './ini-text.js'
 import type { ReadContext } from './instance.js'
 import { formatProblem, type ConfigProblem } from './problems.js'
+import { secretReaderWarnings } from './secret-readers.js'
 import { readSettings } from './settings.js'
 import type { HarakaConfig } from '../types/haraka-types.js'
 import type { Instance, Settings } from './vocabulary.js'
@@ -40,7 +41,8 @@ export function checkConfigFile(
   grammar: IniGrammar,
   context: ReadContext,
 ): LoadedConfig {
-  const read = readSettings(iniFromText(file, bytes === null ? '' : bytes.toString('utf8'), grammar), context)
+  const ini = iniFromText(file, bytes === null ? '' : bytes.toString('utf8'), grammar)
+  const read = readSettings(ini, context)
   const format = (problem: ConfigProblem): string => formatProblem(file, problem)
   // haraka-config gives null for a file it cannot read as well as for a missing one.
   const unreadable = bytes === null && existsSync(file)
@@ -48,11 +50,17 @@ export function checkConfigFile(
     ...(unreadable ? [`${file}: cannot be read by Haraka`] : []),
     ...('errors' in read ? read.errors.map(format) : []),
   ]
+  const routesNothing = bytes !== null && 'settings' in read && read.settings.instances.length === 0
   const warnings = [
     ...(bytes === null && !unreadable
       ? [`${file} is missing, so pipe_transport routes nothing; write it (see docs/configuration.md)`]
       : []),
+    // An emptied file is a reload like any other, but most likely not what was meant.
+    ...(routesNothing
+      ? [`${file} holds no instance, so pipe_transport routes nothing; add one (see docs/configuration.md)`]
+      : []),
     ...read.warnings.map(format),
+    ...('settings' in read ? secretReaderWarnings(file, ini, read.settings.instances).map(format) : []),
   ]
   return { settings: errors.length === 0 && 'settings' in read ? read.settings : undefined, errors, warnings }
 }
@@ -68,22 +76,37 @@ export interface PluginConfig {
   readonly summary: string
 }
 
+/** Why a changed file is not reloaded, to be logged at `level`; the last good config stays. */
+export interface NotReloaded {
+  readonly level: 'warn' | 'error'
+  readonly message: string
+}
+
 /**
  * The plugin's load: the file as haraka-config reads it, watched. Not `get('x.ini')`: haraka-config
  * keeps what it parsed for ever and hands out a deep copy on each get(); for a table of 100,000
  * addresses that is about 22 MB held and 22 MB more copied at every load. `onChange` is called
- * after a change, with why the new file cannot be read (the old one stays cached) or undefined.
+ * after a change, with why the new file is not to be loaded (the old one stays) or undefined.
  */
 export function loadConfigFile(
   installDir: string,
   config: HarakaConfig,
   grammar: IniGrammar,
-  onChange: (error: string | undefined) => void,
+  onChange: (notReloaded: NotReloaded | undefined) => void,
 ): PluginConfig {
   const began = Date.now()
   const file = configFileOf(installDir)
   const bytes = config.get(CONFIG_FILE, 'binary', (err?: unknown) => {
-    onChange(err ? `${file}: cannot be read, keeping the last good config: ${messageOf(err)}` : undefined)
+    if (err) {
+      onChange({ level: 'error', message: `${file}: cannot be read, keeping the last good config: ${messageOf(err)}` })
+    } else if (!existsSync(file)) {
+      // haraka-config keeps the removed file's bytes and hands them out again: a reload would
+      // say "reloaded" of a file that is gone. A removal is most likely a slip, or the first half
+      // of a replacement; the routes stay as they were, and the file is read again once it is back.
+      onChange({ level: 'warn', message: `${file} was removed; keeping the last good config` })
+    } else {
+      onChange(undefined)
+    }
   })
   const checked = checkConfigFile(file, bytes, grammar, {
     installDir,

@@ -87,7 +87,8 @@ export function iniFromText(file: string, text: string, grammar: IniGrammar): In
       addressSize.bytes += end - inAddress[1]
       addressSize.entries++
       inAddress[1] = end
-    } else {
+    } else if (!line.trim().startsWith('[')) {
+      // A line like `[broken` is reported as what it is (readText), not also as an unknown key.
       rest.push(line)
     }
   }
@@ -108,21 +109,56 @@ export function iniFromText(file: string, text: string, grammar: IniGrammar): In
       }
     }
   }
+  const { problems, written } = readText(text, grammar)
   return {
-    sections: grammar.parseIni(file, {}, rest.join('\n')),
+    sections: asWritten(grammar.parseIni(file, {}, rest.join('\n')), written),
     addressLines,
     addressSize,
-    problems: textProblems(text, grammar),
+    problems,
   }
 }
 
 /**
- * Lines haraka-config drops and keys it would keep only the last of, outside the `[NAME.address]`
- * sections (whose lines route-entries.ts checks one by one as it reads them). The walk is
- * haraka-config 1.7's own (lib/readers/ini.js), so both see the same sections, keys and lines.
+ * The parsed sections with each value haraka-config turned into a number put back as the file
+ * writes it: a message then quotes `100000000000000000000000`, not `1e+23`, and `1.50`, not `1.5`.
+ * Every reader takes values as text anyway (ini-values.ts).
+ */
+function asWritten(
+  sections: Record<string, Record<string, unknown>>,
+  written: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>,
+): Record<string, Record<string, unknown>> {
+  for (const [name, keys] of written) {
+    const section = sections[name]
+    if (section === undefined) continue
+    for (const [key, values] of keys) {
+      const parsed = section[key]
+      if (typeof parsed === 'number') section[key] = values.at(-1) ?? parsed
+      else if (Array.isArray(parsed))
+        section[key] = parsed.map((item: unknown, index) => (typeof item === 'number' ? (values[index] ?? item) : item))
+    }
+  }
+  return sections
+}
+
+/**
+ * Lines haraka-config drops or misreads and keys it would keep only the last of, outside the
+ * `[NAME.address]` sections (whose lines route-entries.ts checks one by one as it reads them).
  */
 export function textProblems(text: string, grammar: Pick<IniGrammar, 'regex' | 'unsafeKeys'>): ConfigProblem[] {
+  return readText(text, grammar).problems
+}
+
+/**
+ * What the text says beside haraka-config's parse of it: the problems that parse hides, and each
+ * value as written, by section and key (each `key[]` line's, in order). The walk is haraka-config
+ * 1.7's own (lib/readers/ini.js), so both see the same sections, keys and lines.
+ */
+function readText(
+  text: string,
+  grammar: Pick<IniGrammar, 'regex' | 'unsafeKeys'>,
+): { problems: ConfigProblem[]; written: Map<string, Map<string, string[]>> } {
   const { regex, unsafeKeys } = grammar
+  const written = new Map<string, Map<string, string[]>>()
   const problems: { line: number; error: ConfigProblem }[] = []
   /** Where each key was set, by section, in file order; `list` for `key[] = v`, which adds to a list. */
   const settings = new Map<string, Map<string, { line: number; list: boolean }[]>>()
@@ -157,6 +193,11 @@ export function textProblems(text: string, grammar: Pick<IniGrammar, 'regex' | '
     const at = pending === '' ? number : pendingLine
     pending = ''
     const param = regex.param.exec(line)
+    // `[broken` is a key to haraka-config's grammar, which takes `[` and `]` in keys for `key[]`.
+    if (line.trim().startsWith('[')) {
+      problems.push({ line: at, error: notASection(section, at, line, param !== null) })
+      continue
+    }
     if (!param) {
       problems.push({ line: at, error: unreadable(section, at, line) })
       continue
@@ -172,6 +213,11 @@ export function textProblems(text: string, grammar: Pick<IniGrammar, 'regex' | '
       continue
     }
     tracked.set(key, [...(tracked.get(key) ?? []), { line: at, list }])
+    const value = param[2]
+    if (value !== undefined) {
+      const values = sectionKeys(written, section)
+      values.set(key, [...(list ? (values.get(key) ?? []) : []), value])
+    }
   }
   if (pending !== '') {
     const message = `line ${pendingLine} ends with "\\", which continues it on the next line, but no line follows: haraka-config drops it`
@@ -183,7 +229,7 @@ export function textProblems(text: string, grammar: Pick<IniGrammar, 'regex' | '
       if (repeated) problems.push({ line: seen[0]?.line ?? 0, error: { section: name, key, message: repeated } })
     }
   }
-  return problems.sort((a, b) => a.line - b.line).map((problem) => problem.error)
+  return { problems: problems.sort((a, b) => a.line - b.line).map((problem) => problem.error), written }
 }
 
 function sectionKeys<Setting>(settings: Map<string, Map<string, Setting[]>>, section: string): Map<string, Setting[]> {
@@ -204,17 +250,31 @@ function repetition(seen: readonly { line: number; list: boolean }[], key: strin
   return `is set on lines ${where}: haraka-config keeps only the last; write it once`
 }
 
-/** Says why haraka-config drops a line, naming the key as well as it can be made out. */
-function unreadable(section: string, number: number, line: string): ConfigProblem {
+/**
+ * A line that starts like a section and is not one: haraka-config drops it, or reads it as a key
+ * (`[broken`), and either way the keys after it stay in the section before.
+ */
+function notASection(section: string, number: number, line: string, readAsKey: boolean): ConfigProblem {
   const text = line.trim()
-  if (text.startsWith('[')) {
+  if (!text.includes(']')) {
     return {
       section,
       message:
-        `line ${number}, "${text}", is dropped by haraka-config: a section line holds only [NAME] (comments go on lines of their own), ` +
-        `so the keys after it count as [${section}]'s`,
+        `line ${number}, "${text}", is not a section line: it has no closing "]", so haraka-config ` +
+        `${readAsKey ? 'reads it as a key' : 'drops it'}, and the keys after it as [${section}]'s; write ${text}]`,
     }
   }
+  return {
+    section,
+    message:
+      `line ${number}, "${text}", is ${readAsKey ? 'read as a key' : 'dropped'} by haraka-config: a section line holds only [NAME] (comments go on lines of their own), ` +
+      `so the keys after it count as [${section}]'s`,
+  }
+}
+
+/** Says why haraka-config drops a line, naming the key as well as it can be made out. */
+function unreadable(section: string, number: number, line: string): ConfigProblem {
+  const text = line.trim()
   const equals = text.indexOf('=')
   const key = (equals < 0 ? text : text.slice(0, equals)).trim()
   if (key === '')

@@ -1,4 +1,5 @@
 // One instance section (`[NAME]`, with [main] as its defaults) into an Instance.
+import { checkArgumentSpace } from './argument-space.js'
 import { readCheckProgram } from './check-program.js'
 import { readCircuitBreaker } from './circuit-breaker.js'
 import { readDomains } from './domains.js'
@@ -31,6 +32,7 @@ export const DEFAULTS = {
   code_preset: 'seed',
   line_endings: 'lf',
   reply_text: 'map',
+  leftover_processes: 'kill',
 } as const
 
 export interface ReadContext {
@@ -79,7 +81,7 @@ export function readInstance(
     }
   }
 
-  return {
+  const instance: Instance = {
     name,
     program,
     arguments: parsedArguments.ok ? parsedArguments.value : [],
@@ -94,6 +96,7 @@ export function readInstance(
     exitCodes: readExitCodes(name, sections, PRESETS[preset], problems),
     statusFromStderr: reader.flag('status_from_stderr'),
     replyText: reader.choice('reply_text', ['map', 'stderr', 'stdout'], DEFAULTS.reply_text),
+    keepLeftovers: reader.choice('leftover_processes', ['kill', 'keep'], DEFAULTS.leftover_processes) === 'keep',
     shape,
     recipientLimit,
     acceptsAtRcpt: reader.flag('check_recipient'),
@@ -101,6 +104,8 @@ export function readInstance(
     checkProgram: readCheckProgram(reader, installDir),
     circuitBreaker: readCircuitBreaker(reader),
   }
+  if (parsedArguments.ok) checkArgumentSpace(instance, problems)
+  return instance
 }
 
 function readShape(reader: SectionReader, recipientLimit: number | undefined): MessageShape {

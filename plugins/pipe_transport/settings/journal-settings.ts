@@ -15,6 +15,12 @@ export function readJournalConfig(main: SectionReader, installDir: string): Jour
   const isRedis = /^rediss?:\/\//.test(store)
   if (!['local', 'off'].includes(store) && !(isRedis && URL.canParse(store))) {
     main.fail('journal', `"${store}" must be local, off or redis://HOST:PORT/DB`)
+  } else if (isRedis && new URL(store).hostname === '') {
+    // The client would take 127.0.0.1:6379 without a word: a journal elsewhere than meant.
+    main.fail(
+      'journal',
+      `"${store}" names no host: write redis://HOST:PORT/DB (redis://127.0.0.1:6379/0 for a Redis on this host)`,
+    )
   }
   return {
     store,

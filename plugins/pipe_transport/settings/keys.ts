@@ -33,6 +33,7 @@ export const INSTANCE_KEYS = [
   'check_cache',
   'lowercase_local_part',
   ...CIRCUIT_BREAKER_KEYS,
+  'leftover_processes',
 ] as const
 
 export const JOURNAL_KEYS = ['journal', 'journal_directory', 'journal_days', 'journal_unavailable'] as const

@@ -45,7 +45,7 @@ function chainProblem(path: string, who: ProgramIdentity): string | undefined {
 }
 
 /** `/a/b/c` -> `/`, `/a`, `/a/b`, `/a/b/c`. */
-function ancestors(directory: string): string[] {
+export function ancestors(directory: string): string[] {
   const { root } = parse(directory)
   const names = directory
     .slice(root.length)

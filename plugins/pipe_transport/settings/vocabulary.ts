@@ -91,6 +91,11 @@ export interface Instance {
   readonly statusFromStderr: boolean
   /** Where a failed run's reply text comes from: the exit-code map, or the program's own words. */
   readonly replyText: ReplyTextSource
+  /**
+   * `leftover_processes = keep`: what the program leaves running in its process group when it
+   * exits is left alone (a daemon started on purpose); by default it is ended.
+   */
+  readonly keepLeftovers: boolean
   readonly shape: MessageShape
   /** Most recipients per transaction (and so per program run); undefined for no limit. */
   readonly recipientLimit: number | undefined
