@@ -403,7 +403,7 @@ describe('settings', () => {
     ])
     // 3 MB of short words: more than all of them together may be.
     assert.deepEqual(errors({ main: {}, one: { ...one, arguments: 'xxx '.repeat(750_000) } }), [
-      `f.ini [one] arguments: the program's arguments (${17 + 750_000 * 12} bytes) and environment (3570 bytes) need more than the 2097152 bytes Linux allows them (a quarter of the stack limit, 8388608 bytes, within 128 KiB to 6 MiB; macros counted at 256 bytes each); shorten them`,
+      `f.ini [one] arguments: the program's arguments (${17 + 750_000 * 12} bytes) and environment (4667 bytes) need more than the 2097152 bytes Linux allows them (a quarter of the stack limit, 8388608 bytes, within 128 KiB to 6 MiB; macros counted at 256 bytes each); shorten them`,
     ])
     assert.deepEqual(errors({ main: {}, one, 'one.env': { BIG: 'y'.repeat(200_000) } }), [
       'f.ini [one.env] BIG: "BIG=" and its value take 200005 bytes, more than the 131072 bytes Linux allows one variable',
@@ -412,7 +412,7 @@ describe('settings', () => {
     const perRecipient = { ...one, arguments: `${'z'.repeat(100_000)}\${recipient}` }
     assert.deepEqual(errors({ main: {}, one: perRecipient }), [])
     assert.deepEqual(errors({ main: {}, one: { ...perRecipient, recipient_limit: 30 } }), [
-      `f.ini [one] arguments: the program's arguments (${17 + 30 * (100_000 + 256 + 1 + 8)} bytes for 30 recipients) and environment (3570 bytes) need more than the 2097152 bytes Linux allows them (a quarter of the stack limit, 8388608 bytes, within 128 KiB to 6 MiB; macros counted at 256 bytes each); shorten them, or lower recipient_limit`,
+      `f.ini [one] arguments: the program's arguments (${17 + 30 * (100_000 + 256 + 1 + 8)} bytes for 30 recipients) and environment (4667 bytes) need more than the 2097152 bytes Linux allows them (a quarter of the stack limit, 8388608 bytes, within 128 KiB to 6 MiB; macros counted at 256 bytes each); shorten them, or lower recipient_limit`,
     ])
   })
 

@@ -38,9 +38,10 @@ const FORCE_CHILD_PROCESS = process.env['PIPE_TRANSPORT_SPAWNER'] === 'child_pro
 
 /**
  * pipe-transport-try sets `PIPE_TRANSPORT_ECHO_STDERR=1` in its own process: every program's
- * stderr is then shown to the operator trying the config, as well as going to error_file.
+ * stderr is then shown to the operator trying the config, as well as going to error_file. Read at
+ * each run, not at load: the try command may have loaded this module before it sets it.
  */
-const ECHO_STDERR = process.env['PIPE_TRANSPORT_ECHO_STDERR'] === '1'
+const echoStderr = (): boolean => process.env['PIPE_TRANSPORT_ECHO_STDERR'] === '1'
 const posixSpawner = libc && !FORCE_CHILD_PROCESS ? new PosixSpawner(libc) : undefined
 
 /** How programs start in this process, for the one log line at start. */
@@ -77,7 +78,7 @@ export async function runProgram(spec: ProgramSpec, input: ProgramInput): Promis
       if (spec.capture.stdout) output = await openOutputFile(spec.outputFile, 'output_file')
       if (spec.capture.stderr) error = await openOutputFile(spec.errorFile, 'error_file')
       // Only a failure's first line is wanted when stderr goes nowhere else.
-      const quiet = spec.errorFile === DEV_NULL && !ECHO_STDERR
+      const quiet = spec.errorFile === DEV_NULL && !echoStderr()
       started = await posixSpawner.start(spec, 'bytes' in input ? input.bytes : undefined, quiet)
     } else {
       output = await openOutputFile(spec.outputFile, 'output_file')
@@ -114,7 +115,7 @@ async function watch(
   const streamed = stderr instanceof QuietPipe ? undefined : stderr
   const copies: Promise<void>[] = []
   if (stdout) copies.push(copyOutput(stdout, files.output, stdoutLine))
-  if (streamed) copies.push(copyOutput(streamed, files.error, stderrLine, ECHO_STDERR))
+  if (streamed) copies.push(copyOutput(streamed, files.error, stderrLine, echoStderr()))
   const wake = quiet && setTimeout(() => copies.push(copyOutput(quiet.wake(), undefined, stderrLine)), QUIET_MS)
 
   let ending: RunOutcome | undefined // set when the plugin, not the program, decided how this ends
