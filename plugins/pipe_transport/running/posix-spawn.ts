@@ -29,6 +29,7 @@ import {
 } from './libc.js'
 import { OUTPUT_FLAGS, OUTPUT_MODE, outputFileProblem } from './output-files.js'
 import { Reaper } from './reaper.js'
+import { startFailure } from './start-failure.js'
 import type { StartedProgram } from './started-program.js'
 import type { ProgramSpec } from '../invocation/program-spec.js'
 import { failure, ok, type Result } from '../util/result.js'
@@ -172,7 +173,7 @@ function whyNotStarted(spec: ProgramSpec, errno: number): string {
     return `cannot enter directory ${spec.directory}: ${(err as Error).message}`
   }
   // The same words as child_process's, so that the log reads alike whichever way it started.
-  return `cannot start ${spec.program}: spawn ${spec.program} ${errnoName(errno)}`
+  return startFailure(spec.program, errnoName(errno))
 }
 
 function errnoName(errno: number): string {
