@@ -4,6 +4,7 @@ import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
+import { lookupUser } from '../../plugins/pipe_transport/settings/accounts.js'
 import { HARAKA_SECRET, Haraka } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
 import { rssBytes, survivorsAfter, waitForFile } from './processes.js'
@@ -63,7 +64,7 @@ wait`,
       `cat > /dev/null\ntouch "${work.path('busy-started')}-$1"\n[ "$1" = a ] && exec sleep 1.5\nexec sleep 300`,
     )
     const flood = work.shell('flood', 'cat > /dev/null\nhead -c 1073741824 /dev/zero\nhead -c 1073741824 /dev/zero >&2')
-    const identity = work.shell('identity', 'cat > /dev/null\nid -u\nid -g\npwd')
+    const identity = work.shell('identity', 'cat > /dev/null\nid -u\nid -g\npwd\necho "$HOME $LOGNAME $SHELL"')
     // The unprivileged user must be able to reach its program and working directory.
     if (runningAsRoot) chmodSync(work.dir, 0o755)
     haraka = await Haraka.start({
@@ -247,8 +248,11 @@ output_file = ${work.path('id.out')}
     assert.equal(reply?.code, 250)
     const { env, stdinBytes } = report('env.out')
     const queueId = /\(([^)]+)\)$/.exec(reply?.text ?? '')?.[1] ?? ''
+    // Haraka's own user here (no `user`): its passwd entry, as Postfix's local(8) gives HOME, LOGNAME, SHELL.
+    const account = lookupUser(String(process.getuid?.()))
     assert.deepEqual(env, {
       PATH: '/bin',
+      ...(account && { HOME: account.home, LOGNAME: account.name, SHELL: account.shell }),
       LANG: 'C.UTF-8',
       SENDER: 's@origin.test',
       RECIPIENT: 'Who@env.test',
@@ -393,13 +397,18 @@ output_file = ${work.path('id.out')}
     assert.ok(growth < 64 * 1024 * 1024, `Haraka grew by ${growth} bytes for 2 GB of program output`)
   })
 
-  it('runs as user and group, in directory', { skip: runningAsRoot ? false : 'needs root' }, async () => {
-    const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@id.test'], message: MESSAGE })
-    assert.equal(reply?.code, 250)
-    const nobody = /^nobody:[^:]*:(\d+):/m.exec(readFileSync('/etc/passwd', 'utf8'))?.[1]
-    const nogroup = /^nogroup:[^:]*:(\d+):/m.exec(readFileSync('/etc/group', 'utf8'))?.[1]
-    assert.equal(work.take('id.out').toString(), `${nobody}\n${nogroup}\n${work.dir}\n`)
-  })
+  it(
+    'runs as user and group, in directory, with HOME, LOGNAME and SHELL of that user',
+    { skip: runningAsRoot ? false : 'needs root' },
+    async () => {
+      const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@id.test'], message: MESSAGE })
+      assert.equal(reply?.code, 250)
+      const nobody = /^nobody:[^:]*:(\d+):/m.exec(readFileSync('/etc/passwd', 'utf8'))?.[1]
+      const nogroup = /^nogroup:[^:]*:(\d+):/m.exec(readFileSync('/etc/group', 'utf8'))?.[1]
+      const { home, name, shell } = lookupUser('nobody') ?? { home: '?', name: '?', shell: '?' }
+      assert.equal(work.take('id.out').toString(), `${nobody}\n${nogroup}\n${work.dir}\n${home} ${name} ${shell}\n`)
+    },
+  )
 
   it('survives a client that disconnects right after the final dot', async () => {
     const socket = connect(haraka.port, '127.0.0.1')

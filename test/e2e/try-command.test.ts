@@ -122,6 +122,45 @@ describe('the try command', () => {
     assert.equal(work.take('runs').toString(), 'ran\n')
   })
 
+  it('runs a second try of the same message again, the journal being off for a try unless --journal', async () => {
+    const { dir: journaled } = await Haraka.install({
+      hostList: ['try.test'],
+      ini: `[main]\njournal = local\njournal_directory = ${work.path('journal')}\n\n[tried]\nprogram_name = ${program}\narguments = 0\ndomain = try.test\n`,
+    })
+    try {
+      const tried = (extra: readonly string[]): Promise<Run> =>
+        tryCommand(journaled, [
+          '-c',
+          journaled,
+          '--from',
+          's@origin.test',
+          '--to',
+          'j@try.test',
+          '--message',
+          message,
+          ...extra,
+        ])
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        const run = await tried([])
+        assert.equal(run.status, 0, run.stderr)
+        assert.match(
+          run.stderr,
+          /^pipe-transport-try: the delivery journal is off for this try, so it runs the program even for a message delivered before \(--journal uses it\)$/m,
+        )
+        assert.match(run.stdout, /^<<< 250 Message Queued \(\S+\)$/m)
+      }
+      assert.equal(work.take('runs').toString(), 'ran\nran\n')
+      const first = await tried(['--journal'])
+      const second = await tried(['--journal'])
+      assert.doesNotMatch(first.stderr + second.stderr, /journal is off/)
+      assert.match(first.stdout, /^<<< 250 Message Queued \(\S+\)$/m)
+      assert.match(second.stdout, /^<<< 250 2\.0\.0 already delivered \(pipe_transport delivery journal\) \(\S+\)$/m)
+      assert.equal(work.take('runs').toString(), 'ran\n')
+    } finally {
+      rmSync(journaled, { recursive: true, force: true })
+    }
+  })
+
   it('exits 1 and shows the refusal when the program fails', async () => {
     const run = await tryCommand(dir, [
       '-c',
