@@ -5,7 +5,7 @@ import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
 import { lookupUser } from '../../plugins/pipe_transport/settings/accounts.js'
-import { HARAKA_SECRET, Haraka } from './harness.js'
+import { HARAKA_SECRET, Haraka, writeProgram } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
 import { rssBytes, survivorsAfter, waitForFile } from './processes.js'
 import { sendMail } from './smtp.js'
@@ -318,6 +318,15 @@ output_file = ${work.path('id.out')}
       const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@vanish.test'], message: MESSAGE })
       assert.equal(reply?.code, 450)
       await haraka.waitForLog(/cause="cannot start \S+vanishing: spawn \S+vanishing EACCES"/)
+    })
+
+    it('a script whose #! interpreter has disappeared: the interpreter is named', async () => {
+      writeProgram(work.dir, 'vanishing', '#!/usr/bin/perl5.99 -w\nprint "never"\n')
+      const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@vanish.test'], message: MESSAGE })
+      assert.equal(reply?.code, 450)
+      await haraka.waitForLog(
+        /cause="cannot start (\S+vanishing): its #! interpreter \/usr\/bin\/perl5\.99 does not exist \(spawn \1 ENOENT\)"/,
+      )
     })
 
     it('an output file that cannot be opened', async () => {

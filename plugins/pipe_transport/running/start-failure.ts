@@ -10,5 +10,5 @@ export function startFailure(program: string, code: string): string {
   if (code !== 'ENOENT' || !existsSync(program)) return `cannot start ${program}: ${spawned}`
   const shebang = shebangOf(program)
   if (shebang === undefined || existsSync(shebang.interpreter)) return `cannot start ${program}: ${spawned}`
-  return `cannot start ${program}: its interpreter ${shebang.interpreter} ("${shebang.line}") does not exist (${spawned})`
+  return `cannot start ${program}: its #! interpreter ${shebang.interpreter} does not exist (${spawned})`
 }
