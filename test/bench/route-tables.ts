@@ -48,7 +48,7 @@ function tableIni(program: string, changed = 'data0'): string {
 function tableSettings(program: string): Settings {
   const read = readSettings(iniFromText('pipe_transport.ini', tableIni(program), harakaConfigGrammar(require)), {
     installDir: '/',
-    runningAsRoot: false,
+    haraka: { root: false, account: undefined },
   })
   if ('errors' in read) throw new Error(read.errors.map((error) => error.message).join('; '))
   return read.settings

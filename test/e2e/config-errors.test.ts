@@ -228,6 +228,44 @@ describe('what haraka-config would lose, at start', () => {
   })
 })
 
+describe('what an operator means and haraka-config reads otherwise, at start', () => {
+  it('refuses inline comments, quotes kept as part of a value, and a command line in program_name', async () => {
+    const ini = [
+      '[main]',
+      'journal = off',
+      '[rt]',
+      'program_name = /usr/bin/rt-mailgate --queue x',
+      "arguments = --queue ${route_data} --url http://rt.example.com/ ; RT's URL",
+      '[rt.address]',
+      'billing@example.com = billing   ; the billing queue',
+      'support@example.com = general',
+      '[momentum]',
+      'program_name = "/bin/cat"',
+      'domain = momentum.test # the old domain',
+    ].join('\n')
+    const { code, log } = await Haraka.startExpectingRefusal({ ini })
+    assert.notEqual(code, 0)
+    const crit = log
+      .split('\n')
+      .filter((line) => line.includes('[CRIT] [-] [pipe_transport]'))
+      .map((line) => line.replace(/^.*\[pipe_transport\] \S+\/config\/pipe_transport\.ini /, ''))
+    const comment = (what: string): string =>
+      `"${what}" would be part of the value: inline comments are not comments in haraka-config ini; put the comment on a line of its own`
+    assert.deepEqual(crit.sort(), [
+      `[momentum] domain: line 11: ${comment('# the old domain')}`,
+      '[momentum] program_name: line 10: haraka-config keeps the quotes of "/bin/cat" as part of the value; write "program_name = /bin/cat"',
+      `[rt.address] billing@example.com: ${comment('; the billing queue')}`,
+      `[rt] arguments: line 5: ${comment("; RT's URL")}`,
+      // Debian's rt-mailgate is not installed here.
+      '[rt] program_name: "/usr/bin/rt-mailgate --queue x" holds arguments: program_name names the file alone, and the arguments go in arguments; /usr/bin/rt-mailgate does not exist either',
+    ])
+    assert.match(
+      log,
+      /Caught exception:5 error\(s\) in \S+\/config\/pipe_transport\.ini, listed above; Haraka cannot start\n/,
+    )
+  })
+})
+
 describe('configuration errors of routing by address', () => {
   it('names the section and key of every bad address entry, and both instances of a conflict', async () => {
     const { code, log } = await Haraka.startExpectingRefusal({
@@ -277,10 +315,10 @@ abuse@ = yes
         '[main] recipient_delimiter: "+@" must be one or more characters other than white space, @, comma, " and \\, e.g. + or +-',
         '[main.address]: addresses are routed by an instance: use [NAME.address] beside [NAME]',
         '[rt] x_original_to: needs recipient_limit = 1: a message can name only one X-Original-To recipient',
-        '[rt.address] nobody-here: must be an address (local@domain) or @domain; internationalised domains in xn-- form',
+        '[rt.address] nobody-here: must be an address (local@domain) or @domain',
         '[rt.address] dash@example.test: route data "-x" must not start with "-"',
         '[rt.address] Twice@example.test: twice@example.test is listed twice',
-        '[rt.address] star*@example.test = x: haraka-config cannot read this line; an address key may hold letters, digits and . _ + - / : @ only',
+        '[rt.address] star*@example.test = x: is not "address" or "address = route data": an address may hold letters, digits and . _ + - / : @ only',
         '[rt.address] @example.test: is already routed by [other]',
         '[other.address] support@example.test: is already routed by [rt]',
         '[lonely] domain: is required, or a [lonely.address] section: the recipients this instance delivers',

@@ -108,8 +108,8 @@ describe('Prometheus metrics of a Haraka cluster (nodes = 2)', () => {
         '{"instance_name":"ok"} 9',
       ],
       'sum by (instance_name, answer, source) (pipe_transport_recipient_checks_total)': [
-        '{"answer":"exists","instance_name":"checked","source":"program"} 2',
-        '{"answer":"unknown","instance_name":"checked","source":"program"} 1',
+        '{"answer":"accept","instance_name":"checked","source":"program"} 2',
+        '{"answer":"refuse","instance_name":"checked","source":"program"} 1',
       ],
       'sum by (instance_name) (pipe_transport_programs_running)': [
         '{"instance_name":"checked"} 0',

@@ -190,6 +190,32 @@ describe('the transaction line of a message the journal defers', () => {
   })
 })
 
+describe('an inline comment at a live reload', () => {
+  const work = new Scratch()
+  let haraka: Haraka
+  const ini = (route: string): string =>
+    `[rt]\nprogram_name = ${work.path('rt')}\narguments = --queue \${route_data}\n\n[rt.address]\nbilling@rt.test = ${route}\n`
+
+  before(async () => {
+    work.shell('rt', `cat > /dev/null\nprintf '%s\\n' "$@" >> "${work.path('argv')}"`)
+    haraka = await Haraka.start({ hostList: ['rt.test'], ini: ini('billing') })
+  })
+
+  after(async () => {
+    await haraka?.stop()
+    work.remove()
+  })
+
+  it('is refused as at start, and the last good config stays: the route data is still "billing"', async () => {
+    haraka.writeIni(ini('billing   ; the billing queue'))
+    await haraka.waitForLog(
+      /\[CRIT\] \[-\] \[pipe_transport\] \S+pipe_transport\.ini \[rt\.address\] billing@rt\.test: "; the billing queue" would be part of the value: inline comments are not comments in haraka-config ini; put the comment on a line of its own\n(?:[^\n]*\n)*?[^\n]*pipe_transport\.ini: not reloaded, the last good config stays in force/,
+    )
+    assert.equal(await reply(haraka, 'billing@rt.test'), '250 Message Queued')
+    assert.deepEqual(work.takeLines('argv'), ['--queue', 'billing'])
+  })
+})
+
 describe('no pipe_transport.ini', () => {
   let haraka: Haraka
 

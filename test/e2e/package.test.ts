@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { Haraka, REPO } from './harness.js'
@@ -149,7 +149,22 @@ describe('the npm package in a haraka -i install dir', () => {
         env: { ...process.env, PATH: `${join(REPO, 'node_modules', '.bin')}:${process.env['PATH'] ?? ''}` },
       },
     )
-    assert.match(stdout, /^RCPT TO:<x@package\.test> {2}routed to \[packaged\]$/m)
+    assert.match(stdout, /^RCPT TO:<x@package\.test> {2}routed to \[packaged\]; Haraka's rcpt plugins decide/m)
     assert.match(stdout, /^\[packaged\] runs \/bin\/cat once for x@package\.test$/m)
+  })
+
+  it('runs the try command --dry-run without a Haraka, with its own haraka-config and address parser', async () => {
+    const { stdout, stderr } = await run(
+      join(dir, 'node_modules', '.bin', 'pipe-transport-try'),
+      ['-c', dir, '--dry-run', '--to', 'kundendienst@package.test'],
+      // This node, and no haraka command, on PATH.
+      { cwd: tmpdir(), env: { ...process.env, PATH: `${dirname(process.execPath)}:/usr/bin:/bin` } },
+    )
+    assert.match(
+      stderr,
+      /^pipe-transport-try: no Haraka found; --dry-run reads the config with this command's own haraka-config$/m,
+    )
+    assert.match(stdout, /^RCPT TO:<kundendienst@package\.test> {2}routed to \[packaged\]/m)
+    assert.match(stdout, /^ {2}argv {9}\["\/bin\/cat"\]$/m)
   })
 })

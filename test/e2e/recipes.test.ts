@@ -3,10 +3,9 @@
 // `directory` are dropped (their accounts and folders belong to the real installations).
 // dovecot-lda, mlmmj and procmail also run for real in real-programs.test.ts.
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { Haraka, REPO } from './harness.js'
+import { documentedRecipes } from './documented-recipes.js'
+import { Haraka } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
 import { sendMail } from './smtp.js'
 
@@ -27,8 +26,8 @@ interface Expectation {
   readonly preface?: string
 }
 
-const RT = '/opt/rt5/bin/rt-mailgate'
-const RT_URL = ['--url', 'https://rt.example.com/']
+const RT = '/usr/bin/rt-mailgate'
+const RT_URL = ['--timeout', '110', '--url', 'https://rt.example.com/']
 const MAILMAN = '/usr/lib/mailman/mail/mailman'
 
 /** Per recipe (as docs/recipes.md's `<!-- recipe: NAME -->` markers name them), the recipients it must route. */
@@ -93,13 +92,13 @@ const EXPECTED: Readonly<Record<string, readonly Expectation[]>> = {
     {
       to: 'alice+work@example.com',
       program: '/usr/lib/dovecot/dovecot-lda',
-      argv: ['-f', 'bob@origin.test', '-d', 'alice@example.com', '-m', 'work', '-a', 'alice+work@example.com'],
+      argv: ['-e', '-f', 'bob@origin.test', '-d', 'alice@example.com', '-m', 'work', '-a', 'alice+work@example.com'],
       preface: 'Return-Path: <bob@origin.test>\nDelivered-To: alice+work@example.com\n',
     },
     {
       to: 'alice@example.com',
       program: '/usr/lib/dovecot/dovecot-lda',
-      argv: ['-f', 'bob@origin.test', '-d', 'alice@example.com', '-m', '', '-a', 'alice@example.com'],
+      argv: ['-e', '-f', 'bob@origin.test', '-d', 'alice@example.com', '-m', '', '-a', 'alice@example.com'],
     },
   ],
   procmail: [
@@ -111,9 +110,18 @@ const EXPECTED: Readonly<Record<string, readonly Expectation[]>> = {
   ],
   maildrop: [
     {
-      to: 'dave+x@example.com',
+      to: 'Dave+x@example.com',
       program: '/usr/bin/maildrop',
-      argv: ['-d', 'dave@example.com', 'x', 'dave+x@example.com', 'dave', 'example.com', 'bob@origin.test'],
+      argv: ['-d', 'dave', 'x', 'dave+x@example.com', 'dave', 'example.com', 'bob@origin.test'],
+      preface: 'Return-Path: <bob@origin.test>\nDelivered-To: Dave+x@example.com\n',
+    },
+  ],
+  'public-inbox': [
+    {
+      to: 'Team@Lists.example.com',
+      program: '/usr/bin/public-inbox-mda',
+      argv: [],
+      env: { ORIGINAL_RECIPIENT: 'Team@Lists.example.com' },
     },
   ],
   redmine: [
@@ -150,15 +158,6 @@ const EXPECTED: Readonly<Record<string, readonly Expectation[]>> = {
   discourse: [
     { to: 'anyone@forum.example.com', program: '/usr/local/bin/receive-mail', argv: ['anyone@forum.example.com'] },
   ],
-}
-
-/** docs/recipes.md's recipes: the ini block after each `<!-- recipe: NAME -->` marker. */
-function documentedRecipes(): Map<string, string> {
-  const page = readFileSync(join(REPO, 'docs', 'recipes.md'), 'utf8')
-  const recipes = new Map<string, string>()
-  for (const match of page.matchAll(/<!-- recipe: ([\w-]+) -->\n```ini\n([\s\S]*?)```/g))
-    recipes.set(match[1] ?? '', match[2] ?? '')
-  return recipes
 }
 
 describe('the recipes of docs/recipes.md', () => {

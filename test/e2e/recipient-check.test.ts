@@ -20,6 +20,7 @@ case "$USER" in
   known*) exit 0;;
   unknown*) exit 67;;
   mapped*) exit 5;;
+  delivery*) exit 6;;
   tempfail*) exit 75;;
   hang*) exec sleep 30;;
 esac
@@ -27,7 +28,7 @@ exit 1`,
     )
     const deliver = work.shell('deliver', `cat > /dev/null\necho "$*" >> "${work.path('runs.log')}"`)
     haraka = await Haraka.start({
-      hostList: ['check.test'],
+      hostList: ['check.test', 'getent.test'],
       ini: `
 [checked]
 program_name = ${deliver}
@@ -39,8 +40,18 @@ check_arguments = user \${user}@\${domain}
 check_timeout = 1
 check_cache = 600
 
+[checked.check_codes]
+5 = refuse
+
 [checked.code]
-5 = 550 5.1.1 not one of ours
+6 = 550 5.1.1 a status of the delivery program
+
+[getent]
+program_name = ${deliver}
+arguments = \${recipient}
+domain = getent.test
+check_program = /usr/bin/getent
+check_arguments = passwd \${user}
 `,
     })
   })
@@ -69,12 +80,13 @@ check_cache = 600
     ])
   })
 
-  it('refuses a status the instance maps to 5xx, and defers on 4xx, on a timeout, and on anything else', async () => {
+  it('refuses a status check_codes maps to refuse, and defers on 75, on a timeout, and on anything else', async () => {
     assert.deepEqual(await send(['mapped@check.test']), [
       'mapped@check.test: 550 5.1.1 mapped@check.test: no such recipient here',
       'final: none',
     ])
-    for (const rcpt of ['tempfail@check.test', 'hang@check.test', 'other@check.test']) {
+    // [checked.code] is the delivery program's: its 550 for status 6 does not make the check refuse.
+    for (const rcpt of ['tempfail@check.test', 'hang@check.test', 'other@check.test', 'delivery@check.test']) {
       assert.deepEqual(
         await send([rcpt]),
         [`${rcpt}: 450 4.3.0 ${rcpt}: cannot check this recipient now, try again later`, 'final: none'],
@@ -86,6 +98,17 @@ check_cache = 600
     )
     assert.deepEqual(work.takeLines('runs.log'), [])
     work.take('checks.log')
+  })
+
+  it('refuses with 550 a user getent passwd does not know (its exit 2), and accepts one it knows', async () => {
+    assert.deepEqual(await send(['root@getent.test', 'no-such-user-here@getent.test']), [
+      'no-such-user-here@getent.test: 550 5.1.1 no-such-user-here@getent.test: no such recipient here',
+      'final: 250',
+    ])
+    assert.deepEqual(work.takeLines('runs.log'), ['root@getent.test'])
+    await haraka.waitForLog(
+      /\[INFO\] .*\[pipe_transport\] recipient check instance=getent rcpt=no-such-user-here@getent\.test ended="exit 2" answer="550 5\.1\.1 /,
+    )
   })
 
   it('keeps answers for check_cache seconds, but never a 4xx', async () => {

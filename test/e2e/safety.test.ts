@@ -4,7 +4,8 @@ import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
-import { HARAKA_SECRET, Haraka } from './harness.js'
+import { lookupUser } from '../../plugins/pipe_transport/settings/accounts.js'
+import { HARAKA_SECRET, Haraka, writeProgram } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
 import { rssBytes, survivorsAfter, waitForFile } from './processes.js'
 import { sendMail } from './smtp.js'
@@ -63,7 +64,7 @@ wait`,
       `cat > /dev/null\ntouch "${work.path('busy-started')}-$1"\n[ "$1" = a ] && exec sleep 1.5\nexec sleep 300`,
     )
     const flood = work.shell('flood', 'cat > /dev/null\nhead -c 1073741824 /dev/zero\nhead -c 1073741824 /dev/zero >&2')
-    const identity = work.shell('identity', 'cat > /dev/null\nid -u\nid -g\npwd')
+    const identity = work.shell('identity', 'cat > /dev/null\nid -u\nid -g\npwd\necho "$HOME $LOGNAME $SHELL"')
     // The unprivileged user must be able to reach its program and working directory.
     if (runningAsRoot) chmodSync(work.dir, 0o755)
     haraka = await Haraka.start({
@@ -255,8 +256,11 @@ output_file = ${work.path('id.out')}
     const queueId = /\(([^)]+)\)$/.exec(reply?.text ?? '')?.[1] ?? ''
     // Derived from the message and the recipient: delivery-id.test.ts shows when it is the same.
     assert.match(env['DELIVERY_ID'] ?? '', /^[0-9a-f]{32}$/)
+    // Haraka's own user here (no `user`): its passwd entry, as Postfix's local(8) gives HOME, LOGNAME, SHELL.
+    const account = lookupUser(String(process.getuid?.()))
     assert.deepEqual(env, {
       PATH: '/bin',
+      ...(account && { HOME: account.home, LOGNAME: account.name, SHELL: account.shell }),
       LANG: 'C.UTF-8',
       SENDER: 's@origin.test',
       RECIPIENT: 'Who@env.test',
@@ -327,6 +331,15 @@ output_file = ${work.path('id.out')}
       const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@vanish.test'], message: MESSAGE })
       assert.equal(reply?.code, 450)
       await haraka.waitForLog(/cause="cannot start \S+vanishing: spawn \S+vanishing EACCES"/)
+    })
+
+    it('a script whose #! interpreter has disappeared: the interpreter is named', async () => {
+      writeProgram(work.dir, 'vanishing', '#!/usr/bin/perl5.99 -w\nprint "never"\n')
+      const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@vanish.test'], message: MESSAGE })
+      assert.equal(reply?.code, 450)
+      await haraka.waitForLog(
+        /cause="cannot start (\S+vanishing): its #! interpreter \/usr\/bin\/perl5\.99 does not exist \(spawn \1 ENOENT\)"/,
+      )
     })
 
     it('an output file that cannot be opened', async () => {
@@ -418,13 +431,18 @@ output_file = ${work.path('id.out')}
     assert.ok(growth < 64 * 1024 * 1024, `Haraka grew by ${growth} bytes for 2 GB of program output`)
   })
 
-  it('runs as user and group, in directory', { skip: runningAsRoot ? false : 'needs root' }, async () => {
-    const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@id.test'], message: MESSAGE })
-    assert.equal(reply?.code, 250)
-    const nobody = /^nobody:[^:]*:(\d+):/m.exec(readFileSync('/etc/passwd', 'utf8'))?.[1]
-    const nogroup = /^nogroup:[^:]*:(\d+):/m.exec(readFileSync('/etc/group', 'utf8'))?.[1]
-    assert.equal(work.take('id.out').toString(), `${nobody}\n${nogroup}\n${work.dir}\n`)
-  })
+  it(
+    'runs as user and group, in directory, with HOME, LOGNAME and SHELL of that user',
+    { skip: runningAsRoot ? false : 'needs root' },
+    async () => {
+      const { reply } = await sendMail(haraka.port, { from: 's@origin.test', to: ['x@id.test'], message: MESSAGE })
+      assert.equal(reply?.code, 250)
+      const nobody = /^nobody:[^:]*:(\d+):/m.exec(readFileSync('/etc/passwd', 'utf8'))?.[1]
+      const nogroup = /^nogroup:[^:]*:(\d+):/m.exec(readFileSync('/etc/group', 'utf8'))?.[1]
+      const { home, name, shell } = lookupUser('nobody') ?? { home: '?', name: '?', shell: '?' }
+      assert.equal(work.take('id.out').toString(), `${nobody}\n${nogroup}\n${work.dir}\n${home} ${name} ${shell}\n`)
+    },
+  )
 
   it('survives a client that disconnects right after the final dot', async () => {
     const socket = connect(haraka.port, '127.0.0.1')

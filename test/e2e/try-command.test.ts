@@ -7,6 +7,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { lookupUser } from '../../plugins/pipe_transport/settings/accounts.js'
 import { Haraka, REPO } from './harness.js'
 import { Scratch } from './fixtures.js'
 import { sendMail } from './smtp.js'
@@ -16,6 +17,10 @@ interface Run {
   readonly stdout: string
   readonly stderr: string
 }
+
+/** Who the try's Haraka delivers as: this process's user (root in CI, which the config is warned about). */
+const ROOT = process.getuid?.() === 0
+const ACCOUNT = lookupUser(String(process.getuid?.()))
 
 /** PATH as an operator's shell has it: Haraka's command on it, this repository nowhere else. */
 const HARAKA_ON_PATH = `${join(REPO, 'node_modules', '.bin')}:/usr/bin:/bin`
@@ -121,6 +126,45 @@ describe('the try command', () => {
     assert.equal(work.take('runs').toString(), 'ran\n')
   })
 
+  it('runs a second try of the same message again, the journal being off for a try unless --journal', async () => {
+    const { dir: journaled } = await Haraka.install({
+      hostList: ['try.test'],
+      ini: `[main]\njournal = local\njournal_directory = ${work.path('journal')}\n\n[tried]\nprogram_name = ${program}\narguments = 0\ndomain = try.test\n`,
+    })
+    try {
+      const tried = (extra: readonly string[]): Promise<Run> =>
+        tryCommand(journaled, [
+          '-c',
+          journaled,
+          '--from',
+          's@origin.test',
+          '--to',
+          'j@try.test',
+          '--message',
+          message,
+          ...extra,
+        ])
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        const run = await tried([])
+        assert.equal(run.status, 0, run.stderr)
+        assert.match(
+          run.stderr,
+          /^pipe-transport-try: the delivery journal is off for this try, so it runs the program even for a message delivered before \(--journal uses it\)$/m,
+        )
+        assert.match(run.stdout, /^<<< 250 Message Queued \(\S+\)$/m)
+      }
+      assert.equal(work.take('runs').toString(), 'ran\nran\n')
+      const first = await tried(['--journal'])
+      const second = await tried(['--journal'])
+      assert.doesNotMatch(first.stderr + second.stderr, /journal is off/)
+      assert.match(first.stdout, /^<<< 250 Message Queued \(\S+\)$/m)
+      assert.match(second.stdout, /^<<< 250 2\.0\.0 already delivered \(pipe_transport delivery journal\) \(\S+\)$/m)
+      assert.equal(work.take('runs').toString(), 'ran\n')
+    } finally {
+      rmSync(journaled, { recursive: true, force: true })
+    }
+  })
+
   it('exits 1 and shows the refusal when the program fails', async () => {
     const run = await tryCommand(dir, [
       '-c',
@@ -157,19 +201,32 @@ describe('the try command', () => {
       message,
     ])
     assert.equal(run.status, 0, run.stderr)
-    assert.equal(run.stderr, '')
+    assert.equal(
+      run.stderr,
+      ROOT
+        ? `warning: ${dir}/config/pipe_transport.ini [tried]: programs run as root: Haraka delivers as root and this instance sets no user; set user (here, or in [main] for every instance) to an account of the program's own, as Postfix's pipe(8) requires\n`
+        : '',
+    )
+    const decide = "; Haraka's rcpt plugins decide whether it is accepted"
     assert.equal(
       run.stdout,
       [
         `pipe-transport-try --dry-run: nothing runs. What ${dir}/config/pipe_transport.ini does with this message:`,
         '',
-        'RCPT TO:<a@try.test>    routed to [tried]',
-        'RCPT TO:<b@TRY.test>    routed to [tried]',
+        `RCPT TO:<a@try.test>    routed to [tried]${decide}`,
+        `RCPT TO:<b@TRY.test>    routed to [tried]${decide}`,
         'RCPT TO:<c@other.test>  452 4.5.3 c@other.test is delivered separately from a@try.test, send it in another transaction',
         '',
         `[tried] runs ${program} once for a@try.test b@TRY.test`,
         `  argv         ${JSON.stringify([program, 'a', 'b', '-f', 's@origin.test', '--', 'a@try.test', 'b@TRY.test'])}`,
         '  environment  PATH="/usr/local/bin:/usr/bin:/bin"',
+        ...(ACCOUNT
+          ? [
+              `               HOME=${JSON.stringify(ACCOUNT.home)}`,
+              `               LOGNAME=${JSON.stringify(ACCOUNT.name)}`,
+              `               SHELL=${JSON.stringify(ACCOUNT.shell)}`,
+            ]
+          : []),
         '               API_URL="https://tickets.internal/api"',
         '               SENDER="s@origin.test"',
         '               RECIPIENT="a@try.test"',
@@ -191,7 +248,7 @@ describe('the try command', () => {
         '  directory    /',
         `  stdout       appended to ${dir}/tried.out`,
         '  stderr       appended to /dev/null',
-        "  runs as      Haraka's user",
+        `  runs as      ${ROOT ? 'root: Haraka delivers as root and [tried] sets no user' : `Haraka's user ${ACCOUNT?.name ?? ''}`}`,
         '  timeout      60 s, at most 10 at once per Haraka process',
         '  replies',
         '    exit 0                250 2.0.0 tried and delivered',

@@ -23,6 +23,19 @@ describe('address table', () => {
     assert.equal(table.size, 3)
   })
 
+  it('finds keys beyond Latin-1 by their UTF-8 bytes', () => {
+    const table = new AddressTable()
+    table.add('用户@例子.example', 0, 'cjk')
+    table.add('ſupport@example.com', 1, 'long s')
+    table.add('support@example.com', 2, 'plain')
+    assert.deepEqual(table.get('用户@例子.example'), { owner: 0, data: 'cjk' })
+    assert.deepEqual(table.get('ſupport@example.com'), { owner: 1, data: 'long s' })
+    assert.deepEqual(table.get('support@example.com'), { owner: 2, data: 'plain' })
+    // U+017F and U+007F share their low byte: a Latin-1 table would confuse them.
+    assert.equal(table.get('\u007fupport@example.com'), undefined)
+    assert.equal(table.get('用户@例子.exampl'), undefined)
+  })
+
   it('keeps the first owner of a key and says who it is', () => {
     const table = new AddressTable()
     table.add('a@x.test', 3, 'first')

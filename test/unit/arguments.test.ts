@@ -89,8 +89,8 @@ describe('arguments', () => {
     assert.deepEqual(parseArguments('${sender'), { ok: false, error: 'unterminated macro at "${sender"' })
   })
 
-  it('leaves a lone dollar sign alone', () => {
-    assert.deepEqual(argv('$HOME cost$'), ['$HOME', 'cost$'])
+  it('leaves a lone dollar sign, and $ words that name no macro, alone', () => {
+    assert.deepEqual(argv('$HOME cost$ $1'), ['$HOME', 'cost$', '$1'])
   })
 
   it('gives user, extension and mailbox per recipient, and the route data of the run', () => {

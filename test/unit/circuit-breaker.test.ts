@@ -23,7 +23,7 @@ function instance(keys: RawSection = {}): Instance {
       main: { program_name: '/bin/cat', circuit_breaker_failures: 3, circuit_breaker_wait: 10 },
       [name]: { domain: `${name}.test`, ...keys },
     }),
-    { installDir: '/srv/haraka', runningAsRoot: false },
+    { installDir: '/srv/haraka', haraka: { root: false, account: undefined } },
   )
   if (!('settings' in read)) throw new Error(JSON.stringify(read.errors))
   const [only] = read.settings.instances

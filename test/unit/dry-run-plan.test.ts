@@ -14,7 +14,7 @@ function settings(): Settings {
       one: { domain: 'one.test', arguments: '${client_helo} ${recipient}', recipient_limit: 2 },
       two: { domain: 'two.test' },
     }),
-    { installDir: '/srv/haraka', runningAsRoot: false },
+    { installDir: '/srv/haraka', haraka: { root: false, account: undefined } },
   )
   if (!('settings' in read)) throw new Error(JSON.stringify(read.errors))
   return read.settings

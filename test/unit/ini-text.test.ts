@@ -10,6 +10,8 @@ import {
 import { formatProblem } from '../../plugins/pipe_transport/settings/problems.js'
 
 const grammar = harakaConfigGrammar(require)
+const NOT_AN_ADDRESS =
+  'is not "address" or "address = route data": an address may hold letters, digits and . _ + - / : @ only'
 const lines = (text: string, section: string): AddressLine[] => [
   ...iniFromText('f.ini', text, grammar).addressLines(section),
 ]
@@ -39,9 +41,12 @@ describe('ini text', () => {
   it('gives every other section as haraka-config parses the whole file, numbers as the file writes them', () => {
     const { sections } = iniFromText('f.ini', text, grammar)
     const whole = parseIni('f.ini', {}, text)
-    for (const name of ['rt', 'rt.code']) assert.deepEqual(sections[name], whole[name], name)
-    assert.equal(whole['main']?.['timeout'], 30)
-    assert.deepEqual({ ...sections['main'] }, { timeout: '30' })
+    // But for values as written: haraka-config makes numbers of `30` and `75`.
+    const written = (section: Record<string, unknown> = {}): Record<string, unknown> =>
+      Object.fromEntries(
+        Object.entries(section).map(([key, value]) => [key, typeof value === 'number' ? String(value) : value]),
+      )
+    for (const name of ['main', 'rt', 'rt.code']) assert.deepEqual({ ...sections[name] }, written(whole[name]), name)
     // The address section is there, but its entries are read from the text instead.
     assert.deepEqual(Object.keys(sections['rt.address'] ?? { missing: true }), [])
   })
@@ -52,11 +57,59 @@ describe('ini text', () => {
       { ok: true, value: { key: 'Billing@Example.com', value: 'billing' } },
       { ok: true, value: { key: 'bare@example.com', value: undefined } },
       { ok: true, value: { key: 'continued@example.com', value: 'general' } },
-      { ok: false, error: 'star*@example.com = x' },
-      { ok: false, error: '"quoted"@example.com = y' },
+      { ok: false, key: 'star*@example.com = x', error: NOT_AN_ADDRESS },
+      { ok: false, key: '"quoted"@example.com = y', error: NOT_AN_ADDRESS },
       { ok: true, value: { key: 'second-block@example.com', value: 'z' } },
     ])
     assert.deepEqual(lines(text, 'other.address'), [])
+  })
+
+  it('reads UTF-8 address keys, which haraka-config would drop, in [NAME.address] and [unrouted]', () => {
+    const utf8 = '[rt.address]\ngrüße@bücher.example = grüße\n[unrouted]\nmüller@example.com\npostmaster@\n'
+    assert.deepEqual(lines(utf8, 'rt.address'), [{ ok: true, value: { key: 'grüße@bücher.example', value: 'grüße' } }])
+    assert.deepEqual(lines(utf8, 'unrouted'), [
+      { ok: true, value: { key: 'müller@example.com', value: undefined } },
+      { ok: true, value: { key: 'postmaster@', value: undefined } },
+    ])
+    assert.deepEqual({ ...iniFromText('f.ini', utf8, grammar).sections['unrouted'] }, {})
+  })
+
+  it('refuses an inline comment, and quotes around a value, in an address line', () => {
+    const text = [
+      '[rt.address]',
+      'billing@example.com = billing   ; the billing queue',
+      'sales@example.com = "sales"',
+      'a@example.com = x;y#z',
+      '[unrouted]',
+      'postmaster@example.com ; the postmaster',
+    ].join('\n')
+    const comment = (what: string): string =>
+      `"${what}" would be part of the value: inline comments are not comments in haraka-config ini; put the comment on a line of its own`
+    assert.deepEqual(lines(text, 'rt.address'), [
+      { ok: false, key: 'billing@example.com', error: comment('; the billing queue') },
+      {
+        ok: false,
+        key: 'sales@example.com',
+        error: 'haraka-config keeps the quotes of "sales" as part of the value; write "sales@example.com = sales"',
+      },
+      { ok: true, value: { key: 'a@example.com', value: 'x;y#z' } },
+    ])
+    assert.deepEqual(lines(text, 'unrouted'), [
+      { ok: false, key: 'postmaster@example.com ; the postmaster', error: comment('; the postmaster') },
+    ])
+  })
+
+  it('keeps values as written where haraka-config would make numbers of them', () => {
+    const { sections } = iniFromText(
+      'f.ini',
+      '[rt.env]\nZIP = 01234\nVERSION = 1.10\nPORT = 25\nBIG = 12345678901234567890\n[rt]\ndomain[] = 007\ndomain[] = a.test\n',
+      grammar,
+    )
+    assert.deepEqual(
+      { ...sections['rt.env'] },
+      { ZIP: '01234', VERSION: '1.10', PORT: '25', BIG: '12345678901234567890' },
+    )
+    assert.deepEqual(sections['rt']?.['domain'], ['007', 'a.test'])
   })
 
   it('counts the address lines and their bytes, to size the table', () => {
@@ -164,6 +217,34 @@ describe("what haraka-config's parse loses, found in the text", () => {
   it('gives a continued line the number of its first line', () => {
     assert.deepEqual(problems('[a]\nx = 1 \\\n  2\n"bad" = \\\n  3\n'), [
       'f.ini [a] "bad": line 4 is dropped by haraka-config: a key cannot hold """ (only letters, digits and _ @ : . + - / [ ])',
+    ])
+  })
+
+  it('reports an inline comment after a value, and quotes haraka-config keeps, but not quotes that group arguments', () => {
+    const text = [
+      'timeout = 30 # half a minute', // 1
+      '[rt]',
+      'program_name = "/opt/rt5/bin/rt-mailgate"', // 3
+      "arguments = --queue general --url http://rt.example.com/ ; RT's URL", // 4
+      'check_arguments = -s "a ; b" "#c" x#y', // 5
+      'user = rt;x',
+      '[rt.env]',
+      "GREETING = 'hello'", // 8
+      'EMPTY =',
+      'HASH = #fff',
+      'NONE = # none yet', // 11
+      '[rt.code]',
+      '75 = 450 4.3.0 later ;later', // 13
+    ].join('\n')
+    const comment = (line: number, what: string): string =>
+      `line ${line}: "${what}" would be part of the value: inline comments are not comments in haraka-config ini; put the comment on a line of its own`
+    assert.deepEqual(problems(text), [
+      `f.ini [main] timeout: ${comment(1, '# half a minute')}`,
+      'f.ini [rt] program_name: line 3: haraka-config keeps the quotes of "/opt/rt5/bin/rt-mailgate" as part of the value; write "program_name = /opt/rt5/bin/rt-mailgate"',
+      `f.ini [rt] arguments: ${comment(4, "; RT's URL")}`,
+      'f.ini [rt.env] GREETING: line 8: haraka-config keeps the quotes of \'hello\' as part of the value; write "GREETING = hello"',
+      `f.ini [rt.env] NONE: ${comment(11, '# none yet')}`,
+      `f.ini [rt.code] 75: ${comment(13, ';later')}`,
     ])
   })
 

@@ -76,6 +76,27 @@ describe('message shaping', () => {
     assert.equal(alreadyDeliveredTo(['"john smith"@y.test'], recipient('"John Smith"@y.test')), true)
   })
 
+  it('writes a UTF-8 local part unquoted (RFC 6532), as Postfix does', () => {
+    const envelope = envelopeFromMailFrom('jörg@s.test', [recipient('müller@bücher.example')])
+    assert.equal(
+      prefaceFor({ ...plain, returnPath: true, deliveredTo: true }, envelope, new Date()),
+      'Return-Path: <jörg@s.test>\nDelivered-To: müller@bücher.example\n',
+    )
+  })
+
+  it('finds the recipient in the unquoted UTF-8 form Postfix writes, the quoted form, and either form of its domain', () => {
+    const mueller = recipient('müller@bücher.example')
+    for (const header of [
+      'müller@bücher.example',
+      '"müller"@bücher.example',
+      'Müller@xn--bcher-kva.example',
+      '<müller@BÜCHER.example>',
+    ])
+      assert.equal(alreadyDeliveredTo([header], mueller), true, header)
+    assert.equal(alreadyDeliveredTo(['mueller@bücher.example', 'müller@xn--bcher.example'], mueller), false)
+    assert.equal(alreadyDeliveredTo(['müller@example.com'], recipient('"müller"@example.com')), true)
+  })
+
   it('formats dates as asctime() does', () => {
     assert.equal(asctime(new Date(Date.UTC(2026, 0, 25, 23, 59, 59))), 'Sun Jan 25 23:59:59 2026')
   })

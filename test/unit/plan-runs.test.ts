@@ -15,7 +15,7 @@ const read = readSettings(
     alone: { domain: 'alone.test' },
     'alone.env': { WHO: '${recipient}' },
   }),
-  { installDir: '/', runningAsRoot: false },
+  { installDir: '/', haraka: { root: false, account: undefined } },
 )
 if ('errors' in read) throw new Error(JSON.stringify(read.errors))
 const byName = (name: string): Instance => read.settings.instances.find((each) => each.name === name) as Instance

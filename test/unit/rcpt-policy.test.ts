@@ -17,7 +17,7 @@ function readTestSettings(): Settings {
       rt: {},
       'rt.address': { 'support@rt.test': 'general', 'billing@rt.test': 'billing', 'sales@rt.test': 'general' },
     }),
-    { installDir: '/', runningAsRoot: false },
+    { installDir: '/', haraka: { root: false, account: undefined } },
   )
   if ('errors' in read) throw new Error(JSON.stringify(read.errors))
   return read.settings

@@ -2,6 +2,7 @@
 // (line endings, envelope headers, an mbox From_ line). The shaping happens on the way into this
 // program only; the transaction, and every other plugin's view of it, is left as it is.
 import { Transform, type TransformCallback } from 'node:stream'
+import { comparableAddress } from '../routing/address-parts.js'
 import type { Recipient } from '../routing/recipient.js'
 import type { MessageShape } from '../settings/vocabulary.js'
 import type { Envelope } from './envelope.js'
@@ -45,11 +46,13 @@ export function prefaceFor(shape: MessageShape, envelope: Envelope, now: Date): 
 /**
  * The loop check of Postfix's flag D: a message that already names the recipient in a
  * Delivered-To: header has been here before, and delivering it again would go round for ever.
- * Compared as Postfix does, in lower case, in the form the header is written.
+ * Compared ignoring case, quoting and the form of the domain, so that the header matches whoever
+ * wrote it: `müller@example.com` as Postfix writes it, `"müller"@example.com` as this plugin once
+ * did, A-labels or U-labels.
  */
 export function alreadyDeliveredTo(deliveredToHeaders: readonly string[], recipient: Recipient): boolean {
-  const address = recipient.headerAddress.toLowerCase()
-  return deliveredToHeaders.some((value) => value.trim().toLowerCase() === address)
+  const address = comparableAddress(recipient.headerAddress)
+  return deliveredToHeaders.some((value) => comparableAddress(value) === address)
 }
 
 /** The date in an mbox From_ line: C's asctime() layout, in UTC, e.g. `Wed Nov  5 09:04:01 2026`. */

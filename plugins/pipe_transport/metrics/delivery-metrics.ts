@@ -11,7 +11,7 @@ import cluster from 'node:cluster'
 import type * as PromClient from 'prom-client'
 import { onCircuitChange, openCircuits } from '../circuit/circuit-breaker.js'
 import { allSlots } from '../running/slots.js'
-import type { Settings, Verdict } from '../settings/vocabulary.js'
+import type { CheckAnswer, Settings, Verdict } from '../settings/vocabulary.js'
 import { messageOf } from '../util/error-message.js'
 import { failure, ok, type Result } from '../util/result.js'
 
@@ -27,7 +27,6 @@ const RECIPIENT_RESULT: Readonly<Record<Verdict, string>> = { ok: 'delivered', d
 
 export type JournalOperation = 'begin' | 'delivered' | 'release'
 export type JournalHit = 'already_delivered' | 'still_running'
-export type CheckAnswer = 'exists' | 'unknown' | 'unsure'
 
 function define(client: typeof PromClient, instances: () => readonly string[]) {
   const registry = new client.Registry()

@@ -2,6 +2,7 @@
 // it, its extension, and the domain. SMTP may quote a local part (`"john smith"@example.com`); a
 // program wants the mailbox itself (`john smith`), the form Postfix hands to pipe(8). Headers
 // that name an address quote it again.
+import { asciiDomain } from '../settings/domains.js'
 import type { HarakaAddress } from '../types/haraka-types.js'
 
 export interface AddressParts extends SplitLocalPart {
@@ -26,12 +27,30 @@ export function unquoteLocalPart(local: string): string {
   return local.slice(1, -1).replace(/\\(.)/g, '$1')
 }
 
-/** RFC 5322's dot-atom: what may stand in a header without quotes. */
-const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/
+/**
+ * RFC 5322's dot-atom, with RFC 6532's UTF-8 among its characters: what may stand in a header
+ * without quotes. `müller@example.com` is written as it is, as Postfix writes it.
+ */
+const DOT_ATOM =
+  /^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]|[\u0080-\uffff])+(?:\.(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]|[\u0080-\uffff])+)*$/
 
 /** The local part as a header writes it: quoted (with `"` and `\` escaped) unless it is a dot-atom. */
 export function quoteLocalPart(local: string): string {
   return DOT_ATOM.test(local) ? local : `"${local.replace(/(["\\])/g, '\\$1')}"`
+}
+
+/**
+ * An address as a header or the envelope may write it, in one form for comparing: the local part
+ * unquoted and in lower case, the domain as asciiDomain() gives it. `"Müller"@Bücher.example` and
+ * `müller@xn--bcher-kva.example` are the same.
+ */
+export function comparableAddress(text: string): string {
+  const trimmed = text.trim()
+  const address = trimmed.startsWith('<') && trimmed.endsWith('>') ? trimmed.slice(1, -1) : trimmed
+  const at = address.lastIndexOf('@')
+  if (at < 0) return unquoteLocalPart(address).toLowerCase()
+  const domain = address.slice(at + 1)
+  return `${unquoteLocalPart(address.slice(0, at)).toLowerCase()}@${asciiDomain(domain) ?? domain.toLowerCase()}`
 }
 
 /** `local@domain` with the local part as it is: the form the macros give (Postfix's internal form). */

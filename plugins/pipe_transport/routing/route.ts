@@ -5,7 +5,9 @@
 //   3. an `[unrouted]` entry for either: no instance, the address is left to other queue plugins;
 //   4. `@domain` (`[NAME.address]`: every other address of the domain);
 //   5. `domain` entries: the exact domain, then the longest `*.` wildcard, then `*`.
-// Matching ignores case: every key is lower-case, and so is what is looked up.
+// Matching ignores case: every key is lower-case, and so is what is looked up. Domains are
+// compared as A-labels (settings/domains.ts): `bücher.example` finds an entry for either form.
+import { asciiDomain } from '../settings/domains.js'
 import type { RouteEntries, RouteMatch } from '../settings/vocabulary.js'
 
 /** What a lookup needs of a recipient: its whole local part, the part before the extension, the domain. */
@@ -16,7 +18,8 @@ export interface LookupAddress {
 }
 
 export function lookupRoute(entries: RouteEntries, address: LookupAddress): RouteMatch | undefined {
-  const domain = address.domain.toLowerCase()
+  // A domain with no A-label form: Haraka refuses it at RCPT; nothing is routed by its text.
+  const domain = asciiDomain(address.domain) ?? address.domain.toLowerCase()
   const local = address.local.toLowerCase()
   const user = address.user.toLowerCase()
   const { addresses, unrouted } = entries

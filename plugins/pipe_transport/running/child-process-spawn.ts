@@ -7,6 +7,7 @@ import type { FileHandle } from 'node:fs/promises'
 import type { ProgramSpec } from '../invocation/program-spec.js'
 import { failure, ok, type Result } from '../util/result.js'
 import { markCloseOnExec } from './close-on-exec.js'
+import { startFailure } from './start-failure.js'
 import type { ExitStatus } from './reaper.js'
 import type { StartedProgram } from './started-program.js'
 import { tooLargeToStart } from './too-large.js'
@@ -31,8 +32,10 @@ export async function spawnWithChildProcess(
   // With no pid the program never started (ENOENT, EACCES, ENOEXEC ...): 'error' follows, and
   // nothing must be written to a stdin that has no reader.
   if (pid === undefined || !stdin) {
-    const [err] = (await once(child, 'error')) as [Error]
-    return failure(`cannot start ${spec.program}: ${err.message}`)
+    const [err] = (await once(child, 'error')) as [NodeJS.ErrnoException]
+    return failure(
+      err.code === undefined ? `cannot start ${spec.program}: ${err.message}` : startFailure(spec.program, err.code),
+    )
   }
   const exited = new Promise<ExitStatus>((resolve) =>
     child.once('exit', (status, signal) => resolve({ status, signal })),

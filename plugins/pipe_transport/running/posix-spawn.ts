@@ -30,6 +30,7 @@ import {
 import { OUTPUT_FLAGS, OUTPUT_MODE, outputFileProblem } from './output-files.js'
 import { QuietPipe } from './quiet-pipe.js'
 import { Reaper } from './reaper.js'
+import { startFailure } from './start-failure.js'
 import type { StartedProgram } from './started-program.js'
 import { tooLargeToStart } from './too-large.js'
 import type { ProgramSpec } from '../invocation/program-spec.js'
@@ -203,7 +204,7 @@ function whyNotStarted(spec: ProgramSpec, errno: number): string {
   }
   if (errnoName(errno) === 'E2BIG') return tooLargeToStart(spec)
   // The same words as child_process's, so that the log reads alike whichever way it started.
-  return `cannot start ${spec.program}: spawn ${spec.program} ${errnoName(errno)}`
+  return startFailure(spec.program, errnoName(errno))
 }
 
 function errnoName(errno: number): string {

@@ -1,21 +1,17 @@
-// Resolves `user` and `group` to numeric ids from /etc/passwd and /etc/group. Node has no
-// getpwnam(); these files are what every local delivery setup has. Numeric ids need no entry.
+// Resolves `user` and `group` from /etc/passwd and /etc/group. Node has no getpwnam(); these files
+// are what every local delivery setup has. Numeric ids need no entry.
 import { readFileSync } from 'node:fs'
+import type { Account } from './vocabulary.js'
 
-export interface Account {
-  readonly uid: number
-  /** The primary group, when the passwd file knows the user. */
-  readonly gid: number | undefined
-}
-
+/** The passwd entry for a user name, or for a uid given as digits. */
 export function lookupUser(name: string, passwdFile = '/etc/passwd'): Account | undefined {
   const numeric = /^\d+$/.test(name)
-  for (const [user, , uid, gid] of entries(passwdFile)) {
-    if ((numeric ? uid : user) === name && uid !== undefined && gid !== undefined) {
-      return { uid: Number(uid), gid: Number(gid) }
+  for (const [user, , uid, gid, , home = '', shell = ''] of entries(passwdFile)) {
+    if (user !== undefined && (numeric ? uid : user) === name && uid !== undefined && gid !== undefined) {
+      return { name: user, uid: Number(uid), gid: Number(gid), home, shell }
     }
   }
-  return numeric ? { uid: Number(name), gid: undefined } : undefined
+  return undefined
 }
 
 export function lookupGroup(name: string, groupFile = '/etc/group'): number | undefined {

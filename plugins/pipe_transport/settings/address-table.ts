@@ -5,7 +5,8 @@
 // table). Here the table is two typed arrays outside V8's heap, and building it leaves nothing
 // behind but short-lived strings.
 //
-// Keys are what haraka-config can read as an ini key, lower-cased: ASCII only. Route data is UTF-8.
+// Keys and route data are UTF-8. Keys are lower-cased addresses, mostly ASCII, which are looked up
+// as they are; a key with other characters is looked up by its UTF-8 bytes.
 
 /** Bytes before an entry's key: key length and data length (16 bits each), owner (16 bits). */
 const ENTRY_HEADER = 6
@@ -39,11 +40,12 @@ export class AddressTable {
   }
 
   /** Adds a key, or returns the hit it already has (and changes nothing). */
-  add(key: string, owner: number, data: string): AddressHit | undefined {
-    const existing = this.get(key)
+  add(text: string, owner: number, data: string): AddressHit | undefined {
+    const existing = this.get(text)
     if (existing) return existing
+    const key = keyBytes(text)
     if (key.length > 0xffff || owner > 0xffff)
-      throw new Error(`address table: key of ${key.length} characters or owner ${owner} too large`)
+      throw new Error(`address table: key of ${key.length} bytes or owner ${owner} too large`)
     const dataBytes = Buffer.byteLength(data)
     if (dataBytes > 0xffff) throw new Error(`address table: route data of ${dataBytes} bytes too large`)
     this.reserve(ENTRY_HEADER + key.length + dataBytes)
@@ -51,7 +53,7 @@ export class AddressTable {
     this.bytes.writeUInt16LE(key.length, offset)
     this.bytes.writeUInt16LE(dataBytes, offset + 2)
     this.bytes.writeUInt16LE(owner, offset + 4)
-    this.bytes.write(key, offset + ENTRY_HEADER, 'latin1')
+    this.bytes.write(text, offset + ENTRY_HEADER, 'utf8')
     this.bytes.write(data, offset + ENTRY_HEADER + key.length, 'utf8')
     this.used += ENTRY_HEADER + key.length + dataBytes
     if (++this.entries * 2 > this.index.length) this.rehash(this.index.length * 2)
@@ -59,7 +61,8 @@ export class AddressTable {
     return undefined
   }
 
-  get(key: string): AddressHit | undefined {
+  get(text: string): AddressHit | undefined {
+    const key = keyBytes(text)
     const mask = this.index.length - 1
     for (let slot = hash(key) & mask; ; slot = (slot + 1) & mask) {
       const stored = this.index[slot] ?? EMPTY
@@ -76,10 +79,10 @@ export class AddressTable {
     }
   }
 
-  private keyAt(offset: number, key: string): boolean {
+  private keyAt(offset: number, key: Key): boolean {
     if (this.bytes.readUInt16LE(offset) !== key.length) return false
     const start = offset + ENTRY_HEADER
-    for (let i = 0; i < key.length; i++) if (this.bytes[start + i] !== key.charCodeAt(i)) return false
+    for (let i = 0; i < key.length; i++) if (this.bytes[start + i] !== byteAt(key, i)) return false
     return true
   }
 
@@ -90,7 +93,7 @@ export class AddressTable {
     this.bytes = grown
   }
 
-  private place(key: string, offset: number): void {
+  private place(key: Key, offset: number): void {
     const mask = this.index.length - 1
     let slot = hash(key) & mask
     while ((this.index[slot] ?? EMPTY) !== EMPTY) slot = (slot + 1) & mask
@@ -111,13 +114,27 @@ export class AddressTable {
   }
 }
 
+/** A key's UTF-8 bytes: an ASCII string is its own bytes, one per character, and needs no copy. */
+type Key = string | Buffer
+
+/** Any character beyond ASCII (a UTF-16 unit of U+0080 or above). */
+const NON_ASCII = /[\u0080-\uffff]/
+
+function keyBytes(text: string): Key {
+  return NON_ASCII.test(text) ? Buffer.from(text, 'utf8') : text
+}
+
+function byteAt(key: Key, index: number): number {
+  return typeof key === 'string' ? key.charCodeAt(index) : (key[index] ?? 0)
+}
+
 const FNV_OFFSET = 0x811c9dc5
 const FNV_PRIME = 0x01000193
 
-/** FNV-1a over the key's characters, as bytes (stored keys are ASCII; others never match). */
-function hash(key: string): number {
+/** FNV-1a over the key's bytes. */
+function hash(key: Key): number {
   let h = FNV_OFFSET
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ (key.charCodeAt(i) & 0xff), FNV_PRIME)
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ byteAt(key, i), FNV_PRIME)
   return h >>> 0
 }
 

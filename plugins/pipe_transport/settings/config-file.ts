@@ -5,6 +5,9 @@ import { existsSync } from 'node:fs'
 import { messageOf } from '../util/error-message.js'
 import { join } from 'node:path'
 import { iniFromText, type IniGrammar } from './ini-text.js'
+import { lookupUser } from './accounts.js'
+import type { HarakaUser } from './identity.js'
+import { iniText } from './ini-values.js'
 import type { ReadContext } from './instance.js'
 import { formatProblem, type ConfigProblem } from './problems.js'
 import { secretReaderWarnings } from './secret-readers.js'
@@ -13,6 +16,12 @@ import type { HarakaConfig } from '../types/haraka-types.js'
 import type { Instance, Settings } from './vocabulary.js'
 
 export const CONFIG_FILE = 'pipe_transport.ini'
+
+/**
+ * The environment variable that turns the journal off whatever `[main] journal` says: the try
+ * command sets it for a live try (a try is not a retry), in the process that loads the plugin.
+ */
+export const JOURNAL_OVERRIDE = 'PIPE_TRANSPORT_JOURNAL'
 
 export interface LoadedConfig {
   /** Undefined when there is any error: a config with errors is never used. */
@@ -27,11 +36,14 @@ export function configFileOf(installDir: string): string {
 }
 
 /**
- * `user` and `group` need a Haraka that is root when it delivers: it drops to smtp.ini's `user`
- * once it listens, and programs are started after that.
+ * Who Haraka is when it delivers: it drops to smtp.ini's `user` once it listens, and programs are
+ * started after that. `user` and `group` need a Haraka that stays root.
  */
-export function deliversAsRoot(smtpIni: unknown): boolean {
-  return process.getuid?.() === 0 && !(smtpIni as { main?: { user?: unknown } } | undefined)?.main?.user
+export function harakaUser(smtpIni: unknown): HarakaUser {
+  const dropsTo = (smtpIni as { main?: { user?: unknown } } | undefined)?.main?.user
+  const uid = process.getuid?.()
+  const name = dropsTo ? iniText(dropsTo) : uid === undefined ? undefined : String(uid)
+  return { root: uid === 0 && !dropsTo, account: name === undefined ? undefined : lookupUser(name) }
 }
 
 /** `bytes` is the file as haraka-config's binary reader gave it: null when it has none. */
@@ -108,10 +120,9 @@ export function loadConfigFile(
       onChange(undefined)
     }
   })
-  const checked = checkConfigFile(file, bytes, grammar, {
-    installDir,
-    runningAsRoot: deliversAsRoot(config.get('smtp.ini')),
-  })
+  const checked = withJournalOverride(
+    checkConfigFile(file, bytes, grammar, { installDir, haraka: harakaUser(config.get('smtp.ini')) }),
+  )
   const routes = checked.settings
     ? checked.settings.instances.map((instance) =>
         describeRoutes(instance, checked.settings?.addressCounts.get(instance) ?? 0),
@@ -126,6 +137,21 @@ export function loadConfigFile(
       ...checked.errors.map((message) => ({ level: 'crit' as const, message })),
     ],
     summary: `${file} in ${Date.now() - began} ms: ${routes.length ? routes.join('; ') : 'no instances, nothing is routed'}`,
+  }
+}
+
+/** JOURNAL_OVERRIDE=off applied, with a warning that says so. */
+function withJournalOverride(checked: LoadedConfig): LoadedConfig {
+  const { settings } = checked
+  if (process.env[JOURNAL_OVERRIDE] !== 'off' || settings === undefined || settings.journal.store === 'off')
+    return checked
+  return {
+    ...checked,
+    settings: { ...settings, journal: { ...settings.journal, store: 'off' } },
+    warnings: [
+      ...checked.warnings,
+      `${JOURNAL_OVERRIDE}=off: the delivery journal is off, whatever [main] journal says`,
+    ],
   }
 }
 

@@ -1,15 +1,20 @@
-// pipe_transport.ini as haraka-config reads any ini, with one difference: the entries of the
-// `[NAME.address]` sections are not turned into objects. Those sections can hold 100,000
-// addresses; parsed into one object they cost tens of MB that V8 keeps (see routing/address-table.ts),
-// so they are read from the text, one entry at a time, when settings.ts builds the routing table.
-// Every other line goes to haraka-config's own parser, and every line is split and classified
-// with haraka-config's own regular expressions, so the file means what any Haraka ini means.
-// What that parser loses without a word (lines it drops, keys set twice, of which it keeps the
-// last) is found in the text too, and reported as errors.
+// pipe_transport.ini as haraka-config reads any ini, with two differences. The entries of the
+// `[NAME.address]` sections and of `[unrouted]` are not turned into objects: those sections can hold
+// 100,000 addresses, which parsed into one object cost tens of MB that V8 keeps (see
+// settings/address-table.ts), so they are read from the text, one entry at a time, when settings.ts
+// builds the routing table; their keys may hold UTF-8 (`grüße@bücher.example`), which haraka-config's
+// key grammar (ASCII letters) would drop. And a value is taken as it is written: haraka-config turns
+// `01234` into the number 1234 and `1.10` into 1.1. Every other line goes to haraka-config's own
+// parser, and every line is split and classified with haraka-config's own regular expressions, so
+// the file means what any Haraka ini means. What that parser loses without a word (lines it drops,
+// keys set twice, of which it keeps the last) is found in the text too, and reported as errors, as
+// is what it keeps that an operator did not mean as part of a value: a comment after it, quotes
+// around it.
 import type HarakaRegex = require('haraka-config/lib/regex')
-import { failure, ok, type Result } from '../util/result.js'
+import type { Failure } from '../util/result.js'
 import { iniText } from './ini-values.js'
 import type { ConfigProblem } from './problems.js'
+import { UNROUTED_SECTION } from './keys.js'
 import type { RawSection } from './section-reader.js'
 
 /** What haraka-config provides (harakaConfigGrammar). */
@@ -35,16 +40,18 @@ export function harakaConfigGrammar(load: (id: string) => unknown): IniGrammar {
 }
 
 /**
- * A line of a `[NAME.address]` section: a key and its value (undefined for a key written alone,
- * without `=`); it fails with the line itself where haraka-config could not read it as `key` or
- * `key = value` (it would drop it without a word).
+ * A line of a `[NAME.address]` section or of `[unrouted]`: a key and its value (undefined for a key
+ * written alone, without `=`); it fails with why it cannot be read as `key` or `key = value`, or
+ * why its value would not mean what it seems to (misreadValue()).
  */
-export type AddressLine = Result<{ readonly key: string; readonly value: string | undefined }>
+export type AddressLine =
+  | { readonly ok: true; readonly value: { readonly key: string; readonly value: string | undefined } }
+  | (Failure & { readonly key: string })
 
 export interface Ini {
   /** Every section, as haraka-config parses it; the `[NAME.address]` ones are here, but empty. */
   readonly sections: Readonly<Record<string, RawSection | undefined>>
-  /** A `[NAME.address]` section's lines, in the file's order. */
+  /** A `[NAME.address]` section's lines, or `[unrouted]`'s, in the file's order. */
   addressLines(section: string): Iterable<AddressLine>
   /** How many bytes and lines all `[NAME.address]` sections take, to size the routing table. */
   readonly addressSize: { readonly bytes: number; readonly entries: number }
@@ -54,13 +61,24 @@ export interface Ini {
 
 export const ADDRESS_SUFFIX = '.address'
 
+/** The sections of addresses, read from the text line by line (addressLines). */
+function readLineByLine(section: string): boolean {
+  return section.endsWith(ADDRESS_SUFFIX) || section === UNROUTED_SECTION
+}
+
+/**
+ * haraka-config's key grammar, with UTF-8 beside its ASCII letters: an address key of these
+ * sections may be internationalised (RFC 6531). What haraka-config could read is read the same way.
+ */
+const ADDRESS_PARAM = /^\s*((?:[\w@:._+\-/[\]]|[\u0080-\uffff])+)\s*(?:=\s*(.*?)\s*)?$/
+
 /** The ini for sections already parsed into objects (tests, and haraka-config's own parse). */
 export function iniFromSections(sections: Readonly<Record<string, RawSection | undefined>>): Ini {
   return {
     sections,
     *addressLines(section) {
       for (const [key, value] of Object.entries(sections[section] ?? {})) {
-        yield ok({ key, value: value === undefined || value === null ? undefined : iniText(value) })
+        yield { ok: true, value: { key, value: value === undefined || value === null ? undefined : iniText(value) } }
       }
     },
     addressSize: { bytes: 4096, entries: 256 },
@@ -80,7 +98,7 @@ export function iniFromText(file: string, text: string, grammar: IniGrammar): In
     const header = regex.section.exec(line)
     if (header) {
       const name = (header[1] ?? '').trim()
-      inAddress = name.endsWith(ADDRESS_SUFFIX) ? [end, end] : undefined
+      inAddress = readLineByLine(name) ? [end, end] : undefined
       if (inAddress) ranges.set(name, [...(ranges.get(name) ?? []), inAddress])
       rest.push(line)
     } else if (inAddress) {
@@ -88,7 +106,7 @@ export function iniFromText(file: string, text: string, grammar: IniGrammar): In
       addressSize.entries++
       inAddress[1] = end
     } else if (!line.trim().startsWith('[')) {
-      // A line like `[broken` is reported as what it is (readText), not also as an unknown key.
+      // A line like `[broken` is reported as what it is (walkText), not also as an unknown key.
       rest.push(line)
     }
   }
@@ -104,66 +122,136 @@ export function iniFromText(file: string, text: string, grammar: IniGrammar): In
         }
         const line = pending + raw
         pending = ''
-        const param = regex.param.exec(line)
-        yield param ? ok({ key: param[1] ?? '', value: param[2] }) : failure(line)
+        yield addressLine(line)
       }
     }
   }
-  const { problems, written } = readText(text, grammar)
-  return {
-    sections: asWritten(grammar.parseIni(file, {}, rest.join('\n')), written),
-    addressLines,
-    addressSize,
-    problems,
+  const walk = walkText(text, grammar)
+  const sections = grammar.parseIni(file, {}, rest.join('\n'))
+  keepWrittenValues(sections, walk.written)
+  return { sections, addressLines, addressSize, problems: walk.problems }
+}
+
+function addressLine(line: string): AddressLine {
+  const param = ADDRESS_PARAM.exec(line)
+  const key = param?.[1]
+  if (param === null || key === undefined) {
+    const comment = inlineComment(line)
+    return {
+      ok: false,
+      key: line.trim(),
+      error:
+        comment ??
+        'is not "address" or "address = route data": an address may hold letters, digits and . _ + - / : @ only',
+    }
   }
+  const value = param[2]
+  const misread = value === undefined ? undefined : misreadValue(key, afterEquals(line))
+  return misread === undefined ? { ok: true, value: { key, value } } : { ok: false, key, error: misread }
+}
+
+/** Keys whose values pipe_transport splits into words itself, where double quotes group a word. */
+const QUOTING_KEYS: ReadonlySet<string> = new Set(['arguments', 'check_arguments'])
+
+const INLINE_COMMENTS = 'inline comments are not comments in haraka-config ini'
+
+/**
+ * Why a value would not mean what the operator wrote it for, or undefined: text after white space
+ * and `;` or `#` is no comment to haraka-config but part of the value (`billing   ; the billing
+ * queue` is all route data), and quotes around a value stay part of it (`"/bin/cat"`). `text` is
+ * what follows the `=`.
+ */
+export function misreadValue(key: string, text: string): string | undefined {
+  const comment = inlineComment(text, QUOTING_KEYS.has(key))
+  if (comment !== undefined) return comment
+  const value = text.trim()
+  const quote = value.charAt(0)
+  if (!QUOTING_KEYS.has(key) && value.length >= 2 && (quote === '"' || quote === "'") && value.endsWith(quote)) {
+    return `haraka-config keeps the quotes of ${value} as part of the value; write "${key} = ${value.slice(1, -1)}"`
+  }
+  return undefined
 }
 
 /**
- * The parsed sections with each value haraka-config turned into a number put back as the file
- * writes it: a message then quotes `100000000000000000000000`, not `1e+23`, and `1.50`, not `1.5`.
- * Every reader takes values as text anyway (ini-values.ts).
+ * The message for a comment in `text` (outside double quotes, if they group): `;` or `#` after
+ * white space, or at its start with white space after (`= ; none yet`). `#fff` and `a;b` are data.
  */
-function asWritten(
+function inlineComment(text: string, quotesGroup = false): string | undefined {
+  const trimmed = text.trim()
+  let quoted = false
+  for (let i = 0; i < trimmed.length; i++) {
+    const character = trimmed.charAt(i)
+    if (quotesGroup && character === '"') quoted = !quoted
+    else if (
+      !quoted &&
+      (character === ';' || character === '#') &&
+      (i === 0 ? /\s/.test(trimmed.charAt(1)) : /\s/.test(trimmed.charAt(i - 1)))
+    ) {
+      return `"${trimmed.slice(i)}" would be part of the value: ${INLINE_COMMENTS}; put the comment on a line of its own`
+    }
+  }
+  return undefined
+}
+
+/** What follows the `=` of a `key = value` line (keys hold no `=`), or nothing. */
+function afterEquals(line: string): string {
+  const equals = line.indexOf('=')
+  return equals < 0 ? '' : line.slice(equals + 1)
+}
+
+/**
+ * Numbers back to the text they were written as: haraka-config turns a value that looks like one
+ * into a number (`01234` into 1234, `1.10` into 1.1), but every value here is text to the
+ * plugin (an environment variable, an argument), and the operator meant what is written.
+ */
+function keepWrittenValues(
   sections: Record<string, Record<string, unknown>>,
   written: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>,
-): Record<string, Record<string, unknown>> {
+): void {
   for (const [name, keys] of written) {
     const section = sections[name]
     if (section === undefined) continue
     for (const [key, values] of keys) {
       const parsed = section[key]
-      if (typeof parsed === 'number') section[key] = values.at(-1) ?? parsed
-      else if (Array.isArray(parsed))
-        section[key] = parsed.map((item: unknown, index) => (typeof item === 'number' ? (values[index] ?? item) : item))
+      if (Array.isArray(parsed))
+        section[key] = parsed.map((item: unknown, index) => (typeof item === 'number' ? values[index] : item))
+      else if (typeof parsed === 'number') section[key] = values.at(-1)
     }
   }
-  return sections
 }
 
 /**
- * Lines haraka-config drops or misreads and keys it would keep only the last of, outside the
- * `[NAME.address]` sections (whose lines route-entries.ts checks one by one as it reads them).
+ * Lines haraka-config drops, keys it would keep only the last of, and values it would read
+ * otherwise than meant (misreadValue), outside the `[NAME.address]` sections and `[unrouted]`
+ * (whose lines route-entries.ts checks one by one as it reads them).
  */
 export function textProblems(text: string, grammar: Pick<IniGrammar, 'regex' | 'unsafeKeys'>): ConfigProblem[] {
-  return readText(text, grammar).problems
+  return walkText(text, grammar).problems
+}
+
+interface Setting {
+  readonly line: number
+  /** `key[] = v`, which adds to a list. */
+  readonly list: boolean
+  /** The value as written; undefined for a key without `=`. */
+  readonly value: string | undefined
 }
 
 /**
- * What the text says beside haraka-config's parse of it: the problems that parse hides, and each
- * value as written, by section and key (each `key[]` line's, in order). The walk is haraka-config
- * 1.7's own (lib/readers/ini.js), so both see the same sections, keys and lines.
+ * The walk of haraka-config 1.7's own reader (lib/readers/ini.js), so that both see the same
+ * sections, keys and lines: what its parse loses or misreads, and every value as written, by
+ * section and key, in file order.
  */
-function readText(
+function walkText(
   text: string,
   grammar: Pick<IniGrammar, 'regex' | 'unsafeKeys'>,
 ): { problems: ConfigProblem[]; written: Map<string, Map<string, string[]>> } {
   const { regex, unsafeKeys } = grammar
-  const written = new Map<string, Map<string, string[]>>()
   const problems: { line: number; error: ConfigProblem }[] = []
-  /** Where each key was set, by section, in file order; `list` for `key[] = v`, which adds to a list. */
-  const settings = new Map<string, Map<string, { line: number; list: boolean }[]>>()
+  /** Where each key was set, by section, in file order. */
+  const settings = new Map<string, Map<string, Setting[]>>()
   let section = 'main'
-  let tracked: Map<string, { line: number; list: boolean }[]> | undefined = sectionKeys(settings, section)
+  let tracked: Map<string, Setting[]> | undefined = sectionKeys(settings, section)
   let pending = ''
   let pendingLine = 0
   let number = 0
@@ -180,7 +268,7 @@ function readText(
           error: { section, message: `line ${number}: haraka-config ignores this section name and every key in it` },
         })
       // Address sections are read line by line into the routing table, which checks them itself.
-      tracked = ignored || section.endsWith(ADDRESS_SUFFIX) ? undefined : sectionKeys(settings, section)
+      tracked = ignored || readLineByLine(section) ? undefined : sectionKeys(settings, section)
       continue
     }
     if (!tracked) continue
@@ -212,19 +300,24 @@ function readText(
       })
       continue
     }
-    tracked.set(key, [...(tracked.get(key) ?? []), { line: at, list }])
     const value = param[2]
-    if (value !== undefined) {
-      const values = sectionKeys(written, section)
-      values.set(key, [...(list ? (values.get(key) ?? []) : []), value])
-    }
+    const misread = value === undefined ? undefined : misreadValue(key, afterEquals(line))
+    if (misread !== undefined) problems.push({ line: at, error: { section, key, message: `line ${at}: ${misread}` } })
+    tracked.set(key, [...(tracked.get(key) ?? []), { line: at, list, value }])
   }
   if (pending !== '') {
     const message = `line ${pendingLine} ends with "\\", which continues it on the next line, but no line follows: haraka-config drops it`
     problems.push({ line: pendingLine, error: { section, message } })
   }
+  const written = new Map<string, Map<string, string[]>>()
   for (const [name, keys] of settings) {
+    const values = new Map<string, string[]>()
+    written.set(name, values)
     for (const [key, seen] of keys) {
+      values.set(
+        key,
+        seen.flatMap((setting) => (setting.value === undefined ? [] : [setting.value])),
+      )
       const repeated = repetition(seen, key)
       if (repeated) problems.push({ line: seen[0]?.line ?? 0, error: { section: name, key, message: repeated } })
     }
@@ -232,7 +325,7 @@ function readText(
   return { problems: problems.sort((a, b) => a.line - b.line).map((problem) => problem.error), written }
 }
 
-function sectionKeys<Setting>(settings: Map<string, Map<string, Setting[]>>, section: string): Map<string, Setting[]> {
+function sectionKeys(settings: Map<string, Map<string, Setting[]>>, section: string): Map<string, Setting[]> {
   // haraka-config merges a section named twice into one, so its keys are counted together.
   const keys = settings.get(section) ?? new Map<string, Setting[]>()
   settings.set(section, keys)
@@ -277,6 +370,13 @@ function unreadable(section: string, number: number, line: string): ConfigProble
   const text = line.trim()
   const equals = text.indexOf('=')
   const key = (equals < 0 ? text : text.slice(0, equals)).trim()
+  const comment = equals < 0 ? inlineComment(text) : undefined
+  if (comment !== undefined)
+    return {
+      section,
+      key: key.split(/\s/)[0] ?? key,
+      message: `line ${number} is dropped by haraka-config: ${comment}`,
+    }
   if (key === '')
     return { section, message: `line ${number}, "${text}", is dropped by haraka-config: it has no key before "="` }
   const refused = [...new Set(key.replace(/[\w@:.+\-/[\]]/g, ''))].map((character) =>

@@ -5,7 +5,7 @@ import { readCircuitBreaker } from './circuit-breaker.js'
 import { readDomains } from './domains.js'
 import { readEnv } from './environment.js'
 import { readExitCodes } from './exit-codes.js'
-import { readIdentity } from './identity.js'
+import { readIdentity, type HarakaUser } from './identity.js'
 import { checkInstanceKeys } from './keys.js'
 import { outputPathProblem } from './output-paths.js'
 import type { Problems } from './problems.js'
@@ -13,7 +13,7 @@ import { readDirectory, readProgram } from './program-file.js'
 import { PRESETS, type PresetName } from './replies.js'
 import { SectionReader, type RawSection } from './section-reader.js'
 import { parseArguments } from './templates.js'
-import type { Instance, MessageShape } from './vocabulary.js'
+import type { Instance, MessageShape, Template } from './vocabulary.js'
 
 /**
  * A delivery may wait `timeout` for a slot and then run for `timeout`, plus the kill grace. SMTP
@@ -39,10 +39,10 @@ export interface ReadContext {
   /** Relative paths resolve against the Haraka install dir. */
   readonly installDir: string
   /**
-   * `user` and `group` can only be honoured by a process that is root when it delivers: Haraka
-   * started as root that does not drop privileges (`user` in smtp.ini).
+   * Who Haraka is when it delivers. `user` and `group` can only be honoured by a process that is
+   * root then: Haraka started as root that does not drop privileges (`user` in smtp.ini).
    */
-  readonly runningAsRoot: boolean
+  readonly haraka: HarakaUser
 }
 
 export function readInstance(
@@ -59,7 +59,10 @@ export function readInstance(
   })
   const { installDir } = context
 
-  const program = readProgram(reader, 'program_name', installDir)
+  const identity = readIdentity(reader, context.haraka)
+  const env = readEnv(name, sections, identity.account, problems)
+  const searchPath = literalValue(env['PATH'])
+  const program = readProgram(reader, 'program_name', installDir, searchPath)
   const parsedArguments = parseArguments(reader.text('arguments', DEFAULTS.arguments))
   if (!parsedArguments.ok) reader.fail('arguments', parsedArguments.error)
   const directory = readDirectory(reader, DEFAULTS.directory, installDir)
@@ -67,7 +70,12 @@ export function readInstance(
   const shape = readShape(reader, recipientLimit)
   const domains = readDomains(reader)
   const preset = reader.choice('code_preset', Object.keys(PRESETS) as PresetName[], DEFAULTS.code_preset)
-  const identity = readIdentity(reader, context.runningAsRoot)
+  if (identity.root)
+    problems.warn(
+      name,
+      undefined,
+      "programs run as root: Haraka delivers as root and this instance sets no user; set user (here, or in [main] for every instance) to an account of the program's own, as Postfix's pipe(8) requires",
+    )
   const outputFile = reader.path('output_file', DEFAULTS.output_file, installDir)
   const errorFile = reader.path('error_file', DEFAULTS.error_file, installDir)
   if (identity.uid !== undefined && identity.gid !== undefined) {
@@ -91,8 +99,11 @@ export function readInstance(
     directory,
     timeoutSeconds: reader.integer('timeout', DEFAULTS.timeout, 1, MAX_TIMEOUT_SECONDS),
     maxConcurrency: reader.integer('max_concurrency', DEFAULTS.max_concurrency, 1, 10000),
-    ...identity,
-    env: readEnv(name, sections, problems),
+    uid: identity.uid,
+    gid: identity.gid,
+    account: identity.account,
+    runsAsRoot: identity.root,
+    env,
     exitCodes: readExitCodes(name, sections, PRESETS[preset], problems),
     statusFromStderr: reader.flag('status_from_stderr'),
     replyText: reader.choice('reply_text', ['map', 'stderr', 'stdout'], DEFAULTS.reply_text),
@@ -101,11 +112,18 @@ export function readInstance(
     recipientLimit,
     acceptsAtRcpt: reader.flag('check_recipient'),
     lowercaseLocalPart: reader.flag('lowercase_local_part'),
-    checkProgram: readCheckProgram(reader, installDir),
+    checkProgram: readCheckProgram(reader, sections, problems, installDir, searchPath),
     circuitBreaker: readCircuitBreaker(reader),
   }
   if (parsedArguments.ok) checkArgumentSpace(instance, problems)
   return instance
+}
+
+/** A template's text when it holds no macro (known at load). */
+function literalValue(template: Template | undefined): string | undefined {
+  if (template === undefined) return undefined
+  const parts = template.map((part) => ('literal' in part ? part.literal : undefined))
+  return parts.every((part) => part !== undefined) ? parts.join('') : undefined
 }
 
 function readShape(reader: SectionReader, recipientLimit: number | undefined): MessageShape {

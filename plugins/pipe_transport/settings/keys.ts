@@ -63,7 +63,7 @@ const MISPLACED_IN_INSTANCE: Readonly<Record<string, string>> = Object.fromEntri
 /** The section of addresses that pipe_transport leaves to Haraka's other queue plugins. */
 export const UNROUTED_SECTION = 'unrouted'
 /** Sub-sections an instance (or `[main]`, as defaults) may have. */
-const SUBSECTIONS = ['code', 'env', 'address'] as const
+const SUBSECTIONS = ['code', 'env', 'address', 'check_codes'] as const
 
 export function checkMainKeys(values: RawSection, problems: Problems): void {
   checkKeys('main', values, MAIN_KEYS, MISPLACED_IN_MAIN, problems)
@@ -110,7 +110,7 @@ export function instanceSections(
       const near = rest.length > 0 || name === UNROUTED_SECTION ? undefined : closest(sub, SUBSECTIONS)
       const hint = near
         ? `did you mean [${name}.${near}]?`
-        : 'use [NAME] for an instance, [NAME.code], [NAME.env] or [NAME.address] beside it'
+        : 'use [NAME] for an instance, [NAME.code], [NAME.env], [NAME.address] or [NAME.check_codes] beside it'
       problems.error(section, undefined, `unknown section; ${hint}`)
     } else if (name === 'main' && sub === 'address') {
       problems.error(section, undefined, 'addresses are routed by an instance: use [NAME.address] beside [NAME]')

@@ -3,10 +3,9 @@
 // same domain entry, or an `@domain` entry beside a `domain` entry for that domain, in two
 // instances is an error that names both.
 import { AddressTable } from './address-table.js'
-import { isDomain } from './domains.js'
+import { asciiDomain, isDomain } from './domains.js'
 import { ADDRESS_SUFFIX, type Ini } from './ini-text.js'
 import { UNROUTED_SECTION } from './keys.js'
-import { iniText } from './ini-values.js'
 import type { Problems } from './problems.js'
 import type { Instance, RouteEntries, RouteMatch } from './vocabulary.js'
 
@@ -37,18 +36,14 @@ export function routeEntries(instances: readonly Instance[], ini: Ini, problems:
     let count = 0
     for (const line of ini.addressLines(section)) {
       if (!line.ok) {
-        problems.error(
-          section,
-          line.error,
-          'haraka-config cannot read this line; an address key may hold letters, digits and . _ + - / : @ only',
-        )
+        problems.error(section, line.key, line.error)
         continue
       }
       const { key, value } = line.value
       const fail = (message: string): void => problems.error(section, key, message)
-      const entry = key.toLowerCase()
-      if (!isAddressKey(entry, { domainWide: true })) {
-        fail('must be an address (local@domain) or @domain; internationalised domains in xn-- form')
+      const entry = addressKey(key, { domainWide: true })
+      if (entry === undefined) {
+        fail('must be an address (local@domain) or @domain')
         continue
       }
       const data = value?.trim() ?? ''
@@ -80,26 +75,36 @@ export function routeEntries(instances: readonly Instance[], ini: Ini, problems:
 /** `[unrouted]`: `local@domain` or `local@` (that local part in every domain), without values. */
 function readUnrouted(ini: Ini, addresses: RouteEntries['addresses'], problems: Problems): Set<string> {
   const unrouted = new Set<string>()
-  for (const [key, value] of Object.entries(ini.sections[UNROUTED_SECTION] ?? {})) {
+  for (const line of ini.addressLines(UNROUTED_SECTION)) {
+    if (!line.ok) {
+      problems.error(UNROUTED_SECTION, line.key, line.error)
+      continue
+    }
+    const { key, value } = line.value
     const fail = (message: string): void => problems.error(UNROUTED_SECTION, key, message)
-    const entry = key.toLowerCase()
-    const routed = addresses.get(entry)?.instance.name
-    if (!isAddressKey(entry, { anyDomain: true }))
-      fail('must be an address (local@domain) or local@ for that local part in every domain')
-    else if (iniText(value).trim() !== '') fail('takes no value: list the address alone')
+    const entry = addressKey(key, { anyDomain: true })
+    const routed = entry === undefined ? undefined : addresses.get(entry)?.instance.name
+    if (entry === undefined) fail('must be an address (local@domain) or local@ for that local part in every domain')
+    else if ((value ?? '') !== '') fail('takes no value: list the address alone')
     else if (routed !== undefined) fail(`is routed by [${routed}] in [${routed}${ADDRESS_SUFFIX}]`)
     else unrouted.add(entry)
   }
   return unrouted
 }
 
-/** `local@domain`; with `domainWide`, also `@domain`; with `anyDomain`, also `local@`. */
-function isAddressKey(entry: string, allow: { domainWide?: boolean; anyDomain?: boolean }): boolean {
+/**
+ * The routing table's key for an entry: `local@domain`, the local part in lower case (UTF-8
+ * allowed, RFC 6531) and the domain as asciiDomain() gives it; with `domainWide`, also `@domain`;
+ * with `anyDomain`, also `local@`. Undefined for anything else.
+ */
+function addressKey(entry: string, allow: { domainWide?: boolean; anyDomain?: boolean }): string | undefined {
   const at = entry.lastIndexOf('@')
-  if (at < 0) return false
-  const local = entry.slice(0, at)
-  const domain = entry.slice(at + 1)
-  if (local === '') return allow.domainWide === true && isDomain(domain)
-  if (domain === '') return allow.anyDomain === true
-  return isDomain(domain)
+  if (at < 0) return undefined
+  const local = entry.slice(0, at).toLowerCase()
+  const written = entry.slice(at + 1)
+  if (written === '') return local !== '' && allow.anyDomain === true ? `${local}@` : undefined
+  const domain = asciiDomain(written)
+  if (domain === undefined || !isDomain(domain)) return undefined
+  if (local === '') return allow.domainWide === true ? `@${domain}` : undefined
+  return `${local}@${domain}`
 }

@@ -39,8 +39,13 @@ export function readSettings(ini: Ini, context: ReadContext): SettingsRead {
       )
     }
   }
-  if (problems.hasErrors || ini.problems.length > 0)
-    return { errors: [...ini.problems, ...problems.errors], warnings: problems.warnings }
+  if (problems.hasErrors || ini.problems.length > 0) {
+    // A key whose line is misread (an inline comment, say) is reported for that alone, not again
+    // for the value it would have.
+    const misread = new Set(ini.problems.map((problem) => `${problem.section}\0${problem.key}`))
+    const rest = problems.errors.filter((problem) => !misread.has(`${problem.section}\0${problem.key}`))
+    return { errors: [...ini.problems, ...rest], warnings: problems.warnings }
+  }
   return {
     settings: {
       instances,

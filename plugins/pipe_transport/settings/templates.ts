@@ -1,7 +1,7 @@
 // Macros in `arguments` and in `[NAME.env]` values, parsed once at load into templates, which
 // invocation/ expands per delivery. No shell is involved, so a macro's value is always exactly one
 // argv word (or one per recipient) and shell metacharacters in addresses reach the program literally.
-import { failure, ok, type Result } from '../util/result.js'
+import { failure, ok, type Failure, type Result } from '../util/result.js'
 import { MACROS, type Macro, type Template, type TemplatePart } from './vocabulary.js'
 
 /**
@@ -49,6 +49,8 @@ export const TRANSACTION_VARIABLES = {
 
 /** Splits `arguments` into words: whitespace separates, double quotes group. */
 export function parseArguments(text: string): Result<Template[]> {
+  const bare = bareMacro(text)
+  if (bare) return bare
   const words: Template[] = []
   let parts: TemplatePart[] = []
   let literal = ''
@@ -92,6 +94,8 @@ export function parseArguments(text: string): Result<Template[]> {
 
 /** A value with macros and nothing else to interpret (an `[NAME.env]` value): kept as one string. */
 export function parseTemplate(text: string): Result<Template> {
+  const bare = bareMacro(text)
+  if (bare) return bare
   const parts: TemplatePart[] = []
   let from = 0
   for (let at = text.indexOf('${'); at >= 0; at = text.indexOf('${', from)) {
@@ -110,8 +114,39 @@ function readMacro(text: string, start: number): Result<{ name: Macro; end: numb
   const end = text.indexOf('}', start + 2)
   if (end < 0) return failure(`unterminated macro at "${text.slice(start)}"`)
   const name = text.slice(start + 2, end)
-  if (!isMacro(name)) return failure(`unknown macro \${${name}}; known: ${MACROS.map((m) => `\${${m}}`).join(' ')}`)
-  return ok({ name, end })
+  if (isMacro(name)) return ok({ name, end })
+  const meant = meantMacro(name)
+  if (name.toLowerCase() === 'nexthop')
+    return failure(
+      `unknown macro \${${name}}: Postfix's next hop is \${route_data} here, the value of the [NAME.address] entry (for a domain entry Postfix's next hop is the domain: \${domain})`,
+    )
+  if (meant !== undefined) return failure(`unknown macro \${${name}}; did you mean \${${meant}}?`)
+  return failure(`unknown macro \${${name}}; known: ${MACROS.map((m) => `\${${m}}`).join(' ')}`)
+}
+
+/**
+ * `$user` or `$USER` where `${user}` was meant: no shell runs the program, so nothing would expand
+ * it, and the program would get the text itself. Other `$` words (`$stdin` in Ruby code, `$1`) are
+ * left alone: they may be meant for the program.
+ */
+function bareMacro(text: string): Failure | undefined {
+  for (const [written, name = ''] of text.matchAll(/\$([A-Za-z_][A-Za-z0-9_]*)/g)) {
+    const meant = meantMacro(name)
+    if (meant !== undefined)
+      return failure(
+        `"${written}" is not expanded: no shell runs the program, and macros are written in braces; write \${${meant}}`,
+      )
+  }
+  return undefined
+}
+
+/** The macro that a name written another way means: lower case, local(8)'s variable (`USER`), Postfix's `nexthop`. */
+function meantMacro(name: string): Macro | undefined {
+  const variables: Readonly<Record<string, Macro>> = TRANSACTION_VARIABLES
+  if (Object.hasOwn(variables, name)) return variables[name]
+  const lower = name.toLowerCase()
+  if (lower === 'nexthop') return 'route_data'
+  return isMacro(lower) ? lower : undefined
 }
 
 function isMacro(name: string): name is Macro {

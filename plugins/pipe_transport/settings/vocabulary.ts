@@ -27,6 +27,16 @@ export type Macro = (typeof MACROS)[number]
 
 export type Verdict = 'ok' | 'denysoft' | 'deny'
 
+/** A passwd entry: what a program running as this user is told of itself (HOME, LOGNAME, SHELL). */
+export interface Account {
+  readonly name: string
+  readonly uid: number
+  /** The primary group. */
+  readonly gid: number
+  readonly home: string
+  readonly shell: string
+}
+
 /**
  * A reply the plugin gives at the queue hook, where Haraka fixes the basic code by verdict (250,
  * 450, 550): a reply is a verdict plus the text after the code. Empty text lets Haraka use its own.
@@ -62,6 +72,10 @@ export interface MessageShape {
   readonly fromLine: boolean
 }
 
+/** What check_program's exit status does at RCPT: the recipient exists, does not, or cannot be told now. */
+export const CHECK_ANSWERS = ['accept', 'refuse', 'defer'] as const
+export type CheckAnswer = (typeof CHECK_ANSWERS)[number]
+
 /** check_program: asked at RCPT whether a recipient exists (rcpt/check-program.ts). */
 export interface CheckProgram {
   readonly program: string
@@ -69,6 +83,8 @@ export interface CheckProgram {
   readonly timeoutSeconds: number
   /** How long an answer (exists, or does not) is reused; 0 asks every time. */
   readonly cacheSeconds: number
+  /** `[NAME.check_codes]`: exit status to answer; any other status defers. */
+  readonly codes: ReadonlyMap<number, CheckAnswer>
 }
 
 export interface Instance {
@@ -82,9 +98,14 @@ export interface Instance {
   readonly directory: string
   readonly timeoutSeconds: number
   readonly maxConcurrency: number
+  /** undefined: Haraka's own. */
   readonly uid: number | undefined
   readonly gid: number | undefined
-  /** `[main.env]` and `[NAME.env]`, their values with macros. */
+  /** The passwd entry of the user the programs run as (`user`, else Haraka's own), if it has one. */
+  readonly account: Account | undefined
+  /** The programs run as root: Haraka delivers as root and the instance sets no `user`. */
+  readonly runsAsRoot: boolean
+  /** HOME, LOGNAME and SHELL from `account`, then `[main.env]` and `[NAME.env]`, their values with macros. */
   readonly env: Readonly<Record<string, Template>>
   readonly exitCodes: ExitCodeTable
   /** Let a failing program's first stderr line, if it starts with an enhanced code, be the reply. */

@@ -31,9 +31,17 @@ function describeRecipient({ route, decision }: TriedRecipient, width: number): 
     decision.kind !== 'continue'
       ? refusalLine(decision)
       : instance
-        ? `routed to [${instance.name}]${data}${instance.acceptsAtRcpt ? ', which accepts it (check_recipient)' : ''}`
+        ? `routed to [${instance.name}]${data}${acceptance(instance)}`
         : "not routed by pipe_transport: Haraka's other plugins decide"
   return `RCPT TO:${`<${route.address}>`.padEnd(width + 2)}  ${answer}`
+}
+
+/** Who accepts a routed recipient at RCPT: the instance itself, or Haraka's rcpt plugins; and check_program, which a dry run does not ask. */
+function acceptance(instance: Instance): string {
+  const who = instance.acceptsAtRcpt
+    ? ', which accepts it (check_recipient)'
+    : "; Haraka's rcpt plugins decide whether it is accepted"
+  return instance.checkProgram ? `${who}, if check_program says it exists (not asked in a dry run)` : who
 }
 
 function describeRun({ instance, envelope, spec }: TriedRun, message: MessageFile | undefined): string[] {
@@ -55,7 +63,7 @@ function describeRun({ instance, envelope, spec }: TriedRun, message: MessageFil
     `  directory    ${instance.directory}`,
     `  stdout       appended to ${instance.outputFile}`,
     `  stderr       appended to ${instance.errorFile}`,
-    `  runs as      ${instance.uid === undefined ? "Haraka's user" : `uid ${instance.uid}, gid ${instance.gid ?? '?'}`}`,
+    `  runs as      ${runsAs(instance)}`,
     `  timeout      ${instance.timeoutSeconds} s, at most ${instance.maxConcurrency} at once per Haraka process`,
     ...replies(instance, [
       [`killed by a signal`, { kind: 'signaled', signal: 'SIGNAME' }],
@@ -84,6 +92,14 @@ function describeCircuit({ instance, envelope }: TriedRun, circuits: LiveCircuit
         ? `  circuit now  closed in every Haraka process (${circuits.url})`
         : `  circuit now  OPEN: ${open} ${open === 1 ? 'circuit' : 'circuits'} in the running Haraka, where RCPT gets 451 (${circuits.url})`,
   ]
+}
+
+function runsAs(instance: Instance): string {
+  const { account, uid, gid } = instance
+  const group = gid === undefined ? '' : `, gid ${gid}`
+  if (instance.runsAsRoot) return `root${group}: Haraka delivers as root and [${instance.name}] sets no user`
+  if (uid === undefined) return `Haraka's user${account ? ` ${account.name}` : ''}${group}`
+  return `${account?.name ?? 'a user without a passwd entry'} (uid ${uid}${group})`
 }
 
 function describeStdin(instance: Instance, message: MessageFile | undefined): string {

@@ -61,11 +61,11 @@ export async function tryLive(delivery: LiveTry): Promise<number> {
 
   const client = connect((server.address() as AddressInfo).port, '127.0.0.1')
   const replies = new ReplyReader(client)
-  /** Sends a command (shown as `shown`), prints the reply and returns it. */
-  const say = async (command: string | undefined, shown = command): Promise<string> => {
+  /** Sends a command, UTF-8 or the bytes given (shown as `shown`), prints the reply and returns it. */
+  const say = async (command: string | Buffer | undefined, shown = String(command)): Promise<string> => {
     if (command !== undefined) {
       console.log(`>>> ${shown}`)
-      client.write(`${command}\r\n`)
+      client.write(Buffer.concat([typeof command === 'string' ? Buffer.from(command, 'utf8') : command, CRLF]))
     }
     const reply = await replies.next()
     console.log(
@@ -77,15 +77,21 @@ export async function tryLive(delivery: LiveTry): Promise<number> {
     return reply
   }
 
-  let ok = (await say(undefined)).startsWith('2') && (await say(`EHLO ${delivery.helo}`)).startsWith('2')
-  ok &&= (await say(`MAIL FROM:<${delivery.from}>`)).startsWith('2')
+  const greeting = await say(undefined)
+  const ehlo = greeting.startsWith('2') ? await say(`EHLO ${delivery.helo}`) : ''
+  let ok = ehlo.startsWith('2')
+  // RFC 6531: an address with UTF-8 in it needs the SMTPUTF8 parameter, where the server offers it.
+  const utf8 =
+    [delivery.from, ...delivery.to].some((address) => NON_ASCII.test(address)) && /^250[ -]SMTPUTF8\b/im.test(ehlo)
+  ok &&= (await say(`MAIL FROM:<${delivery.from}>${utf8 ? ' SMTPUTF8' : ''}`)).startsWith('2')
   let accepted = 0
   for (const rcpt of delivery.to) if (ok && (await say(`RCPT TO:<${rcpt}>`)).startsWith('2')) accepted++
   let final = ''
   if (ok && accepted > 0 && (await say('DATA')).startsWith('3')) {
     const { message } = delivery
+    // The message's own bytes: latin1 maps each byte to one character and back.
     final = await say(
-      `${dotStuff(message.toString('latin1'))}.`,
+      Buffer.from(`${dotStuff(message.toString('latin1'))}.`, 'latin1'),
       `(${message.length} bytes of ${delivery.messageName}, then ".")`,
     )
   }
@@ -94,6 +100,10 @@ export async function tryLive(delivery: LiveTry): Promise<number> {
   server.close()
   return final.startsWith('250') ? 0 : 1
 }
+
+const CRLF = Buffer.from('\r\n')
+/** Any character beyond ASCII (a UTF-16 unit of U+0080 or above). */
+const NON_ASCII = /[\u0080-\uffff]/
 
 /** SMTP transparency (RFC 5321 4.5.2) and CRLF line ends, as a client sends the message. */
 function dotStuff(text: string): string {
@@ -107,7 +117,8 @@ class ReplyReader {
   private readonly waiting: (() => void)[] = []
 
   constructor(socket: Socket) {
-    socket.setEncoding('latin1')
+    // Replies may be UTF-8 (RFC 6531: an address in a reply text, say).
+    socket.setEncoding('utf8')
     socket.on('data', (chunk: string) => {
       this.buffered += chunk
       this.waiting.splice(0).forEach((wake) => wake())

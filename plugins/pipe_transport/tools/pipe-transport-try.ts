@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { messageOf } from '../util/error-message.js'
 import { envelopeOf } from '../invocation/envelope.js'
-import { CONFIG_FILE, checkConfigFile, configFileOf, deliversAsRoot } from '../settings/config-file.js'
+import { CONFIG_FILE, JOURNAL_OVERRIDE, checkConfigFile, configFileOf, harakaUser } from '../settings/config-file.js'
 import { harakaConfigGrammar } from '../settings/ini-text.js'
 import type { HarakaAddress, HarakaConnection, HarakaTransaction } from '../types/haraka-types.js'
 import { describePlan } from './dry-run.js'
@@ -28,7 +28,9 @@ Tries HARAKA_DIR/config/pipe_transport.ini with one message.
 Without --dry-run the message is delivered for real: Haraka's plugins from config/plugins are
 loaded in this process and the message goes through them over a loopback connection, so the
 configured program runs and may deliver it. The SMTP replies are printed, with Haraka's log and
-what each program writes on stderr. The running Haraka server, if any, is not touched.
+what each program writes on stderr. The running Haraka server, if any, is not touched. The
+delivery journal is off for a try (a try is not a retry: the same message tried twice runs
+twice), unless --journal is given.
 
   -c, --configs DIR  the Haraka install dir
       --to ADDRESS   a recipient; give it once per recipient
@@ -37,8 +39,11 @@ what each program writes on stderr. The running Haraka server, if any, is not to
       --helo NAME    the name the client gives in EHLO (default: ${DEFAULT_HELO})
       --dry-run      run nothing; print what RCPT answers each recipient, and the program's
                      route, argv, environment and reply map for the message
+      --journal      use the delivery journal as configured: a message delivered before is
+                     answered "already delivered" without a run
       --haraka DIR   the Haraka package to use (default: the install dir's node_modules/haraka,
-                     then the one this command was installed with, then the haraka on PATH)
+                     then the one this command was installed with, then the haraka on PATH;
+                     --dry-run works without one, with this command's own haraka-config)
   -h, --help         this text
 
 Exit status: 0 when the message was answered 250 (with --dry-run: when the config is valid),
@@ -51,6 +56,7 @@ const OPTIONS = {
   message: { type: 'string' },
   helo: { type: 'string', default: DEFAULT_HELO },
   'dry-run': { type: 'boolean', default: false },
+  journal: { type: 'boolean', default: false },
   haraka: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const
@@ -80,24 +86,31 @@ async function main(args: string[]): Promise<number> {
     throw new Refusal(`${installDir} is not a Haraka install dir: it has no config/ folder`, 1)
   const message = values.message === undefined ? undefined : readMessage(values.message)
   const haraka = findHaraka(installDir, values.haraka === undefined ? undefined : resolve(values.haraka))
-  if (!haraka.ok) throw new Refusal(haraka.error, 1)
-
+  if (!haraka.ok && (!values['dry-run'] || values.haraka !== undefined)) throw new Refusal(haraka.error, 1)
   // As bin/haraka does for `-c DIR`; haraka-config reads it when it is first required.
   process.env['HARAKA'] = installDir
-  const harakaRequire = createRequire(join(haraka.value, 'package.json'))
-  const harakaConfig = harakaRequire('haraka-config') as { get(name: string, type?: string): unknown }
+  // A dry run needs only haraka-config and Haraka's address parser, which this command depends on.
+  const harakaRequire = haraka.ok ? createRequire(join(haraka.value, 'package.json')) : require
+  let harakaConfig: { get(name: string, type?: string): unknown }
+  try {
+    harakaConfig = harakaRequire('haraka-config') as typeof harakaConfig
+  } catch {
+    // Copied files without node_modules: nothing to read the config with.
+    throw new Refusal(haraka.ok ? `${haraka.value} has no haraka-config` : haraka.error, 1)
+  }
+  if (!haraka.ok)
+    console.error(`${COMMAND}: no Haraka found; --dry-run reads the config with this command's own haraka-config`)
   const smtpIni = harakaConfig.get('smtp.ini') as { main?: Record<string, unknown> }
   const bytes = harakaConfig.get(CONFIG_FILE, 'binary') as Buffer | null
   const loaded = checkConfigFile(configFileOf(installDir), bytes, harakaConfigGrammar(harakaRequire), {
     installDir,
-    runningAsRoot: deliversAsRoot(smtpIni),
+    haraka: harakaUser(smtpIni),
   })
   for (const error of loaded.errors) console.error(error)
   if (!loaded.settings)
     throw new Refusal(`${loaded.errors.length} error(s) in ${configFileOf(installDir)}, listed above`, 1)
 
   if (values['dry-run']) {
-    for (const warning of loaded.warnings) console.error(`warning: ${warning}`)
     // Addresses parsed as Haraka parses them at MAIL FROM and RCPT TO.
     const { Address } = harakaRequire('@haraka/email-address') as { Address: new (text: string) => HarakaAddress }
     const parse = (option: string, text: string): HarakaAddress => {
@@ -109,6 +122,7 @@ async function main(args: string[]): Promise<number> {
     }
     const sender = parse('--from', values.from)
     const recipients = values.to.map((to) => parse('--to', to))
+    for (const warning of loaded.warnings) console.error(`warning: ${warning}`)
     // What envelopeOf() reads of a connection and its transaction, as the live delivery would have them.
     const connection = { remote: { ip: '127.0.0.1' }, hello: { host: values.helo }, notes: {} } as HarakaConnection
     const transaction = {
@@ -122,10 +136,18 @@ async function main(args: string[]): Promise<number> {
     for (const line of describePlan(plan, file, await liveCircuits(loaded.settings.metricsListen))) console.log(line)
     return 0
   }
+  if (!haraka.ok) throw new Refusal(haraka.error, 1)
   // The plugin logs the config's warnings itself, through Haraka's log.
   console.error(
     `${COMMAND}: a real delivery: the configured programs run and may deliver the message (--dry-run runs nothing)`,
   )
+  if (!values.journal) {
+    // Read by the plugin's config load (settings/config-file.ts), in this same process.
+    process.env[JOURNAL_OVERRIDE] = 'off'
+    console.error(
+      `${COMMAND}: the delivery journal is off for this try, so it runs the program even for a message delivered before (--journal uses it)`,
+    )
+  }
   return tryLive({
     harakaDir: haraka.value,
     smtpIni,
