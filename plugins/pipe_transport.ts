@@ -75,7 +75,10 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
     return
   }
   this.settings = loaded.settings
-  this.journal.use(loaded.settings.journal, (message) => this.logwarn(message))
+  this.journal.use(loaded.settings.journal, {
+    warn: (message) => this.logwarn(message),
+    error: (message) => this.logerror(message),
+  })
   this.loginfo(`${who}${starting ? 'loaded' : 'reloaded'} ${loaded.summary}`)
 }
 

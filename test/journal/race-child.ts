@@ -6,7 +6,14 @@ import { randomBytes } from 'node:crypto'
 import { LocalJournal } from '../../plugins/pipe_transport/journal/local-journal.js'
 
 const directory = process.argv[2] ?? ''
-const journal = new LocalJournal({ directory, retentionMs: 60_000, timeoutMs: 10_000, warn: () => undefined })
+const journal = new LocalJournal({
+  directory,
+  retentionMs: 60_000,
+  timeoutMs: 10_000,
+  warn: () => undefined,
+  error: () => undefined,
+  unavailable: 'deliver',
+})
 
 async function main(): Promise<void> {
   await journal.begin([randomBytes(32)], 60_000) // opens the store before the race starts

@@ -16,6 +16,7 @@ function redisJournal(retentionMs = LONG_LEASE_MS): RedisJournal {
     retentionMs,
     timeoutMs: TIMEOUT_MS,
     warn: (message) => warnings.push(message),
+    error: (message) => warnings.push(message),
   })
   opened.push(journal)
   return journal
@@ -60,6 +61,7 @@ describe('redis journal: two MX hosts', () => {
       retentionMs: 1,
       timeoutMs: TIMEOUT_MS,
       warn: () => undefined,
+      error: () => undefined,
     })
     opened.push(journal)
     assert.equal(journal.description, `redis 127.0.0.1:${server.port}/3`)

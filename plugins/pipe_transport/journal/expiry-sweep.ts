@@ -7,7 +7,8 @@
 // expired ones. Keys are SHA-256 digests, so the cursor's order is no order of time or sender.
 
 import type { RootDatabase } from 'lmdb'
-import { decodeEntry } from './local-entry.js'
+import type { Instant } from './lease-clock.js'
+import { decodeEntry, isLive } from './local-entry.js'
 
 const PER_NEW_KEY = 4
 
@@ -15,7 +16,7 @@ export class ExpirySweep {
   private after: Buffer | undefined
 
   /** Call inside a write transaction. */
-  step(store: RootDatabase<Buffer, Buffer>, newKeys: number, now: number): void {
+  step(store: RootDatabase<Buffer, Buffer>, newKeys: number, now: Instant): void {
     const limit = PER_NEW_KEY * Math.max(1, newKeys)
     const seen: { key: Buffer; value: Buffer }[] = []
     for (const entry of store.getRange(
@@ -26,7 +27,7 @@ export class ExpirySweep {
     }
     for (const { key, value } of seen) {
       const entry = decodeEntry(value)
-      if (entry === undefined || entry.expiresAt <= now) store.removeSync(key)
+      if (entry === undefined || !isLive(entry, now)) store.removeSync(key)
     }
     // At the end of the key space the next step starts again from the first key.
     this.after = seen.length < limit ? undefined : seen[seen.length - 1]?.key
