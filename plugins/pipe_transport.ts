@@ -9,7 +9,7 @@ import DSN = require('haraka-dsn')
 import { JournalHolder } from './pipe_transport/journal/journal-holder.js'
 import { processTag, record } from './pipe_transport/log/haraka-log.js'
 import { queueLogEntries, rcptLogEntries } from './pipe_transport/log/log-entries.js'
-import { noteClientHeaders } from './pipe_transport/queue/fingerprint.js'
+import { fingerprintAsItArrives } from './pipe_transport/queue/fingerprint.js'
 import { LONGEST_DELIVERY_SECONDS } from './pipe_transport/queue/perform-run.js'
 import { queueTransaction } from './pipe_transport/queue/queue-transaction.js'
 import { INTERNAL_ERROR } from './pipe_transport/queue/run-reply.js'
@@ -55,7 +55,8 @@ export function register(this: PipeTransport): void {
   // runs for every accepted recipient whatever the plugin order.
   this.register_hook('rcpt', 'note_original_rcpt', -100)
   this.register_hook('rcpt_ok', 'check_rcpt_route', -100)
-  this.register_hook('data_post', 'note_client_headers', -100)
+  // Before any other data hook could answer DATA: the message's lines are hashed as they arrive.
+  this.register_hook('data', 'fingerprint_message', -100)
 }
 
 export function load_pipe_transport_ini(this: PipeTransport): void {
@@ -139,9 +140,9 @@ export function hook_queue(this: PipeTransport, next: Next, connection: Connecti
     })
 }
 
-/** Before any other data_post plugin adds headers: what the client sent, for the journal's fingerprint. */
-export function note_client_headers(this: PipeTransport, next: Next, connection: Connection): void {
-  if (connection.transaction) noteClientHeaders(connection.transaction)
+/** At DATA: the journal's fingerprint is taken from the message's lines as the client sends them. */
+export function fingerprint_message(this: PipeTransport, next: Next, connection: Connection): void {
+  if (connection.transaction) fingerprintAsItArrives(connection.transaction)
   next()
 }
 

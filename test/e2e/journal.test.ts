@@ -175,6 +175,50 @@ describe('delivery journal, local', () => {
   })
 })
 
+/** A plugin that changes the message on every attempt: a banner at DATA, a header after it. */
+const PER_ATTEMPT = `
+exports.hook_data = function (next, connection) {
+  connection.transaction.set_banner('scanned in attempt ' + connection.transaction.uuid)
+  next()
+}
+exports.hook_data_post = function (next, connection) {
+  connection.transaction.add_header('X-Scanned', connection.transaction.uuid)
+  next()
+}
+`
+
+describe('delivery journal, local, behind a plugin that changes the message on every attempt', () => {
+  const work = new Scratch()
+  let haraka: Haraka
+
+  before(async () => {
+    const program = work.shell('keep', `cat > "${work.dir}/last.eml"\necho "$*" >> "${work.dir}/runs.log"`)
+    haraka = await Haraka.start({
+      hostList: HOSTS,
+      plugins: ['per_attempt', 'rcpt_to.in_host_list', 'pipe_transport'],
+      extraPlugins: { per_attempt: work.file('per_attempt.js', PER_ATTEMPT) },
+      ini: iniFor(program, `journal = local\njournal_directory = ${work.path('journal')}`),
+    })
+  })
+
+  after(async () => {
+    await haraka?.stop()
+    work.remove()
+  })
+
+  it('knows a retry by what the client sent, not by what the plugins made of it', async () => {
+    const message = freshMessage()
+    const send = async (): Promise<string> =>
+      reply(await sendMail(haraka.port, { from: 's@origin.test', to: ['scanned@two.test'], message }))
+    assert.equal(await send(), '250 Message Queued')
+    const delivered = work.take('last.eml').toString()
+    assert.match(delivered, /^X-Scanned: [0-9A-F-]{36}\.\d+$/m)
+    assert.match(delivered, /scanned in attempt [0-9A-F-]{36}\.\d+/)
+    assert.equal(await send(), '250 2.0.0 already delivered (pipe_transport delivery journal)')
+    assert.deepEqual(runs(work), ['scanned@two.test'])
+  })
+})
+
 describe('delivery journal, local, in cluster mode', () => {
   const work = new Scratch()
   let haraka: Haraka

@@ -29,8 +29,8 @@ export interface TransactionInput {
   readonly message: {
     readonly stream: HarakaMessageStream
     readonly bytes: number
-    /** The message's fingerprint for the journal (fingerprint.ts). */
-    fingerprint(): Promise<Buffer>
+    /** The message's fingerprint for the journal (fingerprint.ts); undefined when none was taken. */
+    fingerprint(): Buffer | undefined
   }
   /** Undefined with `journal = off`. */
   readonly journal: DeliveryJournal | undefined
@@ -63,6 +63,9 @@ export const STILL_RUNNING: Reply = {
   verdict: 'denysoft',
   text: '4.3.0 a delivery of this message is still running, try again later',
 }
+const NO_FINGERPRINT =
+  "pipe_transport took no fingerprint of this message for the delivery journal (another plugin's data hook answered DATA before pipe_transport's ran)"
+
 export const JOURNAL_DOWN: Reply = {
   verdict: 'denysoft',
   text: '4.3.0 pipe transport delivery journal unavailable, try again later',
@@ -79,10 +82,11 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
   let claimed: { claim: Claim; keys: Map<Recipient, Buffer> } | undefined
 
   if (journal) {
-    const keys = new Map<Recipient, Buffer>()
-    const fingerprint = await input.message.fingerprint()
-    for (const { recipient } of routed) keys.set(recipient, recipientKey(fingerprint, recipient.address))
     try {
+      const fingerprint = input.message.fingerprint()
+      if (fingerprint === undefined) throw new Error(NO_FINGERPRINT)
+      const keys = new Map<Recipient, Buffer>()
+      for (const { recipient } of routed) keys.set(recipient, recipientKey(fingerprint, recipient.address))
       const claim = await journal.begin([...keys.values()], leaseMs(routed))
       claimed = { claim, keys }
       toRun = routed.filter(({ recipient }, index) => {

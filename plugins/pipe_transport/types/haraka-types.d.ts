@@ -31,8 +31,6 @@ export interface HarakaNotes {
 export interface HarakaHeader {
   /** Every value of a header field, in order. */
   get_all(name: string): string[]
-  /** The header lines as they are now, folded lines whole, with their line ends. */
-  readonly header_list: readonly string[]
 }
 
 export interface HarakaTransaction {
@@ -44,6 +42,8 @@ export interface HarakaTransaction {
   readonly data_bytes: number
   readonly notes: HarakaNotes
   readonly results: HarakaResults
+  /** Takes each line of DATA as the client sent it (dot-stuffed, with its line end). */
+  add_data(line: Buffer | string): void
 }
 
 type LogFn = (plugin: object, message: string, data?: Record<string, unknown>) => void
