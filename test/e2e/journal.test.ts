@@ -330,4 +330,17 @@ describe('delivery journal shared through Redis', () => {
     )
     assert.deepEqual(runs(work), ['two up@two.test'])
   })
+
+  it('answers the first message after Redis restarts 250, with no "offline" error', async () => {
+    await redis.stop()
+    // Long enough for the client's reconnection attempts to have backed off to their longest interval.
+    await sleep(2000)
+    await redis.start()
+    assert.equal(
+      reply(await sendMail(mx2.port, { from: 's@origin.test', to: ['back@two.test'], message: freshMessage() })),
+      '250 Message Queued',
+    )
+    assert.deepEqual(runs(work), ['two back@two.test'])
+    assert.doesNotMatch(mx2.log, /offline/i)
+  })
 })

@@ -2,9 +2,9 @@
 // node-redis (the client Haraka itself depends on). Claims are SET NX PX, releases a
 // compare-and-delete script, retention a TTL.
 //
-// The client is set up to fail fast: while disconnected, commands are rejected at once instead
-// of queueing without bound (disableOfflineQueue), every command has a timeout, and the client
-// reconnects by itself, so the journal works again as soon as Redis is back.
+// While the client is not connected, an operation waits for it within its own time bound, and the
+// client reconnects by itself, so an operation made as Redis comes back succeeds. Commands are never
+// queued inside the client (disableOfflineQueue), where nothing would bound them.
 
 import { createHash, randomBytes } from 'node:crypto'
 import { createClient } from 'redis'
@@ -26,9 +26,10 @@ const STATES: readonly KeyState[] = ['delivered', 'claimed', 'busy']
 export class RedisJournal implements DeliveryJournal {
   readonly description: string
   private readonly client
-  private readonly connecting: Promise<unknown>
+  /** Resolves at the client's next 'ready', for the operations that wait for it meanwhile. */
+  private nextReady: Promise<void> | undefined
   private down = false
-  private connected = false
+  private closed = false
   private lastError = ''
 
   constructor(private readonly options: RedisJournalOptions) {
@@ -52,15 +53,12 @@ export class RedisJournal implements DeliveryJournal {
       options.warn(`${this.description}: ${messageOf(error)}; retrying in the background`)
     })
     this.client.on('ready', () => {
-      this.connected = true
       if (!this.down) return
       this.down = false
       options.warn(`${this.description}: connected again`)
     })
-    // Pending until the first connection succeeds (the reconnect strategy never gives up);
-    // rejected only by close() before that. Operations wait for it within their bound, so the
-    // first messages after a start are not refused for a connection still being made.
-    this.connecting = this.client.connect().catch(() => undefined)
+    // Rejected only by close() before a first connection (the reconnect strategy never gives up).
+    this.client.connect().catch(() => undefined)
   }
 
   begin(keys: readonly Buffer[], leaseMs: number): Promise<Claim> {
@@ -85,9 +83,10 @@ export class RedisJournal implements DeliveryJournal {
     })
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closed = true
     this.client.destroy()
-    await this.connecting
+    return Promise.resolve()
   }
 
   private bounded<T>(operation: string, work: () => Promise<T>): Promise<T> {
@@ -96,11 +95,23 @@ export class RedisJournal implements DeliveryJournal {
       operation,
       this.options.timeoutMs,
       async () => {
-        if (!this.connected) await this.connecting
+        if (this.closed) throw new Error('the journal is closed')
+        // Connecting at start, or again after Redis went away: not a failure, unless it outlasts the bound.
+        if (!this.client.isReady) await this.whenReady()
         return work()
       },
       () => (this.lastError === '' ? '' : ` (last connection error: ${this.lastError})`),
     )
+  }
+
+  private whenReady(): Promise<void> {
+    this.nextReady ??= new Promise((resolve) =>
+      this.client.once('ready', () => {
+        this.nextReady = undefined
+        resolve()
+      }),
+    )
+    return this.nextReady
   }
 
   /** EVALSHA, and EVAL when Redis does not know the script yet (first use, or after a restart). */
