@@ -41,6 +41,8 @@ const GRAMMAR = harakaConfigGrammar(require)
 interface PipeTransport extends HarakaPlugin {
   settings: Settings
   journal: JournalHolder
+  /** The queue hook's transactions not yet answered: the journal closes once they are. */
+  delivering: Set<Promise<unknown>>
   load_pipe_transport_ini(): void
 }
 
@@ -49,6 +51,7 @@ export function register(this: PipeTransport): void {
   // still deliver).
   this.timeout = LONGEST_DELIVERY_SECONDS + 10
   this.journal = new JournalHolder()
+  this.delivering = new Set()
   this.load_pipe_transport_ini()
   // Before every other rcpt plugin: the client's address as it came, which haraka-plugin-aliases
   // and the like replace. Routing follows the address as rcpt plugins left it, at rcpt_ok, which
@@ -128,7 +131,10 @@ export function hook_queue(this: PipeTransport, next: Next, connection: Connecti
   const transaction = connection.transaction
   if (!transaction) return next()
   const answer = once(next)
-  queueTransaction(this.settings, this.journal.current, connection, transaction)
+  const delivering = queueTransaction(this.settings, this.journal.current, connection, transaction)
+  this.delivering.add(delivering)
+  void delivering.finally(() => this.delivering.delete(delivering)).catch(() => undefined)
+  delivering
     .then((outcome) => {
       record(this, connection, queueLogEntries(outcome))
       if (outcome.kind === 'not-ours') answer()
@@ -158,8 +164,12 @@ export function hook_init_child(this: PipeTransport, next: Next): void {
   next()
 }
 
-/** Haraka is stopping: end every running program; their transactions are not answered 250. */
+/**
+ * Haraka is stopping gracefully: end every running program (their transactions are not answered
+ * 250). Their runs release their claims as they end; then the journal closes. A Haraka that exits
+ * without this (a plain SIGINT, a crash) has its journal process release the claims instead.
+ */
 export function shutdown(this: PipeTransport): void {
   shutdownAll()
-  void this.journal.close()
+  void Promise.allSettled(this.delivering).then(() => this.journal.close())
 }

@@ -4,13 +4,14 @@
 // run; the journal survives a restart, is shared by cluster workers (local) and by two Harakas
 // (Redis), and Redis stopping never turns into a 250 for an undelivered recipient.
 import assert from 'node:assert/strict'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
 import { sendAndDrop } from '../bench/drop-after-dot.js'
 import { RedisServer } from '../journal/redis-server.js'
 import { Haraka } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
+import { waitForFile } from './processes.js'
 import { sendMail, type SendResult } from './smtp.js'
 
 /**
@@ -217,6 +218,74 @@ describe('delivery journal, local, behind a plugin that changes the message on e
     assert.equal(await send(), '250 2.0.0 already delivered (pipe_transport delivery journal)')
     assert.deepEqual(runs(work), ['scanned@two.test'])
   })
+})
+
+describe('delivery journal, local, across a stop of Haraka', () => {
+  const work = new Scratch()
+  const journal = `journal = local\njournal_directory = ${work.path('journal')}`
+  const startHaraka = (smtp: readonly string[] = []): Promise<Haraka> =>
+    Haraka.start({ hostList: HOSTS, smtp, ini: iniFor(programIn(work), journal) })
+
+  after(() => work.remove())
+
+  it('SIGKILL right after a 250: the retry is answered "already delivered", with no second run', async () => {
+    const message = freshMessage()
+    const first = await startHaraka()
+    try {
+      assert.equal(
+        reply(await sendMail(first.port, { from: 's@origin.test', to: ['killed@two.test'], message })),
+        '250 Message Queued',
+      )
+      process.kill(first.pid, 'SIGKILL')
+      await first.exit()
+    } finally {
+      await first.stop()
+    }
+    const second = await startHaraka()
+    try {
+      assert.equal(
+        reply(await sendMail(second.port, { from: 's@origin.test', to: ['killed@two.test'], message })),
+        '250 2.0.0 already delivered (pipe_transport delivery journal)',
+      )
+      assert.deepEqual(runs(work), ['two killed@two.test'])
+    } finally {
+      await second.stop()
+    }
+  })
+
+  for (const [how, smtp] of [
+    ['stopped (SIGINT)', []],
+    ['stopped gracefully (graceful_shutdown)', ['graceful_shutdown=true', 'force_shutdown_timeout=10']],
+  ] as const) {
+    it(`${how} during a run: a retry after the restart runs at once, with no "still running"`, async () => {
+      const message = freshMessage()
+      writeFileSync(work.path('slow'), '')
+      rmSync(work.path('started'), { force: true })
+      const first = await startHaraka(smtp)
+      try {
+        const sending = sendMail(first.port, { from: 's@origin.test', to: ['stopped@two.test'], message }).catch(
+          () => undefined,
+        )
+        await waitForFile(work.path('started'), 10_000, '')
+        await first.stop()
+        await sending
+      } finally {
+        await first.stop()
+      }
+      work.take('slow')
+      const second = await startHaraka()
+      try {
+        assert.equal(
+          reply(await sendMail(second.port, { from: 's@origin.test', to: ['stopped@two.test'], message })),
+          '250 Message Queued',
+        )
+        // The first run was killed before it wrote its line.
+        assert.deepEqual(runs(work), ['two stopped@two.test'])
+      } finally {
+        await second.stop()
+      }
+    })
+  }
 })
 
 describe('delivery journal, local, in cluster mode', () => {
