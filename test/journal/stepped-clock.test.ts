@@ -1,34 +1,21 @@
-// The local journal with the real clock stepped, by libfaketime (Debian's faketime package) loaded
-// into its journal process: the process inherits the LD_PRELOAD and FAKETIME_* variables set
-// here, and the wall clock it sees moves when the file they name changes. The monotonic clock is
-// left alone, as a step by ntpd or an operator leaves it.
+// The local journal with the real clock stepped, by libfaketime loaded into its journal process
+// (fake-time.ts): the process inherits the LD_PRELOAD and FAKETIME_* variables set here, and the
+// wall clock it sees moves when the file they name changes.
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LocalJournal } from '../../plugins/pipe_transport/journal/local-journal.js'
+import { fakeTimeEnvironment } from './fake-time.js'
 import { eventually, keys, LONG_LEASE_MS } from './journal-contract.js'
-
-export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1'
-
-/** The variables that put a process under libfaketime, reading its offset from `offsetFile`. */
-export function fakeTimeEnvironment(offsetFile: string): Record<string, string> {
-  return {
-    LD_PRELOAD: LIBFAKETIME,
-    FAKETIME_TIMESTAMP_FILE: offsetFile,
-    FAKETIME_NO_CACHE: '1',
-    FAKETIME_DONT_FAKE_MONOTONIC: '1',
-  }
-}
 
 const root = mkdtempSync(join(tmpdir(), 'journal-clock-'))
 const offsetFile = join(root, 'faketime.rc')
 let journal: LocalJournal
 
 before(async () => {
-  assert.ok(existsSync(LIBFAKETIME), `${LIBFAKETIME} is missing: apt-get install faketime`)
   writeFileSync(offsetFile, '+0\n')
   const environment = fakeTimeEnvironment(offsetFile)
   Object.assign(process.env, environment)
