@@ -200,6 +200,8 @@ describe('local journal: a store damaged or removed while in use', () => {
       const batch = keys(20)
       await journal.delivered(await journal.begin(batch, LONG_LEASE_MS), batch)
     }
+    // A begin's answer comes after the journal process has carried out every request before it.
+    await journal.begin(keys(1), LONG_LEASE_MS)
     warnings.length = 0
     errors.length = 0
     return { directory, journal }
@@ -353,6 +355,7 @@ describe('local journal: cluster workers', () => {
     await Promise.all(racers.map((racer) => racer.ready))
     for (const racer of racers) racer.go(contested)
     const results = await Promise.all(racers.map((racer) => racer.states))
+    for (const racer of racers) racer.finish()
     for (let key = 0; key < contested.length; key++) {
       const states = results.map((states) => states[key])
       assert.equal(states.filter((state) => state === 'claimed').length, 1, `key ${key}: ${states.join(' ')}`)
@@ -374,6 +377,8 @@ interface Racer {
   readonly ready: Promise<void>
   readonly states: Promise<string[]>
   go(keys: readonly Buffer[]): void
+  /** Every racer has answered: it may let its claims go and end. */
+  finish(): void
 }
 
 /** A separate Node process with its own journal on the directory, like a Haraka cluster worker. */
@@ -388,17 +393,16 @@ function startRacer(directory: string): Racer {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk
       if (output.startsWith('ready\n')) readyNow()
+      const answer = /^ready\n(.*)\n/.exec(output)?.[1]
+      if (answer !== undefined) resolve(JSON.parse(answer) as string[])
     })
-    child.on('close', (code) => {
-      const last = output.trim().split('\n').pop() ?? ''
-      if (code === 0) resolve(JSON.parse(last) as string[])
-      else reject(new Error(`racer exited with ${code}: ${output}`))
-    })
+    child.on('close', (code) => reject(new Error(`racer exited with ${code} before it answered: ${output}`)))
   })
   return {
     ready,
     states,
-    go: (contested) => child.stdin.end(`${contested.map((key) => key.toString('hex')).join(' ')}\n`),
+    go: (contested) => child.stdin.write(`${contested.map((key) => key.toString('hex')).join(' ')}\n`),
+    finish: () => child.stdin.end(),
   }
 }
 

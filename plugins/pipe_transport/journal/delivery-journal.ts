@@ -72,14 +72,18 @@ export interface DeliveryJournal {
  * deferring (4xx).
  */
 export class JournalUnavailableError extends Error {
+  /** No answer came within the bound: the store may still carry the operation out. */
+  readonly timedOut: boolean
+
   constructor(
     journal: string,
     operation: string,
     /** Why, without the journal and the operation. */
     readonly reason: string,
-    options?: { cause: unknown },
+    options?: { cause?: unknown; timedOut?: boolean },
   ) {
-    super(`delivery journal (${journal}): ${operation} failed: ${reason}`, options)
+    super(`delivery journal (${journal}): ${operation} failed: ${reason}`, { cause: options?.cause })
     this.name = 'JournalUnavailableError'
+    this.timedOut = options?.timedOut ?? false
   }
 }

@@ -13,7 +13,6 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import type { Readable, Writable } from 'node:stream'
 import { markCloseOnExec } from '../running/close-on-exec.js'
-import { gatherWrites } from '../running/gather-writes.js'
 import { KILL_GRACE_MS } from '../running/process-groups.js'
 import type { KeyState } from './delivery-journal.js'
 import { EXIT_REOPEN, FrameReader, decodeReply, encodeRequest, type Operation, type Request } from './journal-wire.js'
@@ -28,6 +27,8 @@ const PROGRAMS_GONE_MS = KILL_GRACE_MS + 1000
 export interface LinkEvents {
   /** What the process warns of: a damaged store moved aside, a failed flush. */
   warn(message: string): void
+  /** A delivered() or release() that the store could not carry out, after it was handed over. */
+  failedAfterHandover(why: string): void
   /** The process is gone, or could not start: every request still open has been rejected. */
   ended(why: string, onPurpose: boolean): void
 }
@@ -37,9 +38,23 @@ interface Waiting {
   reject(error: Error): void
 }
 
+/** A delivered() or release(): done for Haraka once it is in the pipe. */
+interface HandedOver {
+  resolve(): void
+  reject(error: Error): void
+}
+
+/** Who waits for a request: a begin() for its answer, the others only for the write. */
+type Waiter = { readonly answer: Waiting } | { readonly written: HandedOver }
+
+function rejectWaiter(waiter: Waiter, error: Error): void {
+  if ('answer' in waiter) waiter.answer.reject(error)
+  else waiter.written.reject(error)
+}
+
 interface Queued {
   readonly request: Request
-  readonly waiting: Waiting
+  readonly waiter: Waiter
   /** performance.now() after which nobody waits for it any more. */
   readonly deadline: number
 }
@@ -54,6 +69,9 @@ export class JournalLink {
   /** Requests made before the store was open; undefined once it is. */
   private queue: Queued[] | undefined = []
   private lastId = 0
+  /** Frames to write at the end of this turn of the event loop, and who waits for that write. */
+  private outgoing: Buffer[] = []
+  private handedOver: HandedOver[] = []
   private openFailure: string | undefined
   private gone = false
 
@@ -79,7 +97,6 @@ export class JournalLink {
     child.unref()
     for (const pipe of [child.stdin, child.stdout]) if (pipe instanceof Socket) pipe.unref()
     child.stdin.on('error', () => undefined) // it died: 'exit' follows
-    gatherWrites(child.stdin)
     const reader = new FrameReader()
     child.stdout.on('data', (chunk: Buffer) => {
       for (const frame of reader.push(chunk)) this.take(frame)
@@ -103,29 +120,55 @@ export class JournalLink {
     return !this.gone && this.queue === undefined
   }
 
-  request(
+  /** A begin(): resolves with the states the store answers. */
+  begin(token: Buffer, keys: readonly Buffer[], leaseMs: number, timeoutMs: number): Promise<KeyState[]> {
+    return new Promise((resolve, reject) =>
+      this.enqueue('begin', token, keys, leaseMs, timeoutMs, { answer: { resolve, reject } }),
+    )
+  }
+
+  /**
+   * A delivered() or release(): resolves once the request is in the journal process's pipe, from
+   * where the process takes it even should Haraka die the next moment, ahead of any later request
+   * of this Haraka's. Nothing answers it unless it fails (failedAfterHandover).
+   */
+  handOver(
+    operation: 'delivered' | 'release',
+    token: Buffer,
+    keys: readonly Buffer[],
+    timeoutMs: number,
+  ): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.enqueue(operation, token, keys, 0, timeoutMs, { written: { resolve, reject } }),
+    )
+  }
+
+  private enqueue(
     operation: Operation,
     token: Buffer,
     keys: readonly Buffer[],
     leaseMs: number,
     timeoutMs: number,
-  ): Promise<KeyState[]> {
-    return new Promise((resolve, reject) => {
-      if (this.gone) return reject(new Error('the journal process has ended'))
-      this.lastId = this.lastId === 0xffffffff ? 1 : this.lastId + 1
-      const request: Request = { id: this.lastId, operation, token, leaseMs, keys }
-      const waiting = { resolve, reject }
-      if (this.queue) this.queue.push({ request, waiting, deadline: performance.now() + timeoutMs })
-      else this.send(request, waiting)
-    })
+    waiter: Waiter,
+  ): void {
+    if (this.gone) return rejectWaiter(waiter, new Error('the journal process has ended'))
+    this.lastId = this.lastId === 0xffffffff ? 1 : this.lastId + 1
+    const request: Request = { id: this.lastId, operation, token, leaseMs, keys }
+    if (this.queue) this.queue.push({ request, waiter, deadline: performance.now() + timeoutMs })
+    else this.send(request, waiter)
   }
 
-  /** Haraka is done with it (every program has ended): it releases what is held and exits. */
-  close(): void {
+  /**
+   * Haraka is done with it (every program has ended): it carries out what it was handed, releases
+   * what is held, and exits; resolves then.
+   */
+  close(): Promise<void> {
     live.delete(this)
-    if (this.gone) return
+    if (this.gone) return Promise.resolve()
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()))
     this.child.kill('SIGUSR2')
     this.child.stdin.end()
+    return exited
   }
 
   /** Ends a process whose store keeps failing; 'ended' follows. */
@@ -138,9 +181,30 @@ export class JournalLink {
     if (!this.gone) this.child.kill('SIGUSR2')
   }
 
-  private send(request: Request, waiting: Waiting): void {
-    this.waiting.set(request.id, waiting)
-    this.child.stdin.write(encodeRequest(request))
+  /**
+   * The requests of one turn of the event loop leave in one write, after the turn's I/O callbacks:
+   * under load, the messages of several connections reach their begin() or delivered() in one
+   * turn, and one write wakes the journal process once for all of them, in one transaction.
+   */
+  private send(request: Request, waiter: Waiter): void {
+    if ('answer' in waiter) this.waiting.set(request.id, waiter.answer)
+    else this.handedOver.push(waiter.written)
+    this.outgoing.push(encodeRequest(request))
+    if (this.outgoing.length === 1) setImmediate(() => this.flushOutgoing())
+  }
+
+  private flushOutgoing(): void {
+    const frames = this.outgoing
+    const handedOver = this.handedOver
+    this.outgoing = []
+    this.handedOver = []
+    if (this.gone || frames.length === 0) return
+    this.child.stdin.write(frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames), (error) => {
+      for (const each of handedOver) {
+        if (error) each.reject(new Error(`writing to the journal process failed: ${error.message}`))
+        else each.resolve()
+      }
+    })
   }
 
   private take(frame: Buffer): void {
@@ -153,7 +217,10 @@ export class JournalLink {
       return
     }
     const waiting = this.waiting.get(reply.id)
-    if (!waiting) return
+    if (!waiting) {
+      if (reply.status === 'failed') this.events.failedAfterHandover(reply.text)
+      return
+    }
     this.waiting.delete(reply.id)
     if (reply.status === 'done') waiting.resolve([...reply.states])
     else if (reply.status === 'failed' || reply.status === 'warning') waiting.reject(new Error(reply.text))
@@ -163,9 +230,9 @@ export class JournalLink {
     const queued = this.queue ?? []
     this.queue = undefined
     const now = performance.now()
-    for (const { request, waiting, deadline } of queued) {
-      if (deadline > now) this.send(request, waiting)
-      else waiting.reject(new Error('not sent: the journal process opened its store too late'))
+    for (const { request, waiter, deadline } of queued) {
+      if (deadline > now) this.send(request, waiter)
+      else rejectWaiter(waiter, new Error('not sent: the journal process opened its store too late'))
     }
   }
 
@@ -174,10 +241,12 @@ export class JournalLink {
     this.gone = true
     live.delete(this)
     const error = new Error(why)
-    for (const { waiting } of this.queue ?? []) waiting.reject(error)
-    for (const waiting of this.waiting.values()) waiting.reject(error)
+    for (const { waiter } of this.queue ?? []) rejectWaiter(waiter, error)
+    for (const waiting of [...this.waiting.values(), ...this.handedOver]) waiting.reject(error)
     this.queue = undefined
     this.waiting.clear()
+    this.outgoing = []
+    this.handedOver = []
     this.events.ended(why, onPurpose)
   }
 }

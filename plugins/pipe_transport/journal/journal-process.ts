@@ -6,8 +6,8 @@
 //
 // It reads request frames on stdin and writes reply frames on stdout (journal-wire.ts). The
 // requests of one read run in one write transaction and their replies leave in one write, so under
-// load a commit serves many messages. Commits are not flushed; the store is flushed about once a
-// second and when this process ends.
+// load a commit serves many messages. Commits are not flushed; once a second the store is swept of
+// expired entries and flushed, and it is flushed when this process ends.
 //
 // When its stdin closes, Haraka is gone. The claims Haraka held are then released, so that a
 // retry after a restart runs at once instead of being answered "still running" until the leases
@@ -26,7 +26,8 @@ import { EXIT_REOPEN, FrameReader, decodeRequest, encodeReply, type Reply, type 
 
 /** A read-through check of a week of entries takes about a second per million: allow for a slow disk. */
 const CHECK_TIMEOUT_MS = 60_000
-const FLUSH_EVERY_MS = 1000
+/** How often the store is swept of expired entries and flushed to disk. */
+const UPKEEP_EVERY_MS = 1000
 
 function send(replies: readonly Reply[]): void {
   if (replies.length === 0) return
@@ -72,7 +73,12 @@ function serve(store: LocalStore, requests: readonly Request[]): void {
     send(requests.map((request): Reply => ({ id: request.id, status: 'failed', text: why })))
     return
   }
-  send(requests.map((request, index): Reply => ({ id: request.id, status: 'done', states: results[index] ?? [] })))
+  // Only a begin waits for its answer; a delivered or release hears back only when it failed.
+  send(
+    requests.flatMap((request, index): Reply[] =>
+      request.operation === 'begin' ? [{ id: request.id, status: 'done', states: results[index] ?? [] }] : [],
+    ),
+  )
 }
 
 async function main(): Promise<void> {
@@ -105,11 +111,16 @@ async function main(): Promise<void> {
   }
   send([{ id: 0, status: 'ready' }])
 
-  const flush = setInterval(() => {
+  const upkeep = setInterval(() => {
+    try {
+      store.sweepExpired()
+    } catch {
+      // A store that fails here fails Haraka's next request too, which says why.
+    }
     store.flush().catch((error: unknown) => {
       send([{ id: 0, status: 'warning', text: `flushing the store to disk failed: ${messageOf(error)}` }])
     })
-  }, FLUSH_EVERY_MS)
+  }, UPKEEP_EVERY_MS)
 
   const reader = new FrameReader()
   process.stdin.on('data', (chunk: Buffer) => {
@@ -126,7 +137,7 @@ async function main(): Promise<void> {
   })
   process.stdin.on('error', () => undefined) // 'close' follows
   process.stdin.once('close', () => {
-    clearInterval(flush)
+    clearInterval(upkeep)
     const finish = (): void => {
       whenProgramsEnded = undefined
       try {

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { messageOf } from '../util/error-message.js'
+import { within } from '../util/within.js'
 import { boundedOperation } from './bounded-operation.js'
 import type { Claim, DeliveryJournal, KeyState, StoreOptions } from './delivery-journal.js'
 import { JournalUnavailableError } from './delivery-journal.js'
@@ -60,13 +61,16 @@ export class LocalJournal implements DeliveryJournal {
     await this.operate('release', claim.token, keys, 0)
   }
 
-  /** Every delivery that used it has ended: its process releases what is left and exits. */
-  close(): Promise<void> {
+  /**
+   * Every delivery that used it has ended: its process carries out what it was handed, releases
+   * what is left and exits. Resolves then, or after the operations' time bound.
+   */
+  async close(): Promise<void> {
     this.closed = true
     clearTimeout(this.restart)
-    this.link?.close()
+    const link = this.link
     this.link = undefined
-    return Promise.resolve()
+    if (link) await within(link.close(), this.options.timeoutMs, undefined)
   }
 
   private async operate(
@@ -81,16 +85,18 @@ export class LocalJournal implements DeliveryJournal {
     const counts = link.ready
     const { timeoutMs } = this.options
     try {
-      const states = await boundedOperation(this.description, operation, timeoutMs, () =>
-        link.request(operation, token, keys, leaseMs, timeoutMs),
+      const states = await boundedOperation(this.description, operation, timeoutMs, async () =>
+        operation === 'begin'
+          ? link.begin(token, keys, leaseMs, timeoutMs)
+          : link.handOver(operation, token, keys, timeoutMs).then((): KeyState[] => []),
       )
       this.failuresInARow = 0
       this.restartsInARow = 0
       return states
     } catch (error) {
       // A begin that timed out may still be carried out: drop whatever it claims.
-      if (operation === 'begin' && link.alive)
-        void link.request('release', token, keys, 0, timeoutMs).catch(() => undefined)
+      if (operation === 'begin' && error instanceof JournalUnavailableError && error.timedOut && link.alive)
+        void link.handOver('release', token, keys, timeoutMs).catch(() => undefined)
       if (counts && link.alive) this.failed(link, error)
       throw error
     }
@@ -108,6 +114,13 @@ export class LocalJournal implements DeliveryJournal {
   private start(): JournalLink {
     const link: JournalLink = new JournalLink(this.options.directory, this.options.retentionMs, {
       warn: (message) => this.options.warn(`${this.description}: ${message}`),
+      failedAfterHandover: (why) => {
+        this.options.error(
+          `${this.description}: recording a delivery or releasing a claim failed after the reply was given: ${why}; ` +
+            'a retry of that message may be delivered again, or answered "still running" until its lease ends',
+        )
+        this.failed(link, new Error(why))
+      },
       ended: (why, onPurpose) => this.ended(link, why, onPurpose),
     })
     return link

@@ -46,6 +46,8 @@ export class LocalStore {
   private readonly dataFile: string
   private identity: FileIdentity | undefined
   private unflushed = false
+  /** Keys claimed since the sweep's last step. */
+  private claimedSinceSweep = 0
 
   private constructor(
     private readonly store: RootDatabase<Buffer, Buffer>,
@@ -82,7 +84,6 @@ export class LocalStore {
               changes.push({ hold: true, key: key.toString('latin1'), token })
               return 'claimed'
             })
-            this.sweep.step(this.store, request.keys.length, now)
             return states
           }
           case 'delivered': {
@@ -107,8 +108,10 @@ export class LocalStore {
     )
     this.unflushed = true
     for (const change of changes) {
-      if (change.hold) this.held.set(change.key, change.token)
-      else if (change.token === undefined || this.held.get(change.key)?.equals(change.token))
+      if (change.hold) {
+        this.held.set(change.key, change.token)
+        this.claimedSinceSweep++
+      } else if (change.token === undefined || this.held.get(change.key)?.equals(change.token))
         this.held.delete(change.key)
     }
     return results
@@ -132,6 +135,15 @@ export class LocalStore {
     this.held.clear()
     this.unflushed = true
     return released
+  }
+
+  /** Removes expired entries, four for each key claimed since the last sweep (expiry-sweep.ts). */
+  sweepExpired(): void {
+    if (this.claimedSinceSweep === 0) return
+    const now = this.clock()
+    this.store.transactionSync(() => this.sweep.step(this.store, this.claimedSinceSweep, now))
+    this.claimedSinceSweep = 0
+    this.unflushed = true
   }
 
   /** Writes what was committed since the last flush to the disk (fdatasync, off this thread). */
