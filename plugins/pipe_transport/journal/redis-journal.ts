@@ -4,13 +4,19 @@
 //
 // While the client is not connected, an operation waits for it within its own time bound, and the
 // client reconnects by itself, so an operation made as Redis comes back succeeds. Commands are never
-// queued inside the client (disableOfflineQueue), where nothing would bound them.
+// queued inside the client while it is disconnected (disableOfflineQueue).
 
 import { createHash, randomBytes } from 'node:crypto'
 import { createClient } from 'redis'
 import { messageOf } from '../util/error-message.js'
 import { boundedOperation } from './bounded-operation.js'
-import type { Claim, DeliveryJournal, KeyState, StoreOptions } from './delivery-journal.js'
+import {
+  JournalUnavailableError,
+  type Claim,
+  type DeliveryJournal,
+  type KeyState,
+  type StoreOptions,
+} from './delivery-journal.js'
 import { BEGIN, DELIVERED, RELEASE } from './redis-scripts.js'
 
 export interface RedisJournalOptions extends StoreOptions {
@@ -20,6 +26,8 @@ export interface RedisJournalOptions extends StoreOptions {
 
 /** Reconnect attempts back off from 50 ms to this, so a Redis that is back is used within a second. */
 const MAX_RECONNECT_DELAY_MS = 1000
+/** Commands sent or waiting for a reply: far above a busy server's, where a silent Redis piles them up. */
+const MAX_QUEUED_COMMANDS = 20_000
 const KEY_PREFIX = Buffer.from('pipe_transport:journal:')
 const STATES: readonly KeyState[] = ['delivered', 'claimed', 'busy']
 
@@ -38,7 +46,10 @@ export class RedisJournal implements DeliveryJournal {
     this.client = createClient({
       url: options.url,
       disableOfflineQueue: true,
-      commandOptions: { timeout: options.timeoutMs },
+      // Each operation has its own bound (boundedOperation); a timer per command on top of it cost
+      // a tenth of Haraka's time for the journal. A Redis that stops answering leaves its commands
+      // here, so their number is bounded instead: beyond it a command is refused at once.
+      commandsQueueMaxLength: MAX_QUEUED_COMMANDS,
       socket: {
         connectTimeout: options.timeoutMs,
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS),
@@ -61,14 +72,21 @@ export class RedisJournal implements DeliveryJournal {
     this.client.connect().catch(() => undefined)
   }
 
-  begin(keys: readonly Buffer[], leaseMs: number): Promise<Claim> {
+  async begin(keys: readonly Buffer[], leaseMs: number): Promise<Claim> {
     const token = randomBytes(16)
-    return this.bounded('begin', async () => {
-      const reply = await this.script(BEGIN, keys, [claimValue(token), String(Math.max(1, Math.ceil(leaseMs)))])
-      if (!Array.isArray(reply) || reply.length !== keys.length)
-        throw new Error(`unexpected reply ${JSON.stringify(reply)}`)
-      return { states: reply.map((code) => STATES[Number(code)] ?? 'busy'), token }
-    })
+    try {
+      return await this.bounded('begin', async () => {
+        const reply = await this.script(BEGIN, keys, [claimValue(token), String(Math.max(1, Math.ceil(leaseMs)))])
+        if (!Array.isArray(reply) || reply.length !== keys.length)
+          throw new Error(`unexpected reply ${JSON.stringify(reply)}`)
+        return { states: reply.map((code) => STATES[Number(code)] ?? 'busy'), token }
+      })
+    } catch (error) {
+      // A begin that timed out may still reach Redis: drop whatever it claims, after it.
+      if (error instanceof JournalUnavailableError && error.timedOut)
+        void this.script(RELEASE, keys, [claimValue(token)]).catch(() => undefined)
+      throw error
+    }
   }
 
   delivered(_claim: Claim, keys: readonly Buffer[]): Promise<void> {
