@@ -78,7 +78,7 @@ describe('local journal: its store damaged under a running Haraka', () => {
       await logAfter(
         haraka,
         logFrom,
-        /\[WARN\] .*\[pipe_transport\] local .*\/journal: the store was damaged \(reading it crashed a process \(SIG[A-Z]+\)\); moved it to .*journal\.damaged-/,
+        /\[WARN\] .*\[pipe_transport\] delivery journal \(local .*\/journal\): the store was damaged \(reading it crashed a process \(SIG[A-Z]+\)\); moved it to .*journal\.damaged-/,
       )
       assert.equal(movedAside(work.path('journal')).length, asideBefore + 1)
       // Serving on, with a working journal: a retry of a message is answered from the new store.
@@ -108,7 +108,7 @@ describe('local journal: its store damaged under a running Haraka', () => {
     assert.equal(givenUp.length, 1, givenUp.join('\n'))
     assert.match(
       givenUp[0] ?? '',
-      /local .*\/journal: 3 operations in a row failed \(the last: .*\); giving up on the store: a new journal process opens it again in 0\.25 s, and until one works messages are delivered without exactly-once \(journal_unavailable = deliver\)/,
+      /delivery journal \(local .*\/journal\): 3 operations in a row failed \(the last: .*\); giving up on the store: a new journal process opens it again in 0\.25 s, and until one works messages are delivered without exactly-once \(journal_unavailable = deliver\)/,
     )
   })
 })

@@ -224,7 +224,7 @@ describe('local journal: a store damaged or removed while in use', () => {
     )
     assert.match(
       warnings.join('\n'),
-      /: the store was damaged \(reading it crashed a process \(SIGSEGV\)\); moved it to .*zeroed\.damaged-.* and started a new one/,
+      /delivery journal \(local .*zeroed\): the store was damaged \(reading it crashed a process \(SIGSEGV\)\); moved it to .*zeroed\.damaged-.* and started a new one/,
     )
     assert.equal(movedAside('zeroed').length, 1)
   })
@@ -281,7 +281,7 @@ describe('local journal: a store damaged or removed while in use', () => {
     assert.match(
       errors[0] ?? '',
       new RegExp(
-        `^local .*/lock: ${REOPEN_AFTER_FAILURES} operations in a row failed \\(the last: .*Invalid argument.*\\); giving up on the store: ` +
+        `^delivery journal \\(local .*/lock\\): ${REOPEN_AFTER_FAILURES} operations in a row failed \\(the last: .*Invalid argument.*\\); giving up on the store: ` +
           'a new journal process opens it again in 0\\.25 s, and until one works messages are delivered without exactly-once ' +
           '\\(journal_unavailable = deliver\\): a retry of a message delivered before may be delivered again$',
       ),

@@ -48,6 +48,11 @@ export class LocalJournal implements DeliveryJournal {
     this.description = `local ${options.directory}`
   }
 
+  /** What the journal's own log lines start with, as its operations' errors do. */
+  private get logPrefix(): string {
+    return `delivery journal (${this.description}): `
+  }
+
   async begin(keys: readonly Buffer[], leaseMs: number): Promise<Claim> {
     const token = randomBytes(TOKEN_BYTES)
     return { states: await this.operate('begin', token, keys, leaseMs), token }
@@ -113,10 +118,10 @@ export class LocalJournal implements DeliveryJournal {
 
   private start(): JournalLink {
     const link: JournalLink = new JournalLink(this.options.directory, this.options.retentionMs, {
-      warn: (message) => this.options.warn(`${this.description}: ${message}`),
+      warn: (message) => this.options.warn(`${this.logPrefix}${message}`),
       failedAfterHandover: (why) => {
         this.options.error(
-          `${this.description}: recording a delivery or releasing a claim failed after the reply was given: ${why}; ` +
+          `${this.logPrefix}recording a delivery or releasing a claim failed after the reply was given: ${why}; ` +
             'a retry of that message may be delivered again, or answered "still running" until its lease ends',
         )
         this.failed(link, new Error(why))
@@ -135,7 +140,7 @@ export class LocalJournal implements DeliveryJournal {
         ? 'messages are delivered without exactly-once (journal_unavailable = deliver): a retry of a message delivered before may be delivered again'
         : 'messages are deferred (journal_unavailable = defer)'
     this.logGiveUp(
-      `${this.description}: ${REOPEN_AFTER_FAILURES} operations in a row failed (the last: ${reason}); giving up on ` +
+      `${this.logPrefix}${REOPEN_AFTER_FAILURES} operations in a row failed (the last: ${reason}); giving up on ` +
         `the store: a new journal process opens it again in ${seconds(this.nextRestartDelay())}, and until one works ${meanwhile}`,
     )
     link.kill()
@@ -149,7 +154,7 @@ export class LocalJournal implements DeliveryJournal {
     const delay = this.nextRestartDelay()
     this.restartsInARow++
     if (this.givenUp !== link && !onPurpose)
-      this.options.warn(`${this.description}: ${why}; a new journal process starts in ${seconds(delay)}`)
+      this.options.warn(`${this.logPrefix}${why}; a new journal process starts in ${seconds(delay)}`)
     this.restart = setTimeout(() => {
       this.restart = undefined
       if (!this.closed && !this.link) this.link = this.start()
