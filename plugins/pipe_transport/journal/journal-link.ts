@@ -166,6 +166,7 @@ export class JournalLink {
     live.delete(this)
     if (this.gone) return Promise.resolve()
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()))
+    this.flushOutgoing()
     this.child.kill('SIGUSR2')
     this.child.stdin.end()
     return exited
@@ -176,9 +177,15 @@ export class JournalLink {
     if (!this.gone) this.child.kill('SIGKILL')
   }
 
-  /** At Haraka's exit, after process-groups.ts has killed every program group. */
+  /**
+   * At Haraka's exit, after process-groups.ts has killed every program group. What this turn had
+   * still to write is tried now (a pipe takes a small write at once): a record of a run that
+   * succeeded, whose 250 will never be sent, then answers the sender's retry.
+   */
   programsGone(): void {
-    if (!this.gone) this.child.kill('SIGUSR2')
+    if (this.gone) return
+    this.flushOutgoing()
+    this.child.kill('SIGUSR2')
   }
 
   /**

@@ -17,6 +17,7 @@
 //
 // Run as `node journal-process.js DIRECTORY RETENTION_MS PROGRAMS_GONE_MS` by journal-link.ts only.
 import { mkdir } from 'node:fs/promises'
+import { performance } from 'node:perf_hooks'
 import { messageOf } from '../util/error-message.js'
 import { systemClock } from './lease-clock.js'
 import type { KeyState } from './delivery-journal.js'
@@ -28,6 +29,8 @@ import { EXIT_REOPEN, FrameReader, decodeRequest, encodeReply, type Reply, type 
 const CHECK_TIMEOUT_MS = 60_000
 /** How often the store is swept of expired entries and flushed to disk. */
 const UPKEEP_EVERY_MS = 1000
+/** A flush that keeps failing is said once, and again at most this often. */
+const FLUSH_WARNING_EVERY_MS = 60_000
 
 function send(replies: readonly Reply[]): void {
   if (replies.length === 0) return
@@ -54,17 +57,26 @@ async function openStore(directory: string, retentionMs: number): Promise<LocalS
   return LocalStore.open(directory, retentionMs, systemClock())
 }
 
-/** The requests of one read, against the store; each gets its reply, all of them a failure if the transaction failed. */
-function serve(store: LocalStore, requests: readonly Request[]): void {
+/**
+ * Before the store is read: a store removed, replaced or cut short under this process ends it (the
+ * requests of the moment failing), so that a new journal process checks and opens what is there.
+ */
+function reopenIfChanged(store: LocalStore, requests: readonly Request[]): void {
   const changed = store.changedOnDisk()
-  if (changed !== undefined) {
-    // The store in use is gone or damaged: a new journal process checks and opens what is there now.
-    send([
-      ...requests.map((request): Reply => ({ id: request.id, status: 'failed', text: changed })),
-      { id: 0, status: 'warning', text: `${changed} while in use; opening the store anew` },
-    ])
-    process.exit(EXIT_REOPEN)
-  }
+  if (changed === undefined) return
+  send([
+    ...requests.map((request): Reply => ({ id: request.id, status: 'failed', text: changed })),
+    { id: 0, status: 'warning', text: `${changed} while in use; opening the store anew` },
+  ])
+  process.exit(EXIT_REOPEN)
+}
+
+/**
+ * The requests of one read, against the store, in one transaction: a begin gets its states, a
+ * delivered or release no answer; if the transaction failed, each gets the failure.
+ */
+function serve(store: LocalStore, requests: readonly Request[]): void {
+  reopenIfChanged(store, requests)
   let results: KeyState[][]
   try {
     results = store.apply(requests)
@@ -111,15 +123,22 @@ async function main(): Promise<void> {
   }
   send([{ id: 0, status: 'ready' }])
 
+  let flushWarnedAt = Number.NEGATIVE_INFINITY
   const upkeep = setInterval(() => {
+    reopenIfChanged(store, [])
     try {
       store.sweepExpired()
     } catch {
       // A store that fails here fails Haraka's next request too, which says why.
     }
-    store.flush().catch((error: unknown) => {
-      send([{ id: 0, status: 'warning', text: `flushing the store to disk failed: ${messageOf(error)}` }])
-    })
+    store.flush().then(
+      () => (flushWarnedAt = Number.NEGATIVE_INFINITY),
+      (error: unknown) => {
+        if (performance.now() - flushWarnedAt < FLUSH_WARNING_EVERY_MS) return
+        flushWarnedAt = performance.now()
+        send([{ id: 0, status: 'warning', text: `flushing the store to disk failed: ${messageOf(error)}` }])
+      },
+    )
   }, UPKEEP_EVERY_MS)
 
   const reader = new FrameReader()
