@@ -6,9 +6,13 @@
 import { resolve } from 'node:path'
 import { DENY, DENYSOFT, OK } from 'haraka-constants'
 import DSN = require('haraka-dsn')
+import { onCircuitChange } from './pipe_transport/circuit/circuit-breaker.js'
 import { JournalHolder } from './pipe_transport/journal/journal-holder.js'
 import { processTag, record } from './pipe_transport/log/haraka-log.js'
-import { queueLogEntries, rcptLogEntries } from './pipe_transport/log/log-entries.js'
+import { describeCircuitChange, queueLogEntries, rcptLogEntries } from './pipe_transport/log/log-entries.js'
+import { metricsOn, useMetrics } from './pipe_transport/metrics/delivery-metrics.js'
+import { clusterExposition, processExposition } from './pipe_transport/metrics/exposition.js'
+import { MetricsEndpoint } from './pipe_transport/metrics/metrics-endpoint.js'
 import { fingerprintAsItArrives } from './pipe_transport/queue/fingerprint.js'
 import { LONGEST_DELIVERY_SECONDS } from './pipe_transport/queue/perform-run.js'
 import { queueTransaction } from './pipe_transport/queue/queue-transaction.js'
@@ -43,7 +47,14 @@ interface PipeTransport extends HarakaPlugin {
   journal: JournalHolder
   /** The queue hook's transactions not yet answered: the journal closes once they are. */
   delivering: Set<Promise<unknown>>
+  /** Only in the process that serves metrics_listen: a single Haraka, or the cluster master. */
+  metricsEndpoint?: MetricsEndpoint
   load_pipe_transport_ini(): void
+}
+
+/** Haraka's server as hook_init_master gets it: `cluster` is set in a cluster master. */
+interface HarakaServer {
+  readonly cluster?: unknown
 }
 
 export function register(this: PipeTransport): void {
@@ -52,6 +63,11 @@ export function register(this: PipeTransport): void {
   this.timeout = LONGEST_DELIVERY_SECONDS + 10
   this.journal = new JournalHolder()
   this.delivering = new Set()
+  const who = processTag(typeof server === 'object' ? server.cfg?.main?.nodes : undefined)
+  onCircuitChange((change) => {
+    const { level, message } = describeCircuitChange(change)
+    this[`log${level}`](`${who}${message}`)
+  })
   this.load_pipe_transport_ini()
   // Before every other rcpt plugin: the client's address as it came, which haraka-plugin-aliases
   // and the like replace. Routing follows the address as rcpt plugins left it, at rcpt_ok, which
@@ -83,6 +99,9 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
     warn: (message) => this.logwarn(message),
     error: (message) => this.logerror(message),
   })
+  const metrics = useMetrics(loaded.settings)
+  if (!metrics.ok) this.logerror(`${who}${metrics.error}`)
+  this.metricsEndpoint?.use(metricsOn() ? loaded.settings.metricsListen : undefined)
   this.loginfo(`${who}${starting ? 'loaded' : 'reloaded'} ${loaded.summary}`)
 }
 
@@ -152,8 +171,17 @@ export function fingerprint_message(this: PipeTransport, next: Next, connection:
   next()
 }
 
-/** How programs will start, said where Haraka serves SMTP: not in a cluster master, which delivers nothing. */
-export function hook_init_master(this: PipeTransport, next: Next, server: { cluster?: unknown }): void {
+/**
+ * The metrics endpoint, in the process Haraka starts first: a single Haraka serves its own
+ * metrics, a cluster master the sum of its workers'. How programs will start is said where Haraka
+ * serves SMTP: not in a cluster master, which delivers nothing.
+ */
+export function hook_init_master(this: PipeTransport, next: Next, server: HarakaServer): void {
+  this.metricsEndpoint = new MetricsEndpoint(server.cluster ? clusterExposition : processExposition, {
+    info: (message) => this.loginfo(message),
+    error: (message) => this.logerror(message),
+  })
+  this.metricsEndpoint.use(metricsOn() ? this.settings.metricsListen : undefined)
   if (!server.cluster) hook_init_child.call(this, next)
   else next()
 }
@@ -172,4 +200,5 @@ export function hook_init_child(this: PipeTransport, next: Next): void {
 export function shutdown(this: PipeTransport): void {
   shutdownAll()
   void Promise.allSettled(this.delivering).then(() => this.journal.close())
+  void this.metricsEndpoint?.close()
 }

@@ -4,7 +4,7 @@
 // it, and the memory taken by one large message.
 import { cpus } from 'node:os'
 import { quantile } from './load.js'
-import { DISCARD, MODES, PIPE_TRANSPORT, QMAIL_QUEUE } from './modes.js'
+import { DISCARD, MODES, NO_METRICS, PIPE_TRANSPORT, QMAIL_QUEUE, WITH_METRICS } from './modes.js'
 
 /** CPU time used during a run, by who used it. */
 export interface CpuUse {
@@ -255,6 +255,21 @@ export function formatReport(
     }
   }
   lines.push(...journalGoals(setup, cells, rows))
+  // The metrics' cost: metrics on against off, round by round in the same run, and Haraka's CPU
+  // time per message, which a busy shared machine blurs less than throughput does.
+  const metricsOff = cells.get(`${at} ${NO_METRICS}`) ?? []
+  const metricsOn = cells.get(`${at} ${WITH_METRICS}`) ?? []
+  if (metricsOn.length > 0 && metricsOff.length > 0) {
+    const ratios = metricsOn.map((cell, round) => rateOf(cell) / rateOf(metricsOff[round]))
+    const harakaMs = (list: readonly Cell[]): number =>
+      list.reduce((sum, cell) => sum + cell.cpu.harakaMs, 0) / list.reduce((sum, cell) => sum + cell.messages, 0)
+    const [on, off] = [harakaMs(metricsOn), harakaMs(metricsOff)]
+    lines.push(
+      `${WITH_METRICS}/${NO_METRICS} (metrics on/off) at ${at} connections, round by round: ${ratios.map((ratio) => ratio.toFixed(3)).join(', ')}; ` +
+        `median ${median(ratios).toFixed(3)} (goal: >= 0.970): ${median(ratios) >= 0.97 ? 'met' : 'NOT met'}; ` +
+        `Haraka CPU ${on.toFixed(3)} vs ${off.toFixed(3)} ms/msg (${on >= off ? '+' : ''}${((100 * (on - off)) / off).toFixed(1)}%)`,
+    )
+  }
   for (const mode of MODES.filter((each) => each.name !== QMAIL_QUEUE && each.name !== DISCARD)) {
     const ratiosTo = (reference: string): string =>
       setup.concurrencies

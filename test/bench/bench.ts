@@ -6,7 +6,7 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Haraka } from '../e2e/harness.js'
+import { Haraka, freePort } from '../e2e/harness.js'
 import { Scratch } from '../e2e/fixtures.js'
 import { guardianOf, journalProcessOf, rssBytes } from '../e2e/processes.js'
 import { sendMail } from '../e2e/smtp.js'
@@ -168,7 +168,12 @@ async function main(): Promise<void> {
   try {
     for (const mode of options.modes) {
       const statsFile = work.path(`spawn-stats-${mode.name}.json`)
-      const config = mode.haraka({ drain: drain.path, work: work.dir, redisUrl: redis.url })
+      const config = mode.haraka({
+        drain: drain.path,
+        work: work.dir,
+        redisUrl: redis.url,
+        metricsPort: await freePort(),
+      })
       const haraka = await Haraka.start({
         ...config,
         plugins: [NO_PIPELINING, ...(config.plugins ?? [])],

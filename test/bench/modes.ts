@@ -4,11 +4,12 @@ import type { HarakaOptions } from '../e2e/harness.js'
 
 export const BENCH_DOMAIN = 'bench.test'
 
-/** What every mode is built with: the program, a scratch directory, and the Redis server's URL. */
+/** What every mode is built with: the program, a scratch directory, the Redis server's URL, a free port for metrics. */
 export interface ModeSetup {
   readonly drain: string
   readonly work: string
   readonly redisUrl: string
+  readonly metricsPort: number
 }
 
 export interface Mode {
@@ -42,6 +43,9 @@ const noJournal = (): string => 'journal = off'
 export const PIPE_TRANSPORT = 'a'
 export const QMAIL_QUEUE = 'b'
 export const DISCARD = 'c'
+/** The metrics' cost: am is a0 with metrics_listen set (goal: am/a0 at least 0.97 in the same run). */
+export const NO_METRICS = 'a0'
+export const WITH_METRICS = 'am'
 
 /** Modes that need root: a program run as another user. */
 const asRoot = process.getuid?.() === 0
@@ -72,7 +76,13 @@ export const MODES: readonly Mode[] = [
     }),
   },
   // The spawner alone, without the journal; the variants after it change only how programs start.
-  { name: 'a0', label: 'pipe_transport, journal off', haraka: pipeTransport(noJournal) },
+  { name: NO_METRICS, label: 'pipe_transport, journal off', haraka: pipeTransport(noJournal) },
+  {
+    name: WITH_METRICS,
+    label: 'journal off, metrics on',
+    haraka: pipeTransport(({ metricsPort }) => `${noJournal()}\nmetrics_listen = 127.0.0.1:${metricsPort}`),
+    concurrencies: [8],
+  },
   {
     name: 'ar',
     label: 'pipe_transport, journal redis',

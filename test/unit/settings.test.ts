@@ -419,6 +419,75 @@ describe('settings', () => {
       ],
     )
   })
+
+  it('reads the circuit breaker: on by default, each key inherited from [main], and checked', () => {
+    const { instances } = settings({
+      main: { program_name: '/bin/cat', circuit_breaker_wait: 10 },
+      one: { domain: 'one.test' },
+      two: { domain: 'two.test', circuit_breaker_failures: 2, circuit_breaker_scope: 'route_data' },
+      three: { domain: 'three.test', circuit_breaker: 'false' },
+      four: { domain: 'four.test', circuit_breaker_wait: 600 },
+    })
+    assert.deepEqual(
+      instances.map((instance) => instance.circuitBreaker),
+      [
+        { failures: 5, waitSeconds: 10, maxWaitSeconds: 300, scope: 'instance' },
+        { failures: 2, waitSeconds: 10, maxWaitSeconds: 300, scope: 'route_data' },
+        undefined,
+        { failures: 5, waitSeconds: 600, maxWaitSeconds: 600, scope: 'instance' },
+      ],
+    )
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    assert.deepEqual(
+      errors({
+        main: { circuit_breaker: 'maybe' },
+        one: { ...one, circuit_breaker_failures: 0, circuit_breaker_wait: 60, circuit_breaker_max_wait: 30 },
+        two: { ...one, domain: 'two.test', circuit_breaker_scope: 'address' },
+      }),
+      [
+        'f.ini [main] circuit_breaker: "maybe" must be true or false',
+        'f.ini [one] circuit_breaker_failures: "0" must be a whole number from 1 to 1000',
+        'f.ini [one] circuit_breaker_max_wait: 30 is less than circuit_breaker_wait (60)',
+        'f.ini [two] circuit_breaker_scope: "address" must be one of: instance, route_data',
+      ],
+    )
+    const read = readSettings(
+      iniFromSections({
+        main: { circuit_breaker_failures: 3 },
+        one: { ...one, circuit_breaker: 'off', circuit_breaker_wait: 5 },
+      }),
+      context,
+    )
+    assert.deepEqual(
+      read.warnings.map((warning) => formatProblem('f.ini', warning)),
+      ['f.ini [one] circuit_breaker_wait: has no effect: circuit_breaker = false'],
+    )
+  })
+
+  it('reads metrics_listen from [main] only, as HOST:PORT', () => {
+    const one = { program_name: '/bin/cat', domain: 'one.test' }
+    assert.equal(settings({ main: {}, one }).metricsListen, undefined)
+    assert.deepEqual(settings({ main: { metrics_listen: '127.0.0.1:9464' }, one }).metricsListen, {
+      host: '127.0.0.1',
+      port: 9464,
+    })
+    assert.deepEqual(settings({ main: { metrics_listen: '[::1]:9464' }, one }).metricsListen, {
+      host: '::1',
+      port: 9464,
+    })
+    assert.deepEqual(settings({ main: { metrics_listen: 'localhost:80' }, one }).metricsListen, {
+      host: 'localhost',
+      port: 80,
+    })
+    for (const bad of ['9464', '127.0.0.1', '127.0.0.1:70000', '[nothost]:1', '::1:9464'])
+      assert.deepEqual(errors({ main: { metrics_listen: bad }, one }), [
+        `f.ini [main] metrics_listen: "${bad}" must be HOST:PORT, e.g. 127.0.0.1:9464 (an IPv6 address in brackets: [::1]:9464)`,
+      ])
+    assert.match(
+      errors({ main: {}, one: { ...one, metrics_listen: '127.0.0.1:9464' } })[0] ?? '',
+      /^f\.ini \[one\] metrics_listen: belongs in \[main\]/,
+    )
+  })
 })
 
 describe('the config file', () => {

@@ -2,6 +2,7 @@
 // transaction, one per check_program answer. The objects are made here, in Node's main realm,
 // because Haraka's logger merges only objects whose constructor is its own `Object` into logfmt and
 // json lines; one made in the plugin sandbox would be printed whole.
+import type { CircuitChange } from '../circuit/circuit-breaker.js'
 import type { Envelope } from '../invocation/envelope.js'
 import type { CheckReport } from '../rcpt/check-program.js'
 import type { RcptCommandAnswer } from '../rcpt/rcpt-command.js'
@@ -69,9 +70,13 @@ export function describeRun(instance: Instance, envelope: Envelope, report: RunR
   }
   if ('error' in outcome) fields['cause'] = outcome.error
 
-  // A verdict (the program's, a refused address, a mail loop) is a result, pass or fail; anything
-  // the plugin had to end or could not start is an error.
-  const verdict = outcome.kind === 'exited' || outcome.kind === 'refused' || outcome.kind === 'looped'
+  // A verdict (the program's, a refused address, a mail loop, an open circuit's deferral) is a
+  // result, pass or fail; anything the plugin had to end or could not start is an error.
+  const verdict =
+    outcome.kind === 'exited' ||
+    outcome.kind === 'refused' ||
+    outcome.kind === 'looped' ||
+    outcome.kind === 'circuit-open'
   const level: LogLevel = reply.verdict === 'ok' ? 'info' : verdict ? 'warn' : 'error'
   const result =
     reply.verdict === 'ok'
@@ -130,4 +135,14 @@ function endedOf(outcome: DeliveryOutcome): string {
     : outcome.kind === 'signaled'
       ? `signal ${outcome.signal}`
       : outcome.kind
+}
+
+/** A circuit breaker opened or closed (circuit/): one WARN line each way. */
+export function describeCircuitChange(change: CircuitChange): LogEntry {
+  const which = `circuit breaker of [${change.instance}]${change.routeData === undefined ? '' : ` route data ${JSON.stringify(change.routeData)}`}`
+  const message =
+    change.change === 'opened'
+      ? `${which} opened after ${change.failures} consecutive failed runs: RCPT answers 451 4.3.0 for ${change.seconds} s, then one probe delivery`
+      : `${which} closed: its program answered a probe delivery after ${change.seconds} s open`
+  return { level: 'warn', message }
 }

@@ -8,6 +8,13 @@ import type { LineEnding } from '../invocation/program-input.js'
 import type { Claim, DeliveryJournal } from '../journal/delivery-journal.js'
 import type { RoutedRecipient } from '../routing/rcpt-policy.js'
 import type { Recipient } from '../routing/recipient.js'
+import {
+  countJournalError,
+  countJournalHits,
+  countJournalUnavailable,
+  countRecipients,
+  metricsOn,
+} from '../metrics/delivery-metrics.js'
 import { KILL_GRACE_MS } from '../running/process-groups.js'
 import type { Reply } from '../settings/vocabulary.js'
 import type { HarakaMessageStream } from '../types/haraka-types.js'
@@ -96,9 +103,12 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
         return state === 'claimed'
       })
     } catch (err) {
+      countJournalError('begin')
+      countJournalUnavailable(input.journalUnavailable)
       if (input.journalUnavailable === 'defer') {
         problems.push(`${messageOf(err)}; deferring the message (journal_unavailable = defer)`)
         const all = routed.map(({ recipient }) => recipient)
+        countRecipientAnswers(routed, [{ recipients: all, reply: JOURNAL_DOWN }])
         return {
           reply: transactionReply([{ recipients: all, reply: JOURNAL_DOWN }]),
           runs: [],
@@ -126,6 +136,7 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
         if (report.reply.verdict === 'ok') await journal.delivered(claimed.claim, keys)
         else await journal.release(claimed.claim, keys)
       } catch (err) {
+        countJournalError(report.reply.verdict === 'ok' ? 'delivered' : 'release')
         problems.push(
           report.reply.verdict === 'ok'
             ? `${messageOf(err)}: the delivery to ${run.recipients.map((r) => r.address).join(' ')} is not recorded, a retry may deliver it again`
@@ -136,10 +147,12 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
   } catch (err) {
     // Runs never fail this way (a run's failure is its report): copying the message did, before
     // any run began. The claims go, so that the sender's retry may run them at once.
-    if (claimed) await journal?.release(claimed.claim, [...claimed.keys.values()]).catch(() => undefined)
+    if (claimed)
+      await journal?.release(claimed.claim, [...claimed.keys.values()]).catch(() => countJournalError('release'))
     throw err
   }
   for (const { run, report } of runs) settled.push({ recipients: run.recipients, reply: report.reply })
+  countRecipientAnswers(routed, settled, alreadyDelivered, busy)
   return { reply: transactionReply(settled), runs, alreadyDelivered, busy, journalProblems: problems }
 }
 
@@ -172,6 +185,32 @@ async function runAll(
   } finally {
     await copy?.dispose()
   }
+}
+
+/**
+ * The metrics of a transaction's recipients: each by the answer it got, and those the journal
+ * settled without a run.
+ */
+function countRecipientAnswers(
+  routed: readonly RoutedRecipient[],
+  settled: readonly Settled[],
+  alreadyDelivered: readonly Recipient[] = [],
+  busy: readonly Recipient[] = [],
+): void {
+  if (!metricsOn()) return
+  const instanceOf = new Map(routed.map(({ instance, recipient }) => [recipient, instance.name]))
+  const each = (recipients: readonly Recipient[], count: (instance: string, n: number) => void): void => {
+    const perInstance = new Map<string, number>()
+    for (const recipient of recipients) {
+      const instance = instanceOf.get(recipient) ?? ''
+      perInstance.set(instance, (perInstance.get(instance) ?? 0) + 1)
+    }
+    for (const [instance, n] of perInstance) count(instance, n)
+  }
+  for (const { recipients, reply } of settled)
+    each(recipients, (instance, n) => countRecipients(instance, reply.verdict, n))
+  each(alreadyDelivered, (instance, n) => countJournalHits(instance, 'already_delivered', n))
+  each(busy, (instance, n) => countJournalHits(instance, 'still_running', n))
 }
 
 /** A claim outlasts the longest of the transaction's runs: a slot wait and a run, each up to its timeout. */

@@ -13,9 +13,22 @@ export type DeliveryOutcome =
   /** delivered_to's loop check: the message already carries Delivered-To: for this recipient. */
   | { readonly kind: 'looped'; readonly address: string }
   | { readonly kind: 'internal-error'; readonly error: string }
+  /** The instance's circuit breaker is open (circuit/): deferred without running the program. */
+  | { readonly kind: 'circuit-open' }
 
 /** A fault inside the plugin: deferred, so the sender retries; the log says what it was. */
 export const INTERNAL_ERROR: Reply = { verdict: 'denysoft', text: '4.3.0 pipe transport internal error' }
+
+/** What a transaction past RCPT gets while its instance's circuit is open. */
+export const CIRCUIT_OPEN: Reply = {
+  verdict: 'denysoft',
+  text: '4.3.0 pipe transport delivery temporarily unavailable, try again later',
+}
+
+/** How a run ended, as a class the metrics can label it with: `exit`, `signal`, or the outcome's kind. */
+export function endedClass(outcome: DeliveryOutcome): string {
+  return outcome.kind === 'exited' ? 'exit' : outcome.kind === 'signaled' ? 'signal' : outcome.kind
+}
 
 export function replyFor(outcome: DeliveryOutcome, table: ExitCodeTable): Reply {
   switch (outcome.kind) {
@@ -40,6 +53,8 @@ export function replyFor(outcome: DeliveryOutcome, table: ExitCodeTable): Reply 
       return { verdict: 'denysoft', text: '4.3.0 pipe transport shutting down, try again later' }
     case 'internal-error':
       return INTERNAL_ERROR
+    case 'circuit-open':
+      return CIRCUIT_OPEN
     case 'refused':
       return {
         verdict: 'deny',

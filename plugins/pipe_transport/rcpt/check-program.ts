@@ -7,6 +7,7 @@
 import type { Envelope } from '../invocation/envelope.js'
 import { NO_INPUT } from '../invocation/program-input.js'
 import { programSpec } from '../invocation/program-spec.js'
+import { countCheck, type CheckAnswer } from '../metrics/delivery-metrics.js'
 import type { RcptDecision } from '../routing/rcpt-policy.js'
 import type { Recipient } from '../routing/recipient.js'
 import type { RunOutcome } from '../running/run-outcome.js'
@@ -17,10 +18,8 @@ const EX_NOUSER = 67
 /** Answers kept at most, oldest dropped first: a dictionary attack must not grow Haraka. */
 const CACHE_ENTRIES = 10_000
 
-type Answer = 'exists' | 'unknown' | 'unsure'
-
 interface Cached {
-  readonly answer: Answer
+  readonly answer: CheckAnswer
   readonly until: number
 }
 
@@ -45,25 +44,30 @@ export async function checkRecipient(
 ): Promise<CheckReport> {
   const key = `${instance.name}\0${recipient.address.toLowerCase()}`
   const cached = cache.get(key)
-  if (cached && cached.until > Date.now())
+  if (cached && cached.until > Date.now()) {
+    countCheck(instance.name, cached.answer, 'cache')
     return { instance, recipient, decision: decisionFor(cached.answer, recipient), outcome: 'cached' }
+  }
 
   const spec = programSpec(instance, { ...envelope, recipients: [recipient] }, 'check')
-  if (!spec.ok)
+  if (!spec.ok) {
+    countCheck(instance.name, 'unknown', 'program')
     return {
       instance,
       recipient,
       decision: decisionFor('unknown', recipient),
       outcome: { kind: 'refused', error: spec.error },
     }
+  }
   const { outcome } = await runProgram(spec.value, NO_INPUT)
   const answer = answerFor(outcome, instance)
+  countCheck(instance.name, answer, 'program')
   if (answer !== 'unsure' && check.cacheSeconds > 0)
     remember(key, { answer, until: Date.now() + check.cacheSeconds * 1000 })
   return { instance, recipient, decision: decisionFor(answer, recipient), outcome }
 }
 
-function answerFor(outcome: RunOutcome, instance: Instance): Answer {
+function answerFor(outcome: RunOutcome, instance: Instance): CheckAnswer {
   if (outcome.kind !== 'exited') return 'unsure'
   if (outcome.status === 0) return 'exists'
   if (outcome.status === EX_NOUSER || instance.exitCodes.entries.get(outcome.status)?.verdict === 'deny')
@@ -71,7 +75,7 @@ function answerFor(outcome: RunOutcome, instance: Instance): Answer {
   return 'unsure'
 }
 
-function decisionFor(answer: Answer, recipient: Recipient): RcptDecision {
+function decisionFor(answer: CheckAnswer, recipient: Recipient): RcptDecision {
   if (answer === 'exists') return { kind: 'continue' }
   if (answer === 'unknown')
     return { kind: 'deny', code: 550, subject: 1, detail: 1, text: `${recipient.address}: no such recipient here` }

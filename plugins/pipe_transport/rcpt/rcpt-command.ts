@@ -1,7 +1,10 @@
 // The answer to one RCPT command, at rcpt_ok: the same decision as --dry-run's (routing/
 // rcpt-policy.ts) for each recipient the command added (one, or several when an alias expanded it),
-// then check_program for those whose instance has one.
+// then 451 where an instance's circuit breaker is open, then check_program for those whose
+// instance has one.
+import { circuitAdmits } from '../circuit/circuit-breaker.js'
 import { envelopeOf, type Envelope } from '../invocation/envelope.js'
+import { countCircuitRejections } from '../metrics/delivery-metrics.js'
 import { acceptedFromRcptCommand, originalOf } from '../routing/original-recipients.js'
 import {
   CONTINUE,
@@ -32,6 +35,17 @@ export const CHECK_FAILED: RcptRefusal = {
   subject: 3,
   detail: 0,
   text: 'pipe transport cannot check this recipient now, try again later',
+}
+
+/** While an instance's circuit breaker is open (circuit/): before any data is sent, the sender tries later. */
+export function circuitOpenAtRcpt(address: string): RcptRefusal {
+  return {
+    kind: 'denysoft',
+    code: 451,
+    subject: 3,
+    detail: 0,
+    text: `${address}: delivery temporarily unavailable, try again later`,
+  }
 }
 
 /**
@@ -66,6 +80,11 @@ async function answerCandidates(
   })
   const refused = decisions.find((decision): decision is RcptRefusal => decision.kind !== 'continue')
   if (refused) return refuse(refused, [])
+  const unavailable = routes.find(({ match }) => match && !circuitAdmits(match.instance, match.data))
+  if (unavailable?.match) {
+    countCircuitRejections(unavailable.match.instance.name, 'rcpt', candidates.length)
+    return refuse(circuitOpenAtRcpt(unavailable.address), [])
+  }
 
   let envelope: Omit<Envelope, 'recipients'> | undefined
   const checks = routes.flatMap(({ match, recipient }) => {

@@ -7,6 +7,16 @@ export class Slots {
 
   constructor(private limit: number) {}
 
+  /** Deliveries holding a slot now: their programs are running. */
+  get holding(): number {
+    return this.active
+  }
+
+  /** Deliveries waiting for a slot. */
+  get queued(): number {
+    return this.waiting.length
+  }
+
   /** A reload may change the limit; deliveries already running keep their slot. */
   setLimit(limit: number): void {
     this.limit = limit
@@ -60,4 +70,9 @@ export function slotsFor(instance: string, limit: number): Slots {
     slots.setLimit(limit)
   }
   return slots
+}
+
+/** Every instance's slots, for the metrics. */
+export function allSlots(): ReadonlyMap<string, Slots> {
+  return byInstance
 }

@@ -1,5 +1,6 @@
 // One instance section (`[NAME]`, with [main] as its defaults) into an Instance.
 import { readCheckProgram } from './check-program.js'
+import { readCircuitBreaker } from './circuit-breaker.js'
 import { readDomains } from './domains.js'
 import { readEnv } from './environment.js'
 import { readExitCodes } from './exit-codes.js'
@@ -96,6 +97,7 @@ export function readInstance(
     acceptsAtRcpt: reader.flag('check_recipient'),
     lowercaseLocalPart: reader.flag('lowercase_local_part'),
     checkProgram: readCheckProgram(reader, installDir),
+    circuitBreaker: readCircuitBreaker(reader),
   }
 }
 

@@ -1,5 +1,6 @@
 // Which keys and sections pipe_transport.ini may hold, and where: a typo is an error with a "did
 // you mean", a key in the wrong kind of section says where it belongs, and a removed key says why.
+import { CIRCUIT_BREAKER_KEYS } from './circuit-breaker.js'
 import { closest } from './did-you-mean.js'
 import type { Problems } from './problems.js'
 import type { RawSection } from './section-reader.js'
@@ -30,11 +31,12 @@ export const INSTANCE_KEYS = [
   'check_timeout',
   'check_cache',
   'lowercase_local_part',
+  ...CIRCUIT_BREAKER_KEYS,
 ] as const
 
 export const JOURNAL_KEYS = ['journal', 'journal_directory', 'journal_days', 'journal_unavailable'] as const
 /** Keys that concern the whole plugin rather than one instance. */
-const MAIN_ONLY_KEYS = ['enable_outbound', 'recipient_delimiter', ...JOURNAL_KEYS] as const
+const MAIN_ONLY_KEYS = ['enable_outbound', 'recipient_delimiter', 'metrics_listen', ...JOURNAL_KEYS] as const
 /** `[main]` takes every instance key but `domain` (as defaults), and the keys of the whole plugin. */
 const MAIN_KEYS: readonly string[] = [...INSTANCE_KEYS.filter((key) => key !== 'domain'), ...MAIN_ONLY_KEYS]
 

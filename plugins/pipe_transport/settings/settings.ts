@@ -4,6 +4,7 @@ import type { Ini } from './ini-text.js'
 import { readInstance, type ReadContext } from './instance.js'
 import { readJournalConfig } from './journal-settings.js'
 import { checkMainKeys, instanceSections } from './keys.js'
+import { readMetricsListen } from './metrics-settings.js'
 import { Problems, type ConfigProblem } from './problems.js'
 import { routeEntries } from './route-entries.js'
 import { SectionReader } from './section-reader.js'
@@ -25,6 +26,7 @@ export function readSettings(ini: Ini, context: ReadContext): SettingsRead {
   const enableOutbound = main.flag('enable_outbound', true)
   const recipientDelimiter = readRecipientDelimiter(main)
   const journal = readJournalConfig(main, context.installDir)
+  const metricsListen = readMetricsListen(main)
   const instances = names.map((name) => readInstance(name, sections, context, problems))
   const { addressCounts, ...routes } = routeEntries(instances, ini, problems)
   for (const instance of instances) {
@@ -39,7 +41,7 @@ export function readSettings(ini: Ini, context: ReadContext): SettingsRead {
   if (problems.hasErrors || ini.problems.length > 0)
     return { errors: [...ini.problems, ...problems.errors], warnings: problems.warnings }
   return {
-    settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound, journal },
+    settings: { instances, routes, addressCounts, recipientDelimiter, enableOutbound, journal, metricsListen },
     warnings: problems.warnings,
   }
 }

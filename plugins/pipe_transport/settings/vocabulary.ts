@@ -87,6 +87,21 @@ export interface Instance {
   /** lowercase_local_part (Postfix flag u): the local part in lower case in macros and environment. */
   readonly lowercaseLocalPart: boolean
   readonly checkProgram: CheckProgram | undefined
+  /** Undefined with `circuit_breaker = false`. */
+  readonly circuitBreaker: CircuitBreakerConfig | undefined
+}
+
+/**
+ * The circuit breaker of an instance (circuit/): it opens after `failures` consecutive runs that
+ * timed out, could not start or failed temporarily; after `waitSeconds` one probe may run, and
+ * each failed probe doubles the wait, up to `maxWaitSeconds`.
+ */
+export interface CircuitBreakerConfig {
+  readonly failures: number
+  readonly waitSeconds: number
+  readonly maxWaitSeconds: number
+  /** `route_data`: one circuit per `[NAME.address]` value (each mailing list, say) instead of one per instance. */
+  readonly scope: 'instance' | 'route_data'
 }
 
 /** A route found for a recipient: which instance, and the `[NAME.address]` entry's value. */
@@ -131,4 +146,12 @@ export interface Settings {
   /** Deliver routed domains for relaying clients too (queue_outbound). */
   readonly enableOutbound: boolean
   readonly journal: JournalConfig
+  /** metrics_listen: where the Prometheus metrics are served; undefined when they are off. */
+  readonly metricsListen: ListenAddress | undefined
+}
+
+export interface ListenAddress {
+  /** A name or an address, an IPv6 one without its brackets. */
+  readonly host: string
+  readonly port: number
 }

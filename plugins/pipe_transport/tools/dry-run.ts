@@ -1,22 +1,26 @@
 // The try command's --dry-run: its plan (dry-run-plan.ts) as text, for a person to read.
 // Values are JSON-quoted, so that spaces, empty values and odd characters show exactly.
 import { replyFor, type DeliveryOutcome } from '../queue/run-reply.js'
+import { circuitOpenAtRcpt } from '../rcpt/rcpt-command.js'
 import { refusalLine } from '../routing/rcpt-policy.js'
 import { replyLine } from '../settings/replies.js'
 import type { Instance } from '../settings/vocabulary.js'
 import type { TriedRecipient, TriedRun, TryPlan } from './dry-run-plan.js'
+import type { LiveCircuits } from './live-circuits.js'
+
+const rcptLine = (address: string): string => refusalLine(circuitOpenAtRcpt(address))
 
 export interface MessageFile {
   readonly name: string
   readonly bytes: number
 }
 
-export function describePlan(plan: TryPlan, message: MessageFile | undefined): string[] {
+export function describePlan(plan: TryPlan, message: MessageFile | undefined, circuits: LiveCircuits): string[] {
   const width = Math.max(...plan.recipients.map(({ route }) => route.address.length))
   const lines = plan.recipients.map((planned) => describeRecipient(planned, width))
   if (plan.runs.length === 0)
     lines.push('', 'pipe_transport delivers nothing: no recipient it routes would be accepted.')
-  for (const run of plan.runs) lines.push('', ...describeRun(run, message))
+  for (const run of plan.runs) lines.push('', ...describeRun(run, message), ...describeCircuit(run, circuits))
   return lines
 }
 
@@ -57,7 +61,28 @@ function describeRun({ instance, envelope, spec }: TriedRun, message: MessageFil
       [`killed by a signal`, { kind: 'signaled', signal: 'SIGNAME' }],
       [`runs past ${instance.timeoutSeconds} s`, { kind: 'timed-out', seconds: instance.timeoutSeconds }],
       ['cannot be started', { kind: 'start-failed', error: '' }],
+      ...(instance.circuitBreaker ? [['circuit breaker open', { kind: 'circuit-open' }] as const] : []),
     ]),
+  ]
+}
+
+/** The run's circuit breaker: when it opens and what a sender then sees, and its state now if Haraka tells. */
+function describeCircuit({ instance, envelope }: TriedRun, circuits: LiveCircuits): string[] {
+  const breaker = instance.circuitBreaker
+  if (!breaker) return ['  circuit      no breaker (circuit_breaker = false)']
+  const [first] = envelope.recipients
+  const rcpt = first ? rcptLine(first.address) : ''
+  const open = circuits.kind === 'read' ? (circuits.open.get(instance.name) ?? 0) : 0
+  return [
+    `  circuit      opens after ${breaker.failures} consecutive runs that time out, cannot start or fail temporarily`,
+    `  while open   RCPT gets ${rcpt}`,
+    `               for ${breaker.waitSeconds} s, then one probe delivery; each failed probe doubles the wait, up to ${breaker.maxWaitSeconds} s`,
+    `               (one circuit per ${breaker.scope === 'route_data' ? 'route data' : 'instance'} in each Haraka process)`,
+    circuits.kind === 'unknown'
+      ? `  circuit now  unknown: ${circuits.why}`
+      : open === 0
+        ? `  circuit now  closed in every Haraka process (${circuits.url})`
+        : `  circuit now  OPEN: ${open} ${open === 1 ? 'circuit' : 'circuits'} in the running Haraka, where RCPT gets 451 (${circuits.url})`,
   ]
 }
 

@@ -14,6 +14,7 @@ import type { HarakaAddress, HarakaConnection, HarakaTransaction } from '../type
 import { describePlan } from './dry-run.js'
 import { findHaraka } from './find-haraka.js'
 import { planTry } from './dry-run-plan.js'
+import { liveCircuits } from './live-circuits.js'
 import { tryLive } from './live-try.js'
 
 const COMMAND = 'pipe-transport-try'
@@ -117,8 +118,8 @@ async function main(args: string[]): Promise<number> {
     } as unknown as HarakaTransaction
     const file = message && values.message ? { name: values.message, bytes: message.length } : undefined
     console.log(`${COMMAND} --dry-run: nothing runs. What ${configFileOf(installDir)} does with this message:\n`)
-    for (const line of describePlan(planTry(loaded.settings, envelopeOf(connection, transaction), recipients), file))
-      console.log(line)
+    const plan = planTry(loaded.settings, envelopeOf(connection, transaction), recipients)
+    for (const line of describePlan(plan, file, await liveCircuits(loaded.settings.metricsListen))) console.log(line)
     return 0
   }
   // The plugin logs the config's warnings itself, through Haraka's log.
