@@ -19,7 +19,7 @@ import {
   noteRcptParameters,
   type EsmtpParameters,
 } from './pipe_transport/invocation/dsn-parameters.js'
-import { noteClientHeaders } from './pipe_transport/queue/fingerprint.js'
+import { fingerprintAsItArrives } from './pipe_transport/queue/fingerprint.js'
 import { LONGEST_DELIVERY_SECONDS } from './pipe_transport/queue/perform-run.js'
 import { queueTransaction, type Outbound } from './pipe_transport/queue/queue-transaction.js'
 import { INTERNAL_ERROR } from './pipe_transport/queue/run-reply.js'
@@ -53,6 +53,8 @@ const GRAMMAR = harakaConfigGrammar(require)
 interface PipeTransport extends HarakaPlugin {
   settings: Settings
   journal: JournalHolder
+  /** The queue hook's transactions not yet answered: the journal closes once they are. */
+  delivering: Set<Promise<unknown>>
   /** Only in the process that serves metrics_listen: a single Haraka, or the cluster master. */
   metricsEndpoint?: MetricsEndpoint
   load_pipe_transport_ini(): void
@@ -68,6 +70,7 @@ export function register(this: PipeTransport): void {
   // still deliver).
   this.timeout = LONGEST_DELIVERY_SECONDS + 10
   this.journal = new JournalHolder()
+  this.delivering = new Set()
   const who = processTag(typeof server === 'object' ? server.cfg?.main?.nodes : undefined)
   onCircuitChange((change) => {
     const { level, message } = describeCircuitChange(change)
@@ -80,7 +83,8 @@ export function register(this: PipeTransport): void {
   this.register_hook('mail', 'note_mail_parameters', -100)
   this.register_hook('rcpt', 'note_original_rcpt', -100)
   this.register_hook('rcpt_ok', 'check_rcpt_route', -100)
-  this.register_hook('data_post', 'note_client_headers', -100)
+  // Before any other data hook could answer DATA: the message's lines are hashed as they arrive.
+  this.register_hook('data', 'fingerprint_message', -100)
 }
 
 export function load_pipe_transport_ini(this: PipeTransport): void {
@@ -100,7 +104,10 @@ export function load_pipe_transport_ini(this: PipeTransport): void {
     return
   }
   this.settings = loaded.settings
-  this.journal.use(loaded.settings.journal, (message) => this.logwarn(message))
+  this.journal.use(loaded.settings.journal, {
+    warn: (message) => this.logwarn(message),
+    error: (message) => this.logerror(message),
+  })
   const metrics = useMetrics(loaded.settings)
   if (!metrics.ok) this.logerror(`${who}${metrics.error}`)
   this.metricsEndpoint?.use(metricsOn() ? loaded.settings.metricsListen : undefined)
@@ -169,7 +176,10 @@ export function hook_queue(this: PipeTransport, next: Next, connection: Connecti
   const transaction = connection.transaction
   if (!transaction) return next()
   const answer = once(next)
-  queueTransaction(this.settings, this.journal.current, connection, transaction, outboundOf(this))
+  const delivering = queueTransaction(this.settings, this.journal.current, connection, transaction, outboundOf(this))
+  this.delivering.add(delivering)
+  void delivering.finally(() => this.delivering.delete(delivering)).catch(() => undefined)
+  delivering
     .then((outcome) => {
       record(this, connection, queueLogEntries(outcome))
       if (outcome.kind === 'not-ours') answer()
@@ -206,9 +216,9 @@ function outboundOf(plugin: PipeTransport): Outbound {
   }
 }
 
-/** Before any other data_post plugin adds headers: what the client sent, for the journal's fingerprint. */
-export function note_client_headers(this: PipeTransport, next: Next, connection: Connection): void {
-  if (connection.transaction) noteClientHeaders(connection.transaction)
+/** At DATA: the journal's fingerprint is taken from the message's lines as the client sends them. */
+export function fingerprint_message(this: PipeTransport, next: Next, connection: Connection): void {
+  if (connection.transaction) fingerprintAsItArrives(connection.transaction)
   next()
 }
 
@@ -233,9 +243,13 @@ export function hook_init_child(this: PipeTransport, next: Next): void {
   next()
 }
 
-/** Haraka is stopping: end every running program; their transactions are not answered 250. */
+/**
+ * Haraka is stopping gracefully: end every running program (their transactions are not answered
+ * 250). Their runs release their claims as they end; then the journal closes. A Haraka that exits
+ * without this (a plain SIGINT, a crash) has its journal process release the claims instead.
+ */
 export function shutdown(this: PipeTransport): void {
   shutdownAll()
-  void this.journal.close()
+  void Promise.allSettled(this.delivering).then(() => this.journal.close())
   void this.metricsEndpoint?.close()
 }

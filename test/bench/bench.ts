@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Haraka, freePort } from '../e2e/harness.js'
 import { Scratch } from '../e2e/fixtures.js'
-import { guardianOf, rssBytes } from '../e2e/processes.js'
+import { guardianOf, journalProcessOf, rssBytes } from '../e2e/processes.js'
 import { sendMail } from '../e2e/smtp.js'
 import { formatReport, type Cell, type CpuUse, type MemoryFigure, type Setup } from './bench-report.js'
 import { buildDrainProgram } from './drain-program.js'
@@ -30,12 +30,14 @@ interface Options {
   readonly rounds: number
   readonly concurrencies: readonly number[]
   readonly largeMegabytes: number
+  /** The modes to run (all by default): a few of them, to compare those quickly. */
+  readonly modes: readonly Mode[]
 }
 
 /** The connections at which the machine's limit is measured and the goal is judged. */
 const GOAL_CONCURRENCY = 8
 
-/** `--messages=N` per run, `--rounds=N` alternations, `--concurrency=1,8,32`, `--large-mb=20`. */
+/** `--messages=N` per run, `--rounds=N` alternations, `--concurrency=1,8,32`, `--large-mb=20`, `--modes=a,a0,b`. */
 function parseOptions(argv: readonly string[]): Options {
   const value = (name: string, fallback: string): string =>
     argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback
@@ -49,6 +51,13 @@ function parseOptions(argv: readonly string[]): Options {
     rounds: positive(value('rounds', '5')),
     concurrencies: value('concurrency', '1,8,32').split(',').map(positive),
     largeMegabytes: positive(value('large-mb', '20')),
+    modes: value('modes', MODES.map((mode) => mode.name).join(','))
+      .split(',')
+      .map((name) => {
+        const mode = MODES.find((each) => each.name === name)
+        if (!mode) throw new Error(`no mode ${name}: ${MODES.map((each) => each.name).join(', ')}`)
+        return mode
+      }),
   }
 }
 
@@ -70,11 +79,13 @@ function readSpawnStats(file: string): SpawnStats {
 function cpuSnapshot(haraka: number): CpuUse {
   const harakaCpu = processCpuMs(haraka)
   const guardian = guardianOf(haraka)
+  const journal = journalProcessOf(haraka)
   const client = process.cpuUsage()
   const machine = machineCpuMs()
   return {
     harakaMs: harakaCpu.selfMs,
     guardianMs: guardian === undefined ? 0 : processCpuMs(guardian).selfMs,
+    journalMs: journal === undefined ? 0 : processCpuMs(journal).selfMs,
     // A program's CPU time is added to its parent's children time once the parent reaps it.
     programsMs: harakaCpu.childrenMs,
     clientMs: (client.user + client.system) / 1000,
@@ -87,6 +98,7 @@ function cpuSince(before: CpuUse, after: CpuUse): CpuUse {
   return {
     harakaMs: since((use) => use.harakaMs),
     guardianMs: since((use) => use.guardianMs),
+    journalMs: since((use) => use.journalMs),
     programsMs: since((use) => use.programsMs),
     clientMs: since((use) => use.clientMs),
     machineBusyMs: since((use) => use.machineBusyMs),
@@ -154,7 +166,7 @@ async function main(): Promise<void> {
   const running: Running[] = []
   const redis = await RedisServer.start()
   try {
-    for (const mode of MODES) {
+    for (const mode of options.modes) {
       const statsFile = work.path(`spawn-stats-${mode.name}.json`)
       const config = mode.haraka({
         drain: drain.path,

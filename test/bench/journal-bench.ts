@@ -56,11 +56,20 @@ async function main(): Promise<void> {
           retentionMs: WEEK_MS,
           timeoutMs: 10_000,
           warn: console.error,
+          error: console.error,
+          unavailable: 'deliver',
         }),
     },
     {
       name: 'redis (loopback)',
-      open: () => new RedisJournal({ url: redis.url, retentionMs: WEEK_MS, timeoutMs: 10_000, warn: console.error }),
+      open: () =>
+        new RedisJournal({
+          url: redis.url,
+          retentionMs: WEEK_MS,
+          timeoutMs: 10_000,
+          warn: console.error,
+          error: console.error,
+        }),
     },
   ]
   try {
@@ -97,7 +106,14 @@ async function main(): Promise<void> {
 /** The local store's size after SIZE_ENTRIES delivered recipients, per entry. */
 async function sizePerEntry(root: string): Promise<void> {
   const directory = join(root, 'size')
-  const journal = new LocalJournal({ directory, retentionMs: WEEK_MS, timeoutMs: 10_000, warn: console.error })
+  const journal = new LocalJournal({
+    directory,
+    retentionMs: WEEK_MS,
+    timeoutMs: 10_000,
+    warn: console.error,
+    error: console.error,
+    unavailable: 'deliver',
+  })
   for (let done = 0; done < SIZE_ENTRIES; done += 100) {
     const keys = Array.from({ length: 100 }, () => randomBytes(32))
     await journal.delivered(await journal.begin(keys, LEASE_MS), keys)

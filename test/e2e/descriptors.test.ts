@@ -1,13 +1,13 @@
 // No descriptor of Haraka's reaches a program, a check program or the guardian but stdin, stdout
-// and stderr, whichever way the program starts: not the delivery journal's store (lmdb opens it
-// without close-on-exec), so that a program running as another user cannot write through it what
-// it may not write by its path.
+// and stderr, whichever way the program starts, so that a program running as another user cannot
+// write through one what it may not write by its path. The delivery journal's store, which lmdb
+// opens without close-on-exec, is not even open in Haraka: only its journal process has it.
 import assert from 'node:assert/strict'
 import { chmodSync, mkdirSync, readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { Haraka } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
-import { guardianOf } from './processes.js'
+import { guardianOf, journalProcessOf } from './processes.js'
 import { sendMail } from './smtp.js'
 
 const MESSAGE = crlf(['Subject: descriptors', '', 'body'])
@@ -75,9 +75,16 @@ check_cache = 0
       work.remove()
     })
 
-    it('the journal is open in Haraka while the programs run', () => {
-      const targets = readdirSync(`/proc/${haraka.pid}/fd`).map((fd) => safeReadlink(`/proc/${haraka.pid}/fd/${fd}`))
-      assert.ok(targets.includes(`${journal}/data.mdb`), targets.join(' '))
+    it('the journal is open in its journal process while the programs run, and not in Haraka', () => {
+      const targetsOf = (pid: number): string[] =>
+        readdirSync(`/proc/${pid}/fd`).map((fd) => safeReadlink(`/proc/${pid}/fd/${fd}`))
+      const journalProcess = journalProcessOf(haraka.pid)
+      assert.ok(journalProcess !== undefined, 'Haraka has a journal process once the journal was used')
+      assert.ok(targetsOf(journalProcess).includes(`${journal}/data.mdb`), targetsOf(journalProcess).join(' '))
+      assert.deepEqual(
+        targetsOf(haraka.pid).filter((target) => target.startsWith(journal)),
+        [],
+      )
     })
 
     it("a program started by posix_spawn or child_process as Haraka's user: 0, 1 and 2 only", () => {

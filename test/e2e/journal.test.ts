@@ -4,13 +4,14 @@
 // run; the journal survives a restart, is shared by cluster workers (local) and by two Harakas
 // (Redis), and Redis stopping never turns into a 250 for an undelivered recipient.
 import assert from 'node:assert/strict'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
 import { sendAndDrop } from '../bench/drop-after-dot.js'
 import { RedisServer } from '../journal/redis-server.js'
 import { Haraka } from './harness.js'
 import { Scratch, crlf } from './fixtures.js'
+import { waitForFile } from './processes.js'
 import { sendMail, type SendResult } from './smtp.js'
 
 /**
@@ -177,6 +178,118 @@ describe('delivery journal, local', () => {
   })
 })
 
+/** A plugin that changes the message on every attempt: a banner at DATA, a header after it. */
+const PER_ATTEMPT = `
+exports.hook_data = function (next, connection) {
+  connection.transaction.set_banner('scanned in attempt ' + connection.transaction.uuid)
+  next()
+}
+exports.hook_data_post = function (next, connection) {
+  connection.transaction.add_header('X-Scanned', connection.transaction.uuid)
+  next()
+}
+`
+
+describe('delivery journal, local, behind a plugin that changes the message on every attempt', () => {
+  const work = new Scratch()
+  let haraka: Haraka
+
+  before(async () => {
+    const program = work.shell('keep', `cat > "${work.dir}/last.eml"\necho "$*" >> "${work.dir}/runs.log"`)
+    haraka = await Haraka.start({
+      hostList: HOSTS,
+      plugins: ['per_attempt', 'rcpt_to.in_host_list', 'pipe_transport'],
+      extraPlugins: { per_attempt: work.file('per_attempt.js', PER_ATTEMPT) },
+      ini: iniFor(program, `journal = local\njournal_directory = ${work.path('journal')}`),
+    })
+  })
+
+  after(async () => {
+    await haraka?.stop()
+    work.remove()
+  })
+
+  it('knows a retry by what the client sent, not by what the plugins made of it', async () => {
+    const message = freshMessage()
+    const send = async (): Promise<string> =>
+      reply(await sendMail(haraka.port, { from: 's@origin.test', to: ['scanned@two.test'], message }))
+    assert.equal(await send(), '250 Message Queued')
+    const delivered = work.take('last.eml').toString()
+    assert.match(delivered, /^X-Scanned: [0-9A-F-]{36}\.\d+$/m)
+    assert.match(delivered, /scanned in attempt [0-9A-F-]{36}\.\d+/)
+    assert.equal(await send(), '250 2.0.0 already delivered (pipe_transport delivery journal)')
+    assert.deepEqual(runs(work), ['scanned@two.test'])
+  })
+})
+
+describe('delivery journal, local, across a stop of Haraka', () => {
+  const work = new Scratch()
+  const journal = `journal = local\njournal_directory = ${work.path('journal')}`
+  const startHaraka = (smtp: readonly string[] = []): Promise<Haraka> =>
+    Haraka.start({ hostList: HOSTS, smtp, ini: iniFor(programIn(work), journal) })
+
+  after(() => work.remove())
+
+  it('SIGKILL right after a 250: the retry is answered "already delivered", with no second run', async () => {
+    const message = freshMessage()
+    const first = await startHaraka()
+    try {
+      assert.equal(
+        reply(await sendMail(first.port, { from: 's@origin.test', to: ['killed@two.test'], message })),
+        '250 Message Queued',
+      )
+      process.kill(first.pid, 'SIGKILL')
+      await first.exit()
+    } finally {
+      await first.stop()
+    }
+    const second = await startHaraka()
+    try {
+      assert.equal(
+        reply(await sendMail(second.port, { from: 's@origin.test', to: ['killed@two.test'], message })),
+        '250 2.0.0 already delivered (pipe_transport delivery journal)',
+      )
+      assert.deepEqual(runs(work), ['two killed@two.test'])
+    } finally {
+      await second.stop()
+    }
+  })
+
+  for (const [how, smtp] of [
+    ['stopped (SIGINT)', []],
+    ['stopped gracefully (graceful_shutdown)', ['graceful_shutdown=true', 'force_shutdown_timeout=10']],
+  ] as const) {
+    it(`${how} during a run: a retry after the restart runs at once, with no "still running"`, async () => {
+      const message = freshMessage()
+      writeFileSync(work.path('slow'), '')
+      rmSync(work.path('started'), { force: true })
+      const first = await startHaraka(smtp)
+      try {
+        const sending = sendMail(first.port, { from: 's@origin.test', to: ['stopped@two.test'], message }).catch(
+          () => undefined,
+        )
+        await waitForFile(work.path('started'), 10_000, '')
+        await first.stop()
+        await sending
+      } finally {
+        await first.stop()
+      }
+      work.take('slow')
+      const second = await startHaraka()
+      try {
+        assert.equal(
+          reply(await sendMail(second.port, { from: 's@origin.test', to: ['stopped@two.test'], message })),
+          '250 Message Queued',
+        )
+        // The first run was killed before it wrote its line.
+        assert.deepEqual(runs(work), ['two stopped@two.test'])
+      } finally {
+        await second.stop()
+      }
+    })
+  }
+})
+
 describe('delivery journal, local, in cluster mode', () => {
   const work = new Scratch()
   let haraka: Haraka
@@ -268,7 +381,7 @@ describe('delivery journal shared through Redis', () => {
       '250 Message Queued',
     )
     await mx1.waitForLog(
-      /\[ERROR\] .*\[pipe_transport\] delivery journal \(redis 127\.0\.0\.1:\d+\/0\): begin failed: .*; delivering without it \(journal_unavailable = deliver\)/,
+      /\[ERROR\] .*\[pipe_transport\] delivery journal \(redis 127\.0\.0\.1:\d+\/0\): begin failed: .*; delivering without it \(journal_unavailable = deliver\): a retry of a message already delivered may be delivered again$/m,
     )
     assert.equal(
       reply(await sendMail(mx2.port, { from: 's@origin.test', to: ['down@two.test'], message })),
@@ -287,5 +400,18 @@ describe('delivery journal shared through Redis', () => {
       '250 2.0.0 already delivered (pipe_transport delivery journal)',
     )
     assert.deepEqual(runs(work), ['two up@two.test'])
+  })
+
+  it('answers the first message after Redis restarts 250, with no "offline" error', async () => {
+    await redis.stop()
+    // Long enough for the client's reconnection attempts to have backed off to their longest interval.
+    await sleep(2000)
+    await redis.start()
+    assert.equal(
+      reply(await sendMail(mx2.port, { from: 's@origin.test', to: ['back@two.test'], message: freshMessage() })),
+      '250 Message Queued',
+    )
+    assert.deepEqual(runs(work), ['two back@two.test'])
+    assert.doesNotMatch(mx2.log, /offline/i)
   })
 })

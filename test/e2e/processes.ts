@@ -52,6 +52,8 @@ export function rssBytes(pid: number): number {
 
 /** What ps shows for the guardian (guardian-process.ts sets it). */
 export const GUARDIAN_TITLE = /^haraka: pipe_transport guardian$/
+/** What ps shows for the journal process (journal-process.ts sets it). */
+export const JOURNAL_TITLE = /^haraka: pipe_transport journal$/
 
 /** The command line of a process as ps shows it (NULs as spaces, trailing ones dropped). */
 export function commandLine(pid: number): string {
@@ -82,4 +84,9 @@ export function childrenOf(parent: number): number[] {
 /** The guardian of a Haraka process (or of a cluster worker), by its title; undefined before its first program. */
 export function guardianOf(haraka: number): number | undefined {
   return childrenOf(haraka).find((pid) => GUARDIAN_TITLE.test(commandLine(pid)))
+}
+
+/** The journal process of a Haraka process (journal = local), by its title; undefined before the journal's first use. */
+export function journalProcessOf(haraka: number): number | undefined {
+  return childrenOf(haraka).find((pid) => JOURNAL_TITLE.test(commandLine(pid)))
 }

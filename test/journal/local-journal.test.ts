@@ -1,12 +1,30 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { open } from 'lmdb'
 import { JournalUnavailableError } from '../../plugins/pipe_transport/journal/delivery-journal.js'
-import { LocalJournal, type LocalJournalOptions } from '../../plugins/pipe_transport/journal/local-journal.js'
+import {
+  LocalJournal,
+  REOPEN_AFTER_FAILURES,
+  type LocalJournalOptions,
+} from '../../plugins/pipe_transport/journal/local-journal.js'
+import { KILL_GRACE_MS } from '../../plugins/pipe_transport/running/process-groups.js'
 import {
   eventually,
   journalContract,
@@ -19,14 +37,16 @@ import {
 const root = mkdtempSync(join(tmpdir(), 'journal-local-'))
 const opened: LocalJournal[] = []
 const warnings: string[] = []
+const errors: string[] = []
 
 function localJournal(directory: string, options: Partial<LocalJournalOptions> = {}): LocalJournal {
   const journal = new LocalJournal({
     directory,
     retentionMs: LONG_LEASE_MS,
     timeoutMs: 2000,
-
+    unavailable: 'deliver',
     warn: (message) => warnings.push(message),
+    error: (message) => errors.push(message),
     ...options,
   })
   opened.push(journal)
@@ -44,7 +64,7 @@ describe('local journal: the contract', () => {
 })
 
 describe('local journal: the store', () => {
-  it('keeps delivered records across a close and reopen, and drops the claims only by lease', async () => {
+  it('keeps delivered records across a close and reopen, and releases the claims it still held', async () => {
     const directory = join(root, 'restart')
     const [delivered, claimed] = keys(2) as [Buffer, Buffer]
     const before = localJournal(directory)
@@ -52,7 +72,11 @@ describe('local journal: the store', () => {
     await before.delivered(claim, [delivered])
     await before.close()
     const after = localJournal(directory)
-    assert.deepEqual((await after.begin([delivered, claimed], LONG_LEASE_MS)).states, ['delivered', 'busy'])
+    await eventually(
+      async () => (await after.begin([claimed], LONG_LEASE_MS)).states[0] === 'claimed',
+      'the claim released by close',
+    )
+    assert.deepEqual((await after.begin([delivered], LONG_LEASE_MS)).states, ['delivered'])
   })
 
   it('rejects every operation after close', async () => {
@@ -103,7 +127,7 @@ describe('local journal: the store', () => {
       assert.ok(error instanceof JournalUnavailableError)
       assert.match(
         error.message,
-        /^delivery journal \(local .*a-file\/journal\): open failed: cannot create the directory: ENOTDIR/,
+        /^delivery journal \(local .*a-file\/journal\): begin failed: cannot open the store: cannot create the directory: ENOTDIR/,
       )
       return true
     })
@@ -120,7 +144,7 @@ describe('local journal: the store', () => {
       const journal = localJournal(join(mountPoint, 'journal'))
       await assert.rejects(
         journal.begin(keys(1), LONG_LEASE_MS),
-        /^JournalUnavailableError: delivery journal \(local .*\/journal\): open failed: .*read-only file system/i,
+        /^JournalUnavailableError: delivery journal \(local .*\/journal\): begin failed: cannot open the store: .*read-only file system/i,
       )
       await journal.close()
     } finally {
@@ -144,11 +168,8 @@ describe('local journal: the store', () => {
         }
       }
       assert.ok(failure instanceof JournalUnavailableError, 'the disk never filled up')
-      // lmdb-js reports the failed write itself, or the failed flush after it as EIO.
-      assert.match(
-        failure.message,
-        /(begin|delivered) failed: Commit failed .*: (No space left on device|Input\/output error)/,
-      )
+      // LMDB reports the failed write of a page, or tmpfs the write of the file as EIO.
+      assert.match(failure.message, /(begin|delivered) failed: (No space left on device|Input\/output error)/)
       rmSync(join(mountPoint, 'filler'))
       assert.deepEqual((await journal.begin(keys(1), LONG_LEASE_MS)).states, ['claimed'])
       await journal.close()
@@ -161,6 +182,171 @@ describe('local journal: the store', () => {
   })
 })
 
+describe('local journal: a store damaged or removed while in use', () => {
+  /** Overwrites part of a file of the store in place, as a bad disk or a stray program would. */
+  function overwrite(file: string, bytes: Buffer, position = 0): void {
+    const fd = openSync(file, 'r+')
+    try {
+      writeSync(fd, bytes, 0, bytes.length, position)
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  async function deliveredStore(name: string): Promise<{ directory: string; journal: LocalJournal }> {
+    const directory = join(root, name)
+    const journal = localJournal(directory)
+    for (let round = 0; round < 20; round++) {
+      const batch = keys(20)
+      await journal.delivered(await journal.begin(batch, LONG_LEASE_MS), batch)
+    }
+    // A begin's answer comes after the journal process has carried out every request before it.
+    await journal.begin(keys(1), LONG_LEASE_MS)
+    warnings.length = 0
+    errors.length = 0
+    return { directory, journal }
+  }
+
+  const movedAside = (name: string): string[] =>
+    readdirSync(root).filter((entry) => entry.startsWith(`${name}.damaged-`))
+
+  it('zeros over data.mdb: the journal process dies instead of this one, and a new one moves the store aside', async () => {
+    const { directory, journal } = await deliveredStore('zeroed')
+    overwrite(join(directory, 'data.mdb'), Buffer.alloc(8192))
+    await assert.rejects(
+      journal.begin(keys(1), LONG_LEASE_MS),
+      /begin failed: the journal process was killed by SIGABRT$/,
+    )
+    await untilClaimed(journal, keys(1)[0] as Buffer, 'a new journal process')
+    assert.match(
+      warnings.join('\n'),
+      /the journal process was killed by SIGABRT; a new journal process starts in 0\.25 s/,
+    )
+    assert.match(
+      warnings.join('\n'),
+      /delivery journal \(local .*zeroed\): the store was damaged \(reading it crashed a process \(SIGSEGV\)\); moved it to .*zeroed\.damaged-.* and started a new one/,
+    )
+    assert.equal(movedAside('zeroed').length, 1)
+  })
+
+  it('a truncated data.mdb: noticed before it is read, and the store moved aside', async () => {
+    const { directory, journal } = await deliveredStore('truncated')
+    truncateSync(join(directory, 'data.mdb'), 4096)
+    await assert.rejects(
+      journal.begin(keys(1), LONG_LEASE_MS),
+      /begin failed: .*truncated\/data\.mdb shrank from \d+ to 4096 bytes$/,
+    )
+    await untilClaimed(journal, keys(1)[0] as Buffer, 'a new journal process')
+    assert.match(
+      warnings.join('\n'),
+      /truncated\/data\.mdb shrank from \d+ to 4096 bytes while in use; opening the store anew/,
+    )
+    assert.match(
+      warnings.join('\n'),
+      /the store was damaged \(reading it crashed a process \(SIGSEGV\)\); moved it to /,
+    )
+    assert.equal(movedAside('truncated').length, 1)
+  })
+
+  it('a removed store: noticed at the next operation, and what is recorded after it is kept', async () => {
+    const { directory, journal } = await deliveredStore('removed')
+    rmSync(directory, { recursive: true })
+    await assert.rejects(journal.begin(keys(1), LONG_LEASE_MS), /begin failed: .*removed\/data\.mdb was removed$/)
+    const [later] = keys(1) as [Buffer]
+    await untilClaimed(journal, later, 'a new store')
+    await journal.delivered({ states: ['claimed'], token: Buffer.alloc(16) }, [later])
+    await journal.close()
+    // Recorded in the new store on disk, not in the removed file that only the old process still had.
+    assert.deepEqual((await localJournal(directory).begin([later], LONG_LEASE_MS)).states, ['delivered'])
+    assert.deepEqual(errors, [])
+  })
+
+  it('a corrupt lock.mdb: given up after a few failures in a row, with one ERROR, and opened anew', async () => {
+    const { directory, journal } = await deliveredStore('lock')
+    overwrite(join(directory, 'lock.mdb'), Buffer.alloc(statSync(join(directory, 'lock.mdb')).size, 0xff))
+    const failures: string[] = []
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        if ((await journal.begin(keys(1), LONG_LEASE_MS)).states[0] === 'claimed') break
+      } catch (error) {
+        failures.push(error instanceof JournalUnavailableError ? error.reason : String(error))
+        await sleep(50)
+      }
+    }
+    assert.deepEqual((await journal.begin(keys(1), LONG_LEASE_MS)).states, ['claimed'])
+    // Only the first few reached the broken store; the rest were refused at once while it was reopened.
+    const fromTheStore = failures.filter((why) => !why.startsWith('its journal process is being replaced'))
+    assert.equal(fromTheStore.length, REOPEN_AFTER_FAILURES, fromTheStore.join('\n'))
+    assert.equal(errors.length, 1)
+    assert.match(
+      errors[0] ?? '',
+      new RegExp(
+        `^delivery journal \\(local .*/lock\\): ${REOPEN_AFTER_FAILURES} operations in a row failed \\(the last: .*Invalid argument.*\\); giving up on the store: ` +
+          'a new journal process opens it again in 0\\.25 s, and until one works messages are delivered without exactly-once ' +
+          '\\(journal_unavailable = deliver\\): a retry of a message delivered before may be delivered again$',
+      ),
+    )
+  })
+})
+
+describe('local journal: the Haraka that held claims goes away', () => {
+  /** A process that claims the keys in its own journal on the directory, as a Haraka would. */
+  async function holder(directory: string, held: readonly Buffer[]): Promise<ChildProcess> {
+    const child = spawn(
+      process.execPath,
+      [join(__dirname, 'holder-child.js'), directory, ...held.map((key) => key.toString('hex'))],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    )
+    const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string]
+    assert.deepEqual(
+      JSON.parse(line),
+      held.map(() => 'claimed'),
+    )
+    return child
+  }
+
+  it('killed with SIGKILL: its claims hold until its programs are surely gone, then are released', async () => {
+    const directory = join(root, 'sigkill')
+    const held = keys(2)
+    const child = await holder(directory, held)
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+    const journal = localJournal(directory)
+    // The guardian gives the programs of a killed Haraka the kill grace before SIGKILL.
+    assert.deepEqual((await journal.begin(held, LONG_LEASE_MS)).states, ['busy', 'busy'])
+    await sleep(KILL_GRACE_MS - 500)
+    assert.deepEqual((await journal.begin(held, LONG_LEASE_MS)).states, ['busy', 'busy'])
+    const claimedAgain = new Set<number>()
+    await eventually(async () => {
+      ;(await journal.begin(held, LONG_LEASE_MS)).states.forEach(
+        (state, i) => state === 'claimed' && claimedAgain.add(i),
+      )
+      return claimedAgain.size === held.length
+    }, 'the release after the grace')
+  })
+
+  it('exiting on its own, after killing its programs: its claims are released at once', async () => {
+    const directory = join(root, 'exit')
+    const held = keys(2)
+    const child = await holder(directory, held)
+    child.stdin?.write('exit\n')
+    await once(child, 'exit')
+    const journal = localJournal(directory)
+    const claimedAgain = new Set<number>()
+    // Well within the kill grace, which a killed Haraka's claims wait for.
+    await eventually(
+      async () => {
+        ;(await journal.begin(held, LONG_LEASE_MS)).states.forEach(
+          (state, i) => state === 'claimed' && claimedAgain.add(i),
+        )
+        return claimedAgain.size === held.length
+      },
+      'the release at exit',
+      KILL_GRACE_MS / 2,
+    )
+  })
+})
+
 describe('local journal: cluster workers', () => {
   it('gives each key to exactly one of several processes racing for it', async () => {
     const directory = join(root, 'race')
@@ -169,6 +355,7 @@ describe('local journal: cluster workers', () => {
     await Promise.all(racers.map((racer) => racer.ready))
     for (const racer of racers) racer.go(contested)
     const results = await Promise.all(racers.map((racer) => racer.states))
+    for (const racer of racers) racer.finish()
     for (let key = 0; key < contested.length; key++) {
       const states = results.map((states) => states[key])
       assert.equal(states.filter((state) => state === 'claimed').length, 1, `key ${key}: ${states.join(' ')}`)
@@ -190,6 +377,8 @@ interface Racer {
   readonly ready: Promise<void>
   readonly states: Promise<string[]>
   go(keys: readonly Buffer[]): void
+  /** Every racer has answered: it may let its claims go and end. */
+  finish(): void
 }
 
 /** A separate Node process with its own journal on the directory, like a Haraka cluster worker. */
@@ -204,17 +393,16 @@ function startRacer(directory: string): Racer {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk
       if (output.startsWith('ready\n')) readyNow()
+      const answer = /^ready\n(.*)\n/.exec(output)?.[1]
+      if (answer !== undefined) resolve(JSON.parse(answer) as string[])
     })
-    child.on('close', (code) => {
-      const last = output.trim().split('\n').pop() ?? ''
-      if (code === 0) resolve(JSON.parse(last) as string[])
-      else reject(new Error(`racer exited with ${code}: ${output}`))
-    })
+    child.on('close', (code) => reject(new Error(`racer exited with ${code} before it answered: ${output}`)))
   })
   return {
     ready,
     states,
-    go: (contested) => child.stdin.end(`${contested.map((key) => key.toString('hex')).join(' ')}\n`),
+    go: (contested) => child.stdin.write(`${contested.map((key) => key.toString('hex')).join(' ')}\n`),
+    finish: () => child.stdin.end(),
   }
 }
 

@@ -9,15 +9,15 @@ import { RedisJournal } from '../../plugins/pipe_transport/journal/redis-journal
 import { keys, LONG_LEASE_MS } from './journal-contract.js'
 
 const config = { directory: '/nonexistent/journal', retentionDays: 1, unavailable: 'deliver' } as const
-const warn = (): void => undefined
+const log = { warn: (): void => undefined, error: (): void => undefined }
 
 describe('openJournal', () => {
   it('opens the store that [main] journal names, and none for off', async () => {
-    assert.equal(openJournal({ ...config, store: 'off' }, warn), undefined)
-    const local = openJournal({ ...config, store: 'local' }, warn)
+    assert.equal(openJournal({ ...config, store: 'off' }, log), undefined)
+    const local = openJournal({ ...config, store: 'local' }, log)
     assert.ok(local instanceof LocalJournal)
     assert.equal(local.description, 'local /nonexistent/journal')
-    const redis = openJournal({ ...config, store: 'redis://127.0.0.1:1/2' }, warn)
+    const redis = openJournal({ ...config, store: 'redis://127.0.0.1:1/2' }, log)
     assert.ok(redis instanceof RedisJournal)
     assert.equal(redis.description, 'redis 127.0.0.1:1/2')
     await Promise.all([local.close(), redis.close()])
@@ -28,7 +28,7 @@ describe('journal = local', () => {
   it('keeps its store in the directory given', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'journal-open-'))
     try {
-      const journal = openJournal({ ...config, store: 'local', directory: join(directory, 'store') }, warn)
+      const journal = openJournal({ ...config, store: 'local', directory: join(directory, 'store') }, log)
       assert.ok(journal)
       assert.deepEqual((await journal.begin(keys(1), LONG_LEASE_MS)).states, ['claimed'])
       await journal.close()

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { JournalUnavailableError } from '../../plugins/pipe_transport/journal/delivery-journal.js'
 import { RedisJournal } from '../../plugins/pipe_transport/journal/redis-journal.js'
 import { journalContract, keys, untilClaimed, LONG_LEASE_MS, watchForStrayErrors } from './journal-contract.js'
@@ -16,6 +17,7 @@ function redisJournal(retentionMs = LONG_LEASE_MS): RedisJournal {
     retentionMs,
     timeoutMs: TIMEOUT_MS,
     warn: (message) => warnings.push(message),
+    error: (message) => warnings.push(message),
   })
   opened.push(journal)
   return journal
@@ -60,6 +62,7 @@ describe('redis journal: two MX hosts', () => {
       retentionMs: 1,
       timeoutMs: TIMEOUT_MS,
       warn: () => undefined,
+      error: () => undefined,
     })
     opened.push(journal)
     assert.equal(journal.description, `redis 127.0.0.1:${server.port}/3`)
@@ -101,6 +104,16 @@ describe('redis journal: Redis stopped mid-test', () => {
     } finally {
       stray.stop()
     }
+  })
+
+  it('after an outage, an operation made as Redis comes back waits for the connection and succeeds', async () => {
+    const journal = redisJournal()
+    await journal.begin(keys(1), LONG_LEASE_MS)
+    await server.stop()
+    // Long enough for the reconnection attempts to have backed off to their longest interval.
+    await sleep(2000)
+    await server.start()
+    assert.deepEqual((await journal.begin(keys(1), LONG_LEASE_MS)).states, ['claimed'])
   })
 
   it('rejects within the bound when Redis was never reachable, and starts working once it is', async () => {

@@ -26,6 +26,8 @@ export async function boundedOperation<T>(
   // The late outcome of the work is still awaited by the race above, so a rejection that comes
   // after the timeout is handled there and never becomes an unhandled rejection.
   if (result === timedOut)
-    throw new JournalUnavailableError(journal, operation, `no answer within ${timeoutMs} ms${context()}`)
+    throw new JournalUnavailableError(journal, operation, `no answer within ${timeoutMs} ms${context()}`, {
+      timedOut: true,
+    })
   return result
 }

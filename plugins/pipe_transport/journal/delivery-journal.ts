@@ -35,6 +35,8 @@ export interface StoreOptions {
   readonly timeoutMs: number
   /** Says what an operator should know: a damaged store moved aside, Redis lost or back. */
   readonly warn: (message: string) => void
+  /** Says what an operator must act on: a store given up, so that exactly-once is off meanwhile. */
+  readonly error: (message: string) => void
 }
 
 export interface DeliveryJournal {
@@ -52,7 +54,8 @@ export interface DeliveryJournal {
   /**
    * The runs for these keys succeeded: record them as delivered for the retention time, replacing
    * the claims. Unconditional (a run that outlived its lease still delivered). Resolves only once
-   * a crash of this process can no longer lose the record.
+   * the record is where every later begin() sees it, in any process: a crash of Haraka can no
+   * longer lose it (a crash of the whole machine can, within the window docs/journal.md gives).
    */
   delivered(claim: Claim, keys: readonly Buffer[]): Promise<void>
 
@@ -69,8 +72,18 @@ export interface DeliveryJournal {
  * deferring (4xx).
  */
 export class JournalUnavailableError extends Error {
-  constructor(journal: string, operation: string, reason: string, options?: { cause: unknown }) {
-    super(`delivery journal (${journal}): ${operation} failed: ${reason}`, options)
+  /** No answer came within the bound: the store may still carry the operation out. */
+  readonly timedOut: boolean
+
+  constructor(
+    journal: string,
+    operation: string,
+    /** Why, without the journal and the operation. */
+    readonly reason: string,
+    options?: { cause?: unknown; timedOut?: boolean },
+  ) {
+    super(`delivery journal (${journal}): ${operation} failed: ${reason}`, { cause: options?.cause })
     this.name = 'JournalUnavailableError'
+    this.timedOut = options?.timedOut ?? false
   }
 }

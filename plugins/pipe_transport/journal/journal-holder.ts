@@ -4,7 +4,7 @@
 import { MAX_TIMEOUT_SECONDS } from '../settings/instance.js'
 import type { JournalConfig } from '../settings/vocabulary.js'
 import type { DeliveryJournal } from './delivery-journal.js'
-import { openJournal } from './open-journal.js'
+import { openJournal, type JournalLog } from './open-journal.js'
 
 /** Longer than any delivery that began with a journal a reload replaced (slot wait, run, grace). */
 const RETIRE_AFTER_MS = (2 * MAX_TIMEOUT_SECONDS + 60) * 1000
@@ -14,12 +14,12 @@ export class JournalHolder {
   /** The journal new deliveries use; undefined for `journal = off`. */
   current: DeliveryJournal | undefined
 
-  use(config: JournalConfig, warn: (message: string) => void): void {
+  use(config: JournalConfig, log: JournalLog): void {
     if (this.config && sameJournal(this.config, config)) return
     this.config = config
     const retired = this.current
     if (retired) setTimeout(() => void retired.close(), RETIRE_AFTER_MS).unref()
-    this.current = openJournal(config, warn)
+    this.current = openJournal(config, log)
   }
 
   close(): Promise<void> | undefined {
@@ -28,5 +28,10 @@ export class JournalHolder {
 }
 
 function sameJournal(a: JournalConfig, b: JournalConfig): boolean {
-  return a.store === b.store && a.directory === b.directory && a.retentionDays === b.retentionDays
+  return (
+    a.store === b.store &&
+    a.directory === b.directory &&
+    a.retentionDays === b.retentionDays &&
+    a.unavailable === b.unavailable
+  )
 }

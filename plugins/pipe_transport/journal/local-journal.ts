@@ -1,164 +1,185 @@
-// journal = local: the journal in an LMDB store on this host (lmdb-js). LMDB is made for this:
-// several processes (Haraka's cluster workers) open one store at once, a write transaction holds
-// a lock shared by all of them (a robust mutex: a process that dies holding it releases it), and
-// a crash at any moment leaves the last committed state. lmdb-js commits on its own thread, so a
-// slow disk delays a promise, never Haraka's event loop.
-
+// journal = local: the journal in an LMDB store on this host, kept by a journal process of this
+// Haraka process (journal-process.ts, through journal-link.ts), so that no damage to the store can
+// crash Haraka and no program can inherit the store's descriptor.
+//
+// A journal process that dies (a damaged store crashed it) fails the operations it had, each still
+// within its bound, and is replaced after a short delay; the new one checks the store and moves a
+// damaged one aside. One whose operations keep failing (a corrupt lock file, a disk that returns
+// errors) is ended after a few failures in a row and replaced the same way, with an ERROR that
+// says pipe_transport is without exactly-once meanwhile: never the same broken store for every
+// message. The delays grow while nothing succeeds, up to a minute.
 import { randomBytes } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
-import { open, type RootDatabase } from 'lmdb'
+import { performance } from 'node:perf_hooks'
 import { messageOf } from '../util/error-message.js'
+import { within } from '../util/within.js'
 import { boundedOperation } from './bounded-operation.js'
 import type { Claim, DeliveryJournal, KeyState, StoreOptions } from './delivery-journal.js'
 import { JournalUnavailableError } from './delivery-journal.js'
-import { ExpirySweep } from './expiry-sweep.js'
-import { decodeEntry, encodeClaim, encodeDelivered } from './local-entry.js'
-import { checkStore } from './store-check.js'
+import { JournalLink } from './journal-link.js'
+import { TOKEN_BYTES, type Operation } from './journal-wire.js'
 
 export interface LocalJournalOptions extends StoreOptions {
   /** The store's directory; created when missing. */
   readonly directory: string
+  /** journal_unavailable, for what the log says the plugin does while the store cannot be used. */
+  readonly unavailable: 'deliver' | 'defer'
 }
 
-/** A store that failed to open is tried again at the next operation after this long, not before. */
-const REOPEN_AFTER_MS = 1000
-/** A read-through check of a week of entries takes about a second per million: allow for a slow disk. */
-const CHECK_TIMEOUT_MS = 60_000
+/** Failed operations in a row after which the journal process and its store are given up and opened anew. */
+export const REOPEN_AFTER_FAILURES = 3
+const FIRST_RESTART_DELAY_MS = 250
+const MAX_RESTART_DELAY_MS = 60_000
+/** The ERROR for a store given up is logged at most this often; the next one counts those held back. */
+const GIVE_UP_LOG_EVERY_MS = 60_000
 
 export class LocalJournal implements DeliveryJournal {
   readonly description: string
-  private opening: Promise<RootDatabase<Buffer, Buffer>> | undefined
-  private failedAt = 0
+  private link: JournalLink | undefined
+  private restart: NodeJS.Timeout | undefined
+  private failuresInARow = 0
+  private restartsInARow = 0
+  /** The link being ended because its store kept failing: its end is logged already. */
+  private givenUp: JournalLink | undefined
+  private lastGiveUpLogged = Number.NEGATIVE_INFINITY
+  private giveUpsHeldBack = 0
   private closed = false
-  private readonly sweep = new ExpirySweep()
 
   constructor(private readonly options: LocalJournalOptions) {
     this.description = `local ${options.directory}`
   }
 
-  begin(keys: readonly Buffer[], leaseMs: number): Promise<Claim> {
-    const token = randomBytes(16)
-    return this.write('begin', async (store) => {
-      const states = await store.transaction(() => {
-        const now = Date.now()
-        const states = keys.map((key): KeyState => {
-          const entry = decodeEntry(store.getBinary(key))
-          if (entry !== undefined && entry.expiresAt > now) return entry.kind === 'delivered' ? 'delivered' : 'busy'
-          store.putSync(key, encodeClaim(now + leaseMs, token))
-          return 'claimed'
-        })
-        this.sweep.step(store, keys.length, now)
-        return states
-      })
-      return { states, token }
-    })
+  /** What the journal's own log lines start with, as its operations' errors do. */
+  private get logPrefix(): string {
+    return `delivery journal (${this.description}): `
   }
 
-  delivered(_claim: Claim, keys: readonly Buffer[]): Promise<void> {
-    return this.write('delivered', async (store) => {
-      await store.transaction(() => {
-        const expiresAt = Date.now() + this.options.retentionMs
-        for (const key of keys) store.putSync(key, encodeDelivered(expiresAt))
-      })
-      // Flushed to the disk, not just committed: a record that survives a crash of the machine
-      // too. Measured here, waiting for the flush costs nothing over waiting for the commit
-      // (lmdb-js syncs each commit on its write thread either way, about 0.5 ms on this disk).
-      await store.flushed
-    })
+  async begin(keys: readonly Buffer[], leaseMs: number): Promise<Claim> {
+    const token = randomBytes(TOKEN_BYTES)
+    return { states: await this.operate('begin', token, keys, leaseMs), token }
   }
 
-  release(claim: Claim, keys: readonly Buffer[]): Promise<void> {
-    return this.write('release', async (store) => {
-      await store.transaction(() => {
-        for (const key of keys) {
-          const entry = decodeEntry(store.getBinary(key))
-          if (entry?.kind === 'claimed' && entry.token.equals(claim.token)) store.removeSync(key)
-        }
-      })
-    })
+  async delivered(claim: Claim, keys: readonly Buffer[]): Promise<void> {
+    await this.operate('delivered', claim.token, keys, 0)
   }
 
+  async release(claim: Claim, keys: readonly Buffer[]): Promise<void> {
+    await this.operate('release', claim.token, keys, 0)
+  }
+
+  /**
+   * Every delivery that used it has ended: its process carries out what it was handed, releases
+   * what is left and exits. Resolves then, or after the operations' time bound.
+   */
   async close(): Promise<void> {
     this.closed = true
-    const opening = this.opening
-    this.opening = undefined
-    const store = await opening?.catch(() => undefined)
-    await store?.close()
+    clearTimeout(this.restart)
+    const link = this.link
+    this.link = undefined
+    if (link) await within(link.close(), this.options.timeoutMs, undefined)
   }
 
-  private write<T>(operation: string, work: (store: RootDatabase<Buffer, Buffer>) => Promise<T>): Promise<T> {
-    return boundedOperation(this.description, operation, this.options.timeoutMs, async () => {
-      const store = await this.store(operation)
-      try {
-        return await work(store)
-      } catch (error) {
-        throw new JournalUnavailableError(this.description, operation, await commitFailure(error), { cause: error })
-      }
-    })
-  }
-
-  private store(operation: string): Promise<RootDatabase<Buffer, Buffer>> {
-    if (this.closed)
-      return Promise.reject(new JournalUnavailableError(this.description, operation, 'the journal is closed'))
-    if (this.opening === undefined) {
-      if (Date.now() - this.failedAt < REOPEN_AFTER_MS) {
-        return Promise.reject(
-          new JournalUnavailableError(this.description, operation, 'the store could not be opened a moment ago'),
-        )
-      }
-      this.opening = this.open()
-      this.opening.catch((error: unknown) => {
-        this.opening = undefined
-        this.failedAt = Date.now()
-        this.options.warn(messageOf(error))
-      })
-    }
-    return this.opening
-  }
-
-  private async open(): Promise<RootDatabase<Buffer, Buffer>> {
-    const { directory } = this.options
-    const fail = (why: string, cause?: unknown): JournalUnavailableError =>
-      new JournalUnavailableError(this.description, 'open', why, { cause })
+  private async operate(
+    operation: Operation,
+    token: Buffer,
+    keys: readonly Buffer[],
+    leaseMs: number,
+  ): Promise<KeyState[]> {
+    if (keys.length === 0) return []
+    const link = this.usableLink(operation)
+    // Operations that wait for a store still being checked and opened say nothing of the store.
+    const counts = link.ready
+    const { timeoutMs } = this.options
     try {
-      await mkdir(directory, { recursive: true })
-    } catch (error) {
-      throw fail(`cannot create the directory: ${messageOf(error)}`, error)
-    }
-    const check = await checkStore(directory, CHECK_TIMEOUT_MS)
-    if (check.verdict === 'refused') throw fail(check.why)
-    if (check.verdict === 'moved aside') {
-      this.options.warn(
-        `${this.description}: the store was damaged (${check.why}); moved it to ${check.to} and started a new one`,
+      const states = await boundedOperation(this.description, operation, timeoutMs, async () =>
+        operation === 'begin'
+          ? link.begin(token, keys, leaseMs, timeoutMs)
+          : link.handOver(operation, token, keys, timeoutMs).then((): KeyState[] => []),
       )
-      await mkdir(directory, { recursive: true })
-    }
-    try {
-      return open<Buffer, Buffer>({
-        path: directory,
-        keyEncoding: 'binary',
-        encoding: 'binary',
-        // Batching by event turn queues an internal commit promise that nobody awaits: a failed
-        // commit (disk full) then becomes an unhandled rejection, which would stop Haraka.
-        // begin/delivered/release each run one explicit transaction, so nothing is lost by it.
-        eventTurnBatching: false,
-      })
+      this.failuresInARow = 0
+      this.restartsInARow = 0
+      return states
     } catch (error) {
-      throw fail(messageOf(error), error)
+      // A begin that timed out may still be carried out: drop whatever it claims.
+      if (operation === 'begin' && error instanceof JournalUnavailableError && error.timedOut && link.alive)
+        void link.handOver('release', token, keys, timeoutMs).catch(() => undefined)
+      if (counts && link.alive) this.failed(link, error)
+      throw error
     }
+  }
+
+  private usableLink(operation: Operation): JournalLink {
+    const unavailable = (why: string): JournalUnavailableError =>
+      new JournalUnavailableError(this.description, operation, why)
+    if (this.closed) throw unavailable('the journal is closed')
+    if (this.link) return this.link
+    if (this.restart) throw unavailable('its journal process is being replaced')
+    return (this.link = this.start())
+  }
+
+  private start(): JournalLink {
+    const link: JournalLink = new JournalLink(this.options.directory, this.options.retentionMs, {
+      warn: (message) => this.options.warn(`${this.logPrefix}${message}`),
+      failedAfterHandover: (why) => {
+        this.options.error(
+          `${this.logPrefix}recording a delivery or releasing a claim failed after the reply was given: ${why}; ` +
+            'a retry of that message may be delivered again, or answered "still running" until its lease ends',
+        )
+        this.failed(link, new Error(why))
+      },
+      ended: (why, onPurpose) => this.ended(link, why, onPurpose),
+    })
+    return link
+  }
+
+  private failed(link: JournalLink, error: unknown): void {
+    if (++this.failuresInARow < REOPEN_AFTER_FAILURES || this.givenUp === link) return
+    this.givenUp = link
+    const reason = error instanceof JournalUnavailableError ? error.reason : messageOf(error)
+    const meanwhile =
+      this.options.unavailable === 'deliver'
+        ? 'messages are delivered without exactly-once (journal_unavailable = deliver): a retry of a message delivered before may be delivered again'
+        : 'messages are deferred (journal_unavailable = defer)'
+    this.logGiveUp(
+      `${this.logPrefix}${REOPEN_AFTER_FAILURES} operations in a row failed (the last: ${reason}); giving up on ` +
+        `the store: a new journal process opens it again in ${seconds(this.nextRestartDelay())}, and until one works ${meanwhile}`,
+    )
+    link.kill()
+  }
+
+  private ended(link: JournalLink, why: string, onPurpose: boolean): void {
+    if (this.link !== link) return
+    this.link = undefined
+    this.failuresInARow = 0
+    if (this.closed) return
+    const delay = this.nextRestartDelay()
+    this.restartsInARow++
+    if (this.givenUp !== link && !onPurpose)
+      this.options.warn(`${this.logPrefix}${why}; a new journal process starts in ${seconds(delay)}`)
+    this.restart = setTimeout(() => {
+      this.restart = undefined
+      if (!this.closed && !this.link) this.link = this.start()
+    }, delay)
+    this.restart.unref()
+  }
+
+  private nextRestartDelay(): number {
+    return Math.min(FIRST_RESTART_DELAY_MS * 2 ** this.restartsInARow, MAX_RESTART_DELAY_MS)
+  }
+
+  private logGiveUp(message: string): void {
+    const now = performance.now()
+    if (now - this.lastGiveUpLogged < GIVE_UP_LOG_EVERY_MS) {
+      this.giveUpsHeldBack++
+      return
+    }
+    const heldBack =
+      this.giveUpsHeldBack > 0 ? ` (given up ${this.giveUpsHeldBack} more times since the last such message)` : ''
+    this.lastGiveUpLogged = now
+    this.giveUpsHeldBack = 0
+    this.options.error(`${message}${heldBack}`)
   }
 }
 
-/**
- * lmdb-js rejects a failed commit with "Commit failed (see commitError for details)" and the real
- * reason (e.g. "No space left on device") in a second promise, which must be handled too or it
- * becomes an unhandled rejection.
- */
-async function commitFailure(error: unknown): Promise<string> {
-  const details = (error as { commitError?: unknown } | undefined)?.commitError
-  if (!(details instanceof Promise)) return messageOf(error)
-  return details.then(
-    () => messageOf(error),
-    (reason: unknown) => `${messageOf(error)}: ${messageOf(reason)}`,
-  )
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(ms < 1000 ? 2 : 0)} s`
 }

@@ -4,20 +4,24 @@
 // instead, each within timeoutMs.
 
 import type { JournalConfig } from '../settings/vocabulary.js'
-import type { DeliveryJournal } from './delivery-journal.js'
+import type { DeliveryJournal, StoreOptions } from './delivery-journal.js'
 import { LocalJournal } from './local-journal.js'
 import { RedisJournal } from './redis-journal.js'
 
 export const DEFAULT_TIMEOUT_MS = 2000
 const DAY_MS = 24 * 60 * 60 * 1000
 
+/** Where a journal says what an operator should know (WARN) and must act on (ERROR). */
+export type JournalLog = Pick<StoreOptions, 'warn' | 'error'>
+
 export function openJournal(
   config: JournalConfig,
-  warn: (message: string) => void,
+  log: JournalLog,
   timeoutMs = DEFAULT_TIMEOUT_MS,
 ): DeliveryJournal | undefined {
-  const retentionMs = config.retentionDays * DAY_MS
+  const options = { retentionMs: config.retentionDays * DAY_MS, timeoutMs, warn: log.warn, error: log.error }
   if (config.store === 'off') return undefined
-  if (config.store === 'local') return new LocalJournal({ directory: config.directory, retentionMs, timeoutMs, warn })
-  return new RedisJournal({ url: config.store, retentionMs, timeoutMs, warn })
+  if (config.store === 'local')
+    return new LocalJournal({ ...options, directory: config.directory, unavailable: config.unavailable })
+  return new RedisJournal({ ...options, url: config.store })
 }

@@ -2,15 +2,21 @@
 // node-redis (the client Haraka itself depends on). Claims are SET NX PX, releases a
 // compare-and-delete script, retention a TTL.
 //
-// The client is set up to fail fast: while disconnected, commands are rejected at once instead
-// of queueing without bound (disableOfflineQueue), every command has a timeout, and the client
-// reconnects by itself, so the journal works again as soon as Redis is back.
+// While the client is not connected, an operation waits for it within its own time bound, and the
+// client reconnects by itself, so an operation made as Redis comes back succeeds. Commands are never
+// queued inside the client while it is disconnected (disableOfflineQueue).
 
 import { createHash, randomBytes } from 'node:crypto'
 import { createClient } from 'redis'
 import { messageOf } from '../util/error-message.js'
 import { boundedOperation } from './bounded-operation.js'
-import type { Claim, DeliveryJournal, KeyState, StoreOptions } from './delivery-journal.js'
+import {
+  JournalUnavailableError,
+  type Claim,
+  type DeliveryJournal,
+  type KeyState,
+  type StoreOptions,
+} from './delivery-journal.js'
 import { BEGIN, DELIVERED, RELEASE } from './redis-scripts.js'
 
 export interface RedisJournalOptions extends StoreOptions {
@@ -20,15 +26,18 @@ export interface RedisJournalOptions extends StoreOptions {
 
 /** Reconnect attempts back off from 50 ms to this, so a Redis that is back is used within a second. */
 const MAX_RECONNECT_DELAY_MS = 1000
+/** Commands sent or waiting for a reply: far above a busy server's, where a silent Redis piles them up. */
+const MAX_QUEUED_COMMANDS = 20_000
 const KEY_PREFIX = Buffer.from('pipe_transport:journal:')
 const STATES: readonly KeyState[] = ['delivered', 'claimed', 'busy']
 
 export class RedisJournal implements DeliveryJournal {
   readonly description: string
   private readonly client
-  private readonly connecting: Promise<unknown>
+  /** Resolves at the client's next 'ready', for the operations that wait for it meanwhile. */
+  private nextReady: Promise<void> | undefined
   private down = false
-  private connected = false
+  private closed = false
   private lastError = ''
 
   constructor(private readonly options: RedisJournalOptions) {
@@ -37,7 +46,10 @@ export class RedisJournal implements DeliveryJournal {
     this.client = createClient({
       url: options.url,
       disableOfflineQueue: true,
-      commandOptions: { timeout: options.timeoutMs },
+      // Each operation has its own bound (boundedOperation); a timer per command on top of it cost
+      // a tenth of Haraka's time for the journal. A Redis that stops answering leaves its commands
+      // here, so their number is bounded instead: beyond it a command is refused at once.
+      commandsQueueMaxLength: MAX_QUEUED_COMMANDS,
       socket: {
         connectTimeout: options.timeoutMs,
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS),
@@ -52,25 +64,29 @@ export class RedisJournal implements DeliveryJournal {
       options.warn(`${this.description}: ${messageOf(error)}; retrying in the background`)
     })
     this.client.on('ready', () => {
-      this.connected = true
       if (!this.down) return
       this.down = false
       options.warn(`${this.description}: connected again`)
     })
-    // Pending until the first connection succeeds (the reconnect strategy never gives up);
-    // rejected only by close() before that. Operations wait for it within their bound, so the
-    // first messages after a start are not refused for a connection still being made.
-    this.connecting = this.client.connect().catch(() => undefined)
+    // Rejected only by close() before a first connection (the reconnect strategy never gives up).
+    this.client.connect().catch(() => undefined)
   }
 
-  begin(keys: readonly Buffer[], leaseMs: number): Promise<Claim> {
+  async begin(keys: readonly Buffer[], leaseMs: number): Promise<Claim> {
     const token = randomBytes(16)
-    return this.bounded('begin', async () => {
-      const reply = await this.script(BEGIN, keys, [claimValue(token), String(Math.max(1, Math.ceil(leaseMs)))])
-      if (!Array.isArray(reply) || reply.length !== keys.length)
-        throw new Error(`unexpected reply ${JSON.stringify(reply)}`)
-      return { states: reply.map((code) => STATES[Number(code)] ?? 'busy'), token }
-    })
+    try {
+      return await this.bounded('begin', async () => {
+        const reply = await this.script(BEGIN, keys, [claimValue(token), String(Math.max(1, Math.ceil(leaseMs)))])
+        if (!Array.isArray(reply) || reply.length !== keys.length)
+          throw new Error(`unexpected reply ${JSON.stringify(reply)}`)
+        return { states: reply.map((code) => STATES[Number(code)] ?? 'busy'), token }
+      })
+    } catch (error) {
+      // A begin that timed out may still reach Redis: drop whatever it claims, after it.
+      if (error instanceof JournalUnavailableError && error.timedOut)
+        void this.script(RELEASE, keys, [claimValue(token)]).catch(() => undefined)
+      throw error
+    }
   }
 
   delivered(_claim: Claim, keys: readonly Buffer[]): Promise<void> {
@@ -85,9 +101,10 @@ export class RedisJournal implements DeliveryJournal {
     })
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closed = true
     this.client.destroy()
-    await this.connecting
+    return Promise.resolve()
   }
 
   private bounded<T>(operation: string, work: () => Promise<T>): Promise<T> {
@@ -96,11 +113,23 @@ export class RedisJournal implements DeliveryJournal {
       operation,
       this.options.timeoutMs,
       async () => {
-        if (!this.connected) await this.connecting
+        if (this.closed) throw new Error('the journal is closed')
+        // Connecting at start, or again after Redis went away: not a failure, unless it outlasts the bound.
+        if (!this.client.isReady) await this.whenReady()
         return work()
       },
       () => (this.lastError === '' ? '' : ` (last connection error: ${this.lastError})`),
     )
+  }
+
+  private whenReady(): Promise<void> {
+    this.nextReady ??= new Promise((resolve) =>
+      this.client.once('ready', () => {
+        this.nextReady = undefined
+        resolve()
+      }),
+    )
+    return this.nextReady
   }
 
   /** EVALSHA, and EVAL when Redis does not know the script yet (first use, or after a restart). */

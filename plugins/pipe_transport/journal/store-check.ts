@@ -1,14 +1,14 @@
 // LMDB keeps no checksums, and lmdb-js trusts the file: a data.mdb that is not an LMDB file, or
 // has damaged pages, crashes the process that opens or reads it with SIGSEGV (seen with lmdb 3.5.6:
-// a 5-byte file is enough). In Haraka that would stop all mail, for good, at every restart. So an
-// existing store is first opened and read through by a throwaway child process; a store that
-// crashes it is moved aside (losing its entries risks a duplicate delivery, never a lost message)
-// and a fresh one takes its place.
+// a 5-byte file is enough), or reads as LMDB's own errors (MDB_PAGE_NOTFOUND). A journal process
+// that crashed on it at every start would leave pipe_transport without a journal for good. So the
+// journal process first has an existing store opened and read through by a throwaway child
+// process; a store that crashes it, or that LMDB calls damaged, is moved aside (losing its entries
+// risks a duplicate delivery, never a lost message) and a fresh one takes its place.
 
 import { spawn } from 'node:child_process'
 import { rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { markCloseOnExec } from '../running/close-on-exec.js'
 
 export type StoreCheck =
   | { readonly verdict: 'sound' }
@@ -31,12 +31,10 @@ export async function checkStore(directory: string, timeoutMs: number): Promise<
   return { verdict: 'moved aside', to, why: outcome.why }
 }
 
-type ChildOutcome = { kind: 'read through' } | { kind: 'crashed'; why: string } | { kind: 'refused'; why: string }
+type ChildOutcome = { kind: 'read through' } | { kind: 'damaged'; why: string } | { kind: 'refused'; why: string }
 
 function runChild(directory: string, timeoutMs: number): Promise<ChildOutcome> {
   return new Promise((resolve) => {
-    // A store already open in this process (a reopen) must not reach the check through its descriptors.
-    markCloseOnExec()
     const child = spawn(process.execPath, [childScript, directory], {
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: timeoutMs,
@@ -46,9 +44,10 @@ function runChild(directory: string, timeoutMs: number): Promise<ChildOutcome> {
     child.on('error', (error) => resolve({ kind: 'refused', why: `cannot start the check: ${error.message}` }))
     child.on('close', (code, signal) => {
       if (code === 0) resolve({ kind: 'read through' })
+      else if (code === 3) resolve({ kind: 'damaged', why: `LMDB says it is damaged: ${stderr.trim()}` })
       // A timeout is no proof of damage (a slow disk): refuse for now, the next open checks again.
       else if (signal === 'SIGTERM') resolve({ kind: 'refused', why: `the check took longer than ${timeoutMs} ms` })
-      else if (signal !== null) resolve({ kind: 'crashed', why: `reading it crashed a process (${signal})` })
+      else if (signal !== null) resolve({ kind: 'damaged', why: `reading it crashed a process (${signal})` })
       else resolve({ kind: 'refused', why: stderr.trim() || `the check exited with ${code}` })
     })
   })

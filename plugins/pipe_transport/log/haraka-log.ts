@@ -7,7 +7,7 @@ import type { LogEntry } from './log-entries.js'
 export function record(plugin: object, connection: HarakaConnection, entries: readonly LogEntry[]): void {
   for (const { level, message, fields, result } of entries) {
     if (result) connection.transaction?.results.add(plugin, result)
-    // Haraka's logger would print a missing object as "undefined" after the message.
+    // Haraka's logger appends every argument that is not an object: an absent one as "undefined".
     if (fields) connection[`log${level}`](plugin, message, fields)
     else connection[`log${level}`](plugin, message)
   }

@@ -40,8 +40,8 @@ export interface TransactionInput {
   readonly message: {
     readonly stream: HarakaMessageStream
     readonly bytes: number
-    /** The message's fingerprint for the journal (fingerprint.ts). */
-    fingerprint(): Promise<Buffer>
+    /** The message's fingerprint for the journal (fingerprint.ts); undefined when none was taken. */
+    fingerprint(): Buffer | undefined
   }
   /** Undefined with `journal = off`. */
   readonly journal: DeliveryJournal | undefined
@@ -84,6 +84,9 @@ export const STILL_RUNNING: Reply = {
   verdict: 'denysoft',
   text: '4.3.0 a delivery of this message is still running, try again later',
 }
+const NO_FINGERPRINT =
+  "pipe_transport took no fingerprint of this message for the delivery journal (another plugin's data hook answered DATA before pipe_transport's ran)"
+
 export const JOURNAL_DOWN: Reply = {
   verdict: 'denysoft',
   text: '4.3.0 pipe transport delivery journal unavailable, try again later',
@@ -99,14 +102,19 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
   let toRun = routed
   let claimed: { claim: Claim; keys: Map<Recipient, Buffer> } | undefined
 
-  // Read as the message streams in, so it costs next to nothing: the journal's keys and the
-  // delivery ids, which exist without a journal too.
-  const fingerprint = await input.message.fingerprint()
-  const deliveryIds = new Map(routed.map(({ recipient }) => [recipient, deliveryId(fingerprint, recipient.address)]))
+  // Taken as the message streamed in, so it costs next to nothing: the journal's keys and the
+  // delivery ids, which exist without a journal too (but not without a fingerprint).
+  const fingerprint = input.message.fingerprint()
+  const deliveryIds = new Map(
+    fingerprint === undefined
+      ? []
+      : routed.map(({ recipient }) => [recipient, deliveryId(fingerprint, recipient.address)] as const),
+  )
   if (journal) {
-    const keys = new Map<Recipient, Buffer>()
-    for (const { recipient } of routed) keys.set(recipient, recipientKey(fingerprint, recipient.address))
     try {
+      if (fingerprint === undefined) throw new Error(NO_FINGERPRINT)
+      const keys = new Map<Recipient, Buffer>()
+      for (const { recipient } of routed) keys.set(recipient, recipientKey(fingerprint, recipient.address))
       const claim = await journal.begin([...keys.values()], leaseMs(routed))
       claimed = { claim, keys }
       toRun = routed.filter(({ recipient }, index) => {

@@ -97,7 +97,7 @@ export async function queueTransaction(
       message: {
         stream,
         bytes: transaction.data_bytes,
-        fingerprint: () => messageFingerprint(transaction, envelope.sender),
+        fingerprint: () => messageFingerprint(transaction),
       },
       journal,
       journalUnavailable: settings.journal.unavailable,

@@ -44,6 +44,8 @@ export interface HarakaTransaction {
   readonly data_bytes: number
   readonly notes: HarakaNotes
   readonly results: HarakaResults
+  /** Takes each line of DATA as the client sent it (dot-stuffed, with its line end). */
+  add_data(line: Buffer | string): void
 }
 
 type LogFn = (plugin: object, message: string, data?: Record<string, unknown>) => void
