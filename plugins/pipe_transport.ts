@@ -3,17 +3,14 @@
 // Haraka's hooks to the stages under ./pipe_transport/ (docs/architecture.md). Haraka runs it in
 // its plugin sandbox when it is copied to plugins/pipe_transport.js, and require()s it as an
 // ordinary module when it is the package haraka-plugin-pipe_transport: it works the same both ways.
-import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { DENY, DENYSOFT, OK } from 'haraka-constants'
 import DSN = require('haraka-dsn')
 import { onCircuitChange } from './pipe_transport/circuit/circuit-breaker.js'
 import { JournalHolder } from './pipe_transport/journal/journal-holder.js'
-import { processTag, record } from './pipe_transport/log/haraka-log.js'
+import { pluginLog, processTag, record } from './pipe_transport/log/haraka-log.js'
 import { describeCircuitChange, queueLogEntries, rcptLogEntries } from './pipe_transport/log/log-entries.js'
-import { metricsOn, useMetrics } from './pipe_transport/metrics/delivery-metrics.js'
-import { clusterExposition, processExposition } from './pipe_transport/metrics/exposition.js'
-import { MetricsEndpoint } from './pipe_transport/metrics/metrics-endpoint.js'
+import { PluginMetrics } from './pipe_transport/metrics/plugin-metrics.js'
 import {
   noteMailParameters,
   noteRcptParameters,
@@ -21,7 +18,9 @@ import {
 } from './pipe_transport/invocation/dsn-parameters.js'
 import { fingerprintAsItArrives } from './pipe_transport/queue/fingerprint.js'
 import { LONGEST_DELIVERY_SECONDS } from './pipe_transport/queue/perform-run.js'
-import { queueTransaction, type Outbound } from './pipe_transport/queue/queue-transaction.js'
+import { outboundOf } from './pipe_transport/queue/haraka-outbound.js'
+import { InFlight } from './pipe_transport/queue/in-flight.js'
+import { queueTransaction } from './pipe_transport/queue/queue-transaction.js'
 import { INTERNAL_ERROR } from './pipe_transport/queue/run-reply.js'
 import { CHECK_FAILED, acceptsAtRcpt, answerRcptCommand, claimQueue } from './pipe_transport/rcpt/rcpt-command.js'
 import { noteRcptCommand } from './pipe_transport/routing/original-recipients.js'
@@ -34,47 +33,48 @@ import type { Settings } from './pipe_transport/settings/vocabulary.js'
 import type {
   HarakaAddress as Address,
   HarakaConnection as Connection,
-  HarakaOutbound,
   HarakaPlugin,
   Next,
 } from './pipe_transport/types/haraka-types.js'
 import { once } from './pipe_transport/util/once.js'
-import { failure, ok } from './pipe_transport/util/result.js'
 
 /** Haraka's server, a global in both of the ways Haraka loads a plugin. */
 declare const server: { readonly cfg?: { readonly main?: { readonly nodes?: unknown } } } | undefined
+/** Which process of a cluster speaks, for lines logged outside a connection. */
+const who = (): string => processTag(typeof server === 'object' ? server.cfg?.main?.nodes : undefined)
 
 const VERDICT_CODE = { ok: OK, deny: DENY, denysoft: DENYSOFT } as const
-// Through the entry's own require: in the sandbox that finds Haraka's haraka-config (a module the
-// entry requires by a relative path resolves from its own folder, where a copied install dir has
-// none); as a package, the package's dependency.
+// Through the entry's own require: in the sandbox, Haraka's haraka-config (a copied install dir has
+// none beside the plugin's folder); as a package, the package's dependency.
 const GRAMMAR = harakaConfigGrammar(require)
 
 interface PipeTransport extends HarakaPlugin {
   settings: Settings
   journal: JournalHolder
-  /** The queue hook's transactions not yet answered: the journal closes once they are. */
-  delivering: Set<Promise<unknown>>
-  /** Only in the process that serves metrics_listen: a single Haraka, or the cluster master. */
-  metricsEndpoint?: MetricsEndpoint
+  delivering: InFlight
+  metrics: PluginMetrics
   load_pipe_transport_ini(): void
 }
 
-/** Haraka's server as hook_init_master gets it: `cluster` is set in a cluster master. */
-interface HarakaServer {
-  readonly cluster?: unknown
-}
+/** A hook as Haraka calls it, with the hook's own arguments after the connection. */
+type Hook<Args extends unknown[] = []> = (
+  this: PipeTransport,
+  next: Next,
+  connection: Connection,
+  ...args: Args
+) => void
+type Parameters = [Address, EsmtpParameters?]
 
 export function register(this: PipeTransport): void {
   // Haraka's hook timeout must never answer for us ("450 plugin timeout" while a program may
   // still deliver).
   this.timeout = LONGEST_DELIVERY_SECONDS + 10
   this.journal = new JournalHolder()
-  this.delivering = new Set()
-  const who = processTag(typeof server === 'object' ? server.cfg?.main?.nodes : undefined)
+  this.delivering = new InFlight()
+  this.metrics = new PluginMetrics()
   onCircuitChange((change) => {
     const { level, message } = describeCircuitChange(change)
-    this[`log${level}`](`${who}${message}`)
+    this[`log${level}`](`${who()}${message}`)
   })
   this.load_pipe_transport_ini()
   // Before every other rcpt plugin: the client's address as it came, which haraka-plugin-aliases
@@ -89,48 +89,34 @@ export function register(this: PipeTransport): void {
 
 export function load_pipe_transport_ini(this: PipeTransport): void {
   const starting = !('settings' in this)
-  const who = processTag(typeof server === 'object' ? server.cfg?.main?.nodes : undefined)
+  const tag = who()
   // bin/haraka sets HARAKA to the install dir (`-c DIR`); haraka-config's root_path is not it.
   const loaded = loadConfigFile(resolve(process.env['HARAKA'] ?? '.'), this.config, GRAMMAR, (notReloaded) => {
     if (notReloaded === undefined) this.load_pipe_transport_ini()
-    else this[`log${notReloaded.level}`](`${who}${notReloaded.message}`)
+    else this[`log${notReloaded.level}`](`${tag}${notReloaded.message}`)
   })
-  for (const line of loaded.log) this[`log${line.level}`](`${who}${line.message}`)
+  for (const line of loaded.log) this[`log${line.level}`](`${tag}${line.message}`)
   if (!loaded.settings) {
     // Thrown from register(), this stops Haraka: a plugin that cannot route must not accept mail.
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- one CRIT line, as Haraka's loader logs a string
     if (starting) throw `${loaded.errorCount} error(s) in ${loaded.file}, listed above; Haraka cannot start`
-    this.logerror(`${who}${loaded.file}: not reloaded, the last good config stays in force`)
+    this.logerror(`${tag}${loaded.file}: not reloaded, the last good config stays in force`)
     return
   }
   this.settings = loaded.settings
-  this.journal.use(loaded.settings.journal, {
-    warn: (message) => this.logwarn(message),
-    error: (message) => this.logerror(message),
-  })
-  const metrics = useMetrics(loaded.settings)
-  if (!metrics.ok) this.logerror(`${who}${metrics.error}`)
-  this.metricsEndpoint?.use(metricsOn() ? loaded.settings.metricsListen : undefined)
-  this.loginfo(`${who}${starting ? 'loaded' : 'reloaded'} ${loaded.summary}`)
+  this.journal.use(loaded.settings.journal, pluginLog(this))
+  const metrics = this.metrics.use(loaded.settings)
+  if (!metrics.ok) this.logerror(`${tag}${metrics.error}`)
+  this.loginfo(`${tag}${starting ? 'loaded' : 'reloaded'} ${loaded.summary}`)
 }
 
 /** RET and ENVID, for a DSN and `${envid}`. */
-export function note_mail_parameters(
-  this: PipeTransport,
-  next: Next,
-  connection: Connection,
-  params: [Address, EsmtpParameters?],
-): void {
+export const note_mail_parameters: Hook<[Parameters]> = function (next, connection, params) {
   if (connection.transaction) noteMailParameters(connection.transaction, params[1])
   next()
 }
 
-export function note_original_rcpt(
-  this: PipeTransport,
-  next: Next,
-  connection: Connection,
-  params: [Address, EsmtpParameters?],
-): void {
+export const note_original_rcpt: Hook<[Parameters]> = function (next, connection, params) {
   if (connection.transaction) noteRcptCommand(connection.transaction, params[0])
   noteRcptParameters(params[0], params[1])
   next()
@@ -176,10 +162,8 @@ export function hook_queue(this: PipeTransport, next: Next, connection: Connecti
   const transaction = connection.transaction
   if (!transaction) return next()
   const answer = once(next)
-  const delivering = queueTransaction(this.settings, this.journal.current, connection, transaction, outboundOf(this))
-  this.delivering.add(delivering)
-  void delivering.finally(() => this.delivering.delete(delivering)).catch(() => undefined)
-  delivering
+  this.delivering
+    .track(queueTransaction(this.settings, this.journal.current, connection, transaction, outboundOf(this)))
     .then((outcome) => {
       record(this, connection, queueLogEntries(outcome))
       if (outcome.kind === 'not-ours') answer()
@@ -189,31 +173,6 @@ export function hook_queue(this: PipeTransport, next: Next, connection: Connecti
       connection.logerror(this, `delivery failed inside the plugin: ${String(err)}`)
       answer(DENYSOFT, INTERNAL_ERROR.text)
     })
-}
-
-/**
- * Haraka's outbound, which queues (and retries) the DSN after a partial failure, and the host name
- * Haraka gives itself (config/me), which names the DSN's sender and reporting MTA.
- */
-function outboundOf(plugin: PipeTransport): Outbound {
-  return {
-    // Asked only for a DSN: a config lookup is not free, and most transactions send none.
-    hostname: () => {
-      const me = plugin.config.get('me')
-      return typeof me === 'string' && me.trim() !== '' ? me.trim() : hostname()
-    },
-    send: (to, message) =>
-      new Promise((done) => {
-        const outbound = plugin.haraka_require('outbound') as HarakaOutbound
-        outbound.send_email(
-          '<>',
-          `<${to}>`,
-          message,
-          (code, reason) => done(code === OK ? ok(undefined) : failure(String(reason))),
-          { origin: plugin },
-        )
-      }),
-  }
 }
 
 /** At DATA: the journal's fingerprint is taken from the message's lines as the client sends them. */
@@ -227,12 +186,8 @@ export function fingerprint_message(this: PipeTransport, next: Next, connection:
  * metrics, a cluster master the sum of its workers'. How programs will start is said where Haraka
  * serves SMTP: not in a cluster master, which delivers nothing.
  */
-export function hook_init_master(this: PipeTransport, next: Next, server: HarakaServer): void {
-  this.metricsEndpoint = new MetricsEndpoint(server.cluster ? clusterExposition : processExposition, {
-    info: (message) => this.loginfo(message),
-    error: (message) => this.logerror(message),
-  })
-  this.metricsEndpoint.use(metricsOn() ? this.settings.metricsListen : undefined)
+export function hook_init_master(this: PipeTransport, next: Next, server: { cluster?: unknown }): void {
+  this.metrics.serve(Boolean(server.cluster), pluginLog(this))
   if (!server.cluster) hook_init_child.call(this, next)
   else next()
 }
@@ -250,6 +205,6 @@ export function hook_init_child(this: PipeTransport, next: Next): void {
  */
 export function shutdown(this: PipeTransport): void {
   shutdownAll()
-  void Promise.allSettled(this.delivering).then(() => this.journal.close())
-  void this.metricsEndpoint?.close()
+  void this.delivering.settled().then(() => this.journal.close())
+  void this.metrics.close()
 }
