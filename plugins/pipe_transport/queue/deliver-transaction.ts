@@ -191,24 +191,13 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
       settled.filter((each) => each.reply.verdict === 'ok').reduce((sum, each) => sum + each.recipients.length, 0),
     ))
   if (notice?.kind === 'sent') countDsnSent()
-  if (notice && notice.kind !== 'failed') {
-    await record(failedRecipients, 'delivered')
-    countRecipientAnswers(routed, settled, alreadyDelivered, busy)
-    const told = notice.kind === 'sent' ? 'a DSN goes to the sender for' : `${notice.why}, failed for good:`
-    return {
-      reply: partlyDeliveredReply(settled, told),
-      runs,
-      alreadyDelivered,
-      busy,
-      notice,
-      deferred: [],
-      journalProblems: problems,
-    }
-  }
-  await record(failedRecipients, 'released')
+  // A DSN told the sender (or none was owed): the failed recipients are settled for good.
+  const reported = notice !== undefined && notice.kind !== 'failed' ? notice : undefined
+  await record(failedRecipients, reported ? 'delivered' : 'released')
   countRecipientAnswers(routed, settled, alreadyDelivered, busy)
+  const told = reported?.kind === 'sent' ? 'a DSN goes to the sender for' : `${reported?.why ?? ''}, failed for good:`
   return {
-    reply: transactionReply(settled),
+    reply: reported ? partlyDeliveredReply(settled, told) : transactionReply(settled),
     runs,
     alreadyDelivered,
     busy,
