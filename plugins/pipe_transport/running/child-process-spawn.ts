@@ -7,6 +7,8 @@ import type { FileHandle } from 'node:fs/promises'
 import type { ProgramSpec } from '../invocation/program-spec.js'
 import { failure, ok, type Result } from '../util/result.js'
 import { markCloseOnExec } from './close-on-exec.js'
+import { O_CLOEXEC, O_NONBLOCK, libc } from './libc.js'
+import { QuietPipe } from './quiet-pipe.js'
 import { startFailure } from './start-failure.js'
 import type { ExitStatus } from './reaper.js'
 import type { StartedProgram } from './started-program.js'
@@ -16,22 +18,29 @@ export async function spawnWithChildProcess(
   spec: ProgramSpec,
   output: FileHandle | undefined,
   error: FileHandle | undefined,
+  /** Only stderr's first line is wanted: it goes nowhere else (error_file = /dev/null, no echo). */
+  quietStderr: boolean,
 ): Promise<Result<StartedProgram>> {
   // No descriptor of Haraka's but the three it is given may reach the child (close-on-exec.ts).
   markCloseOnExec()
+  const quiet = spec.capture.stderr && quietStderr ? quietPipe() : undefined
   // spawn() throws synchronously for some bad input (a NUL byte in an argument, an invalid uid);
   // runProgram turns that into a start failure. E2BIG is thrown too, and said in words here.
   let child
   try {
-    child = spawnChild(spec, output, error)
+    child = spawnChild(spec, output, quiet?.write ?? (spec.capture.stderr ? 'pipe' : (error?.fd ?? 'ignore')))
   } catch (err) {
+    if (quiet) closePipe(quiet)
     if ((err as NodeJS.ErrnoException).code === 'E2BIG') return failure(tooLargeToStart(spec))
     throw err
   }
+  // The child has its copy of the write end, or never ran: ours must go, or EOF never comes.
+  if (quiet) libc?.close(quiet.write)
   const { stdin, stdout, stderr, pid } = child
   // With no pid the program never started (ENOENT, EACCES, ENOEXEC ...): 'error' follows, and
   // nothing must be written to a stdin that has no reader.
   if (pid === undefined || !stdin) {
+    if (quiet) libc?.close(quiet.read)
     const [err] = (await once(child, 'error')) as [NodeJS.ErrnoException]
     return failure(
       err.code === undefined ? `cannot start ${spec.program}: ${err.message}` : startFailure(spec.program, err.code),
@@ -48,19 +57,38 @@ export async function spawnWithChildProcess(
     prefilled: 0,
     stdin: stdin as StartedProgram['stdin'],
     stdout: stdout ?? undefined,
-    stderr: stderr ?? undefined,
+    stderr: quiet ? new QuietPipe(quiet.read) : (stderr ?? undefined),
     exited,
     closed,
   })
 }
 
-function spawnChild(spec: ProgramSpec, output: FileHandle | undefined, error: FileHandle | undefined): ChildProcess {
+/**
+ * With nowhere to copy stderr to (error_file = /dev/null), only its first line is wanted: a pipe of
+ * our own, read as a QuietPipe as posix_spawn's is, where glibc is there to make one. Node's own
+ * pipe would hand Haraka a new Buffer for every read of whatever the program writes.
+ */
+function quietPipe(): { readonly read: number; readonly write: number } | undefined {
+  const fds: [number, number] = [0, 0]
+  if (libc?.pipe2(fds, O_CLOEXEC) !== 0) return undefined
+  const [read, write] = fds
+  if (libc.setStatusFlags(read, O_NONBLOCK) === 0) return { read, write }
+  closePipe({ read, write })
+  return undefined
+}
+
+function closePipe(pipe: { readonly read: number; readonly write: number }): void {
+  libc?.close(pipe.read)
+  libc?.close(pipe.write)
+}
+
+function spawnChild(
+  spec: ProgramSpec,
+  output: FileHandle | undefined,
+  stderr: number | 'pipe' | 'ignore',
+): ChildProcess {
   return spawn(spec.program, spec.argv, {
-    stdio: [
-      'pipe',
-      spec.capture.stdout ? 'pipe' : (output?.fd ?? 'ignore'),
-      spec.capture.stderr ? 'pipe' : (error?.fd ?? 'ignore'),
-    ],
+    stdio: ['pipe', spec.capture.stdout ? 'pipe' : (output?.fd ?? 'ignore'), stderr],
     env: spec.env,
     cwd: spec.directory,
     // setsid(): its own session and process group.

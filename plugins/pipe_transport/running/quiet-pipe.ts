@@ -11,6 +11,9 @@ import { Socket } from 'node:net'
 /** How long a program may run before its stderr is read as a stream. */
 export const QUIET_MS = 50
 
+/** One read's most: what libuv reads from a pipe at a time anyway. */
+const READ_BYTES = 64 * 1024
+
 export class QuietPipe {
   private stream: { readonly socket: Socket; readonly closed: Promise<void> } | undefined
   private closed = false
@@ -23,14 +26,32 @@ export class QuietPipe {
     return this.stream
   }
 
-  /** Reads it as a stream from now on: the program runs longer than a moment. */
-  wake(): Socket {
+  /**
+   * Reads it as a stream from now on: the program runs longer than a moment. Nothing but its first
+   * line is wanted, so every read goes into one buffer, handed to `take` and used again: a program
+   * that writes gigabytes costs Haraka no memory for them (a Buffer per read would, until V8
+   * collects them: about 120 MB more RSS for a gigabyte with Node 24).
+   */
+  wake(take: (chunk: Buffer) => void): Promise<void> {
     if (!this.stream) {
-      const socket = new Socket({ fd: this.fd, readable: true, writable: false })
+      const buffer = Buffer.allocUnsafe(READ_BYTES)
+      const socket = new Socket({
+        fd: this.fd,
+        readable: true,
+        writable: false,
+        onread: {
+          buffer,
+          callback: (bytes: number, read: Uint8Array) => {
+            take(Buffer.from(read.buffer, read.byteOffset, bytes))
+            return true
+          },
+        },
+      })
       // Listened for at once: it may close before the program's exit is seen.
       this.stream = { socket, closed: new Promise((done) => socket.once('close', () => done())) }
+      socket.resume()
     }
-    return this.stream.socket
+    return this.stream.closed
   }
 
   /**

@@ -83,7 +83,7 @@ export async function runProgram(spec: ProgramSpec, input: ProgramInput): Promis
     } else {
       output = await openOutputFile(spec.outputFile, 'output_file')
       error = await openOutputFile(spec.errorFile, 'error_file')
-      started = await spawnWithChildProcess(spec, output, error)
+      started = await spawnWithChildProcess(spec, output, error, error === undefined && !echoStderr())
     }
     if (!started.ok) return { outcome: { kind: 'start-failed', error: started.error }, bytesWritten: 0 }
     return await watch(started.value, spec, input, { output, error })
@@ -116,7 +116,7 @@ async function watch(
   const copies: Promise<void>[] = []
   if (stdout) copies.push(copyOutput(stdout, files.output, stdoutLine))
   if (streamed) copies.push(copyOutput(streamed, files.error, stderrLine, echoStderr()))
-  const wake = quiet && setTimeout(() => copies.push(copyOutput(quiet.wake(), undefined, stderrLine)), QUIET_MS)
+  const wake = quiet && setTimeout(() => copies.push(quiet.wake((chunk) => stderrLine.take(chunk))), QUIET_MS)
 
   let ending: RunOutcome | undefined // set when the plugin, not the program, decided how this ends
   const endBy = (outcome: RunOutcome): void => {
