@@ -50,6 +50,8 @@ class Circuit {
   probing = false
 
   constructor(
+    /** Its key in `circuits` (keyOf). */
+    readonly key: string,
     readonly instance: string,
     readonly routeData: string | undefined,
   ) {}
@@ -97,7 +99,7 @@ export function enterCircuit(instance: Instance, routeData: string, now = Date.n
   const settle = once((health: RunHealth) => {
     if (health === 'neutral') return
     const circuit =
-      circuits.get(key) ?? new Circuit(instance.name, config.scope === 'route_data' ? routeData : undefined)
+      circuits.get(key) ?? new Circuit(key, instance.name, config.scope === 'route_data' ? routeData : undefined)
     // Runs that began before the circuit opened end while it is open: only its probe decides then.
     if (circuit.isOpen) return
     if (health === 'answered') {
@@ -128,7 +130,7 @@ function settleProbe(circuit: Circuit, health: RunHealth, maxWaitSeconds: number
     return
   }
   const seconds = Math.round((Date.now() - circuit.openedAt) / 1000)
-  circuits.delete(keyFor(circuit))
+  circuits.delete(circuit.key)
   tell({ instance: circuit.instance, routeData: circuit.routeData, change: 'closed', failures: 0, seconds })
 }
 
@@ -152,8 +154,4 @@ function tell(change: CircuitChange): void {
 
 function keyOf(instance: Instance, routeData: string): string {
   return instance.circuitBreaker?.scope === 'route_data' ? `${instance.name}\0${routeData}` : instance.name
-}
-
-function keyFor(circuit: Circuit): string {
-  return circuit.routeData === undefined ? circuit.instance : `${circuit.instance}\0${circuit.routeData}`
 }
