@@ -103,18 +103,17 @@ export async function deliverTransaction(input: TransactionInput): Promise<Trans
   let claimed: { claim: Claim; keys: Map<Recipient, Buffer> } | undefined
 
   // Taken as the message streamed in, so it costs next to nothing: the journal's keys and the
-  // delivery ids, which exist without a journal too (but not without a fingerprint).
+  // delivery ids made from them, which exist without a journal too (but not without a fingerprint).
   const fingerprint = input.message.fingerprint()
-  const deliveryIds = new Map(
+  const keys = new Map(
     fingerprint === undefined
       ? []
-      : routed.map(({ recipient }) => [recipient, deliveryId(fingerprint, recipient.address)] as const),
+      : routed.map(({ recipient }) => [recipient, recipientKey(fingerprint, recipient.address)] as const),
   )
+  const deliveryIds = new Map([...keys].map(([recipient, key]) => [recipient, deliveryId(key)] as const))
   if (journal) {
     try {
       if (fingerprint === undefined) throw new Error(NO_FINGERPRINT)
-      const keys = new Map<Recipient, Buffer>()
-      for (const { recipient } of routed) keys.set(recipient, recipientKey(fingerprint, recipient.address))
       const claim = await journal.begin([...keys.values()], leaseMs(routed))
       claimed = { claim, keys }
       toRun = routed.filter(({ recipient }, index) => {

@@ -5,14 +5,12 @@
 // same message to the same recipient, through any Haraka process or MX host, gets the same id,
 // and anything else another one. It exists with `journal = off` too.
 import { createHash } from 'node:crypto'
-import { recipientKey } from './fingerprint.js'
 
-/** 128 bits as 32 lower-case hex digits: a word any program can take as a file name or a key. */
-export function deliveryId(fingerprint: Buffer, address: string): string {
+/**
+ * 128 bits as 32 lower-case hex digits: a word any program can take as a file name or a key. From
+ * the recipient's journal key (fingerprint.ts recipientKey), which the transaction has anyway.
+ */
+export function deliveryId(recipientKey: Buffer): string {
   // Hashed once more, so that the id a program sees is not the journal's own key.
-  return createHash('sha256')
-    .update('pipe_transport delivery id\0')
-    .update(recipientKey(fingerprint, address))
-    .digest('hex')
-    .slice(0, 32)
+  return createHash('sha256').update('pipe_transport delivery id\0').update(recipientKey).digest('hex').slice(0, 32)
 }
