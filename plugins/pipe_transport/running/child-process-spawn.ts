@@ -7,7 +7,8 @@ import type { FileHandle } from 'node:fs/promises'
 import type { ProgramSpec } from '../invocation/program-spec.js'
 import { failure, ok, type Result } from '../util/result.js'
 import { markCloseOnExec } from './close-on-exec.js'
-import { O_CLOEXEC, O_NONBLOCK, libc } from './libc.js'
+import { O_NONBLOCK, libc } from './libc.js'
+import { closePipe, openPipe, type Pipe } from './pipes.js'
 import { QuietPipe } from './quiet-pipe.js'
 import { startFailure } from './start-failure.js'
 import type { ExitStatus } from './reaper.js'
@@ -30,7 +31,7 @@ export async function spawnWithChildProcess(
   try {
     child = spawnChild(spec, output, quiet?.write ?? (spec.capture.stderr ? 'pipe' : (error?.fd ?? 'ignore')))
   } catch (err) {
-    if (quiet) closePipe(quiet)
+    if (quiet && libc) closePipe(libc, quiet)
     if ((err as NodeJS.ErrnoException).code === 'E2BIG') return failure(tooLargeToStart(spec))
     throw err
   }
@@ -68,18 +69,13 @@ export async function spawnWithChildProcess(
  * our own, read as a QuietPipe as posix_spawn's is, where glibc is there to make one. Node's own
  * pipe would hand Haraka a new Buffer for every read of whatever the program writes.
  */
-function quietPipe(): { readonly read: number; readonly write: number } | undefined {
-  const fds: [number, number] = [0, 0]
-  if (libc?.pipe2(fds, O_CLOEXEC) !== 0) return undefined
-  const [read, write] = fds
-  if (libc.setStatusFlags(read, O_NONBLOCK) === 0) return { read, write }
-  closePipe({ read, write })
+function quietPipe(): Pipe | undefined {
+  if (!libc) return undefined
+  const pipe = openPipe(libc)
+  if (!pipe.ok) return undefined
+  if (libc.setStatusFlags(pipe.value.read, O_NONBLOCK) === 0) return pipe.value
+  closePipe(libc, pipe.value)
   return undefined
-}
-
-function closePipe(pipe: { readonly read: number; readonly write: number }): void {
-  libc?.close(pipe.read)
-  libc?.close(pipe.write)
 }
 
 function spawnChild(

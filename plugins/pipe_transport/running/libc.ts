@@ -3,6 +3,7 @@
 // one of the calls is missing (musl, another system, glibc < 2.34), `libc` is undefined and says
 // why, and programs start through child_process instead (run-program.ts).
 import type * as Koffi from 'koffi'
+import { getSystemErrorMap } from 'node:util'
 import { messageOf } from '../util/error-message.js'
 import { failure, ok, type Result } from '../util/result.js'
 
@@ -184,3 +185,9 @@ const loaded = load()
 export const libc: Libc | undefined = loaded.ok ? loaded.value : undefined
 /** Why `libc` is undefined; empty when it is there. */
 export const libcMissing: string = loaded.ok ? '' : loaded.error
+
+/** An errno as its name and words: `EMFILE: too many open files`. */
+export function describeErrno(errno: number): string {
+  const [name, message] = getSystemErrorMap().get(-errno) ?? [`errno ${errno}`, 'unknown error']
+  return `${name}: ${message}`
+}

@@ -19,15 +19,16 @@ import { messageOf } from '../util/error-message.js'
 import {
   ATTRIBUTES_BYTES,
   FILE_ACTIONS_BYTES,
-  O_CLOEXEC,
   O_NONBLOCK,
   POSIX_SPAWN_SETSID,
   POSIX_SPAWN_SETSIGDEF,
   POSIX_SPAWN_SETSIGMASK,
   SIGSET_BYTES,
+  describeErrno,
   type Libc,
 } from './libc.js'
 import { OUTPUT_FLAGS, OUTPUT_MODE, outputFileProblem } from './output-files.js'
+import { closePipe, openPipe, type Pipe } from './pipes.js'
 import { QuietPipe } from './quiet-pipe.js'
 import { Reaper } from './reaper.js'
 import { startFailure } from './start-failure.js'
@@ -40,7 +41,6 @@ export class PosixSpawner {
   private readonly reaper: Reaper
   /** The same for every program, so set up once; glibc only reads them. */
   private readonly attributes = Buffer.alloc(ATTRIBUTES_BYTES)
-  private readonly fds: [number, number] = [0, 0]
 
   constructor(private readonly libc: Libc) {
     this.reaper = new Reaper(libc)
@@ -77,12 +77,12 @@ export class PosixSpawner {
     // Per start: several may be under way on worker threads at once.
     const fileActions = Buffer.alloc(FILE_ACTIONS_BYTES)
     const pidOut: [number] = [0]
-    const stdinPipe = this.pipe()
+    const stdinPipe = openPipe(libc)
     if (!stdinPipe.ok) return stdinPipe
     const stdin = stdinPipe.value
     const outputPipes = this.outputPipes(spec)
     if (!outputPipes.ok) {
-      closeBoth(libc, stdin)
+      closePipe(libc, stdin)
       return outputPipes
     }
     const { stdout, stderr } = outputPipes.value
@@ -165,20 +165,14 @@ export class PosixSpawner {
 
   /** The pipes of a captured stdout and stderr. */
   private outputPipes(spec: ProgramSpec): Result<{ stdout?: Pipe | undefined; stderr?: Pipe | undefined }> {
-    const stdout = spec.capture.stdout ? this.pipe() : undefined
+    const stdout = spec.capture.stdout ? openPipe(this.libc) : undefined
     if (stdout && !stdout.ok) return stdout
-    const stderr = spec.capture.stderr ? this.pipe() : undefined
+    const stderr = spec.capture.stderr ? openPipe(this.libc) : undefined
     if (stderr && !stderr.ok) {
-      if (stdout) closeBoth(this.libc, stdout.value)
+      if (stdout) closePipe(this.libc, stdout.value)
       return stderr
     }
     return ok({ stdout: stdout?.value, stderr: stderr?.value })
-  }
-
-  private pipe(): Result<Pipe> {
-    if (this.libc.pipe2(this.fds, O_CLOEXEC) !== 0)
-      return failure(`cannot make a pipe: ${describeErrno(this.libc.errno())}`)
-    return ok({ read: this.fds[0], write: this.fds[1] })
   }
 }
 
@@ -211,23 +205,8 @@ function errnoName(errno: number): string {
   return getSystemErrorMap().get(-errno)?.[0] ?? `errno ${errno}`
 }
 
-function describeErrno(errno: number): string {
-  const [name, message] = getSystemErrorMap().get(-errno) ?? [`errno ${errno}`, 'unknown error']
-  return `${name}: ${message}`
-}
-
 function byteLength(chunks: readonly Buffer[]): number {
   return chunks.reduce((sum, chunk) => sum + chunk.length, 0)
-}
-
-interface Pipe {
-  readonly read: number
-  readonly write: number
-}
-
-function closeBoth(libc: Libc, pipe: Pipe): void {
-  libc.close(pipe.read)
-  libc.close(pipe.write)
 }
 
 function check(result: number, call: string): void {
