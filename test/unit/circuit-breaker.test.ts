@@ -138,6 +138,21 @@ describe('the circuit breaker', () => {
     assert.equal(circuitAdmits(lists, 'fine'), true)
     assert.equal(changes.at(-1)?.routeData, 'broken')
     assert.equal(openCircuits().get(lists.name), 1)
+
+    // A probe the program answers closes that route data's circuit, and only it.
+    for (let i = 0; i < 3; i++) run(lists, 'failed', 'down')
+    mock.timers.tick(10_000)
+    run(lists, 'answered', 'broken')
+    assert.equal(circuitAdmits(lists, 'broken'), true)
+    assert.equal(circuitAdmits(lists, 'down'), true)
+    assert.equal(openCircuits().get(lists.name), 1)
+    assert.deepEqual(changes.at(-1), {
+      instance: lists.name,
+      routeData: 'broken',
+      change: 'closed',
+      failures: 0,
+      seconds: 10,
+    })
   })
 
   it('does nothing with circuit_breaker = false', () => {
